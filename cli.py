@@ -1,0 +1,154 @@
+"""Command-line entry point: ``python cli.py COMMAND ...`` or the ``clipvg`` script.
+
+Thin on purpose: it parses arguments, calls the library and maps errors to exit
+codes. Any :class:`clipvg.ClipvgError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    import clipvg
+    from clipvg.io import write_png
+
+    scene = clipvg.load_svg(args.input)
+    image = clipvg.render(
+        scene, width=args.width, height=args.height, background=args.background, backend=args.backend
+    )
+    write_png(image, args.output)
+    print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.num_paths} paths)")
+
+
+def _rounds(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rounds takes comma-separated integers, got {text!r}") from None
+
+
+def _add_edit_parser(sub) -> None:
+    p = sub.add_parser("edit", help="edit an SVG (or a vectorized image) toward a text prompt with CLIP")
+    p.add_argument("input", nargs="?", help="input SVG or raster image (not needed with --resume)")
+    p.add_argument("--prompt", help="target text for the whole image (ROI 0)")
+    p.add_argument("--roi", nargs=5, action="append", metavar=("X", "Y", "W", "H", "TEXT"),
+                   help="extra region with its own prompt, canvas units (repeatable)")
+    p.add_argument("-o", "--output", help="output folder")
+    p.add_argument("--config", help="YAML or JSON settings file (a run.json works); flags override it")
+    p.add_argument("--iters", type=int, help="iterations (150)")
+    p.add_argument("--patches", type=int, help="random patches per ROI and iteration (64)")
+    p.add_argument("--crop-ratio", type=float, help="patch side / ROI's longer side (0.8)")
+    p.add_argument("--roi-weight", type=float, help="weight of each whole-ROI term (30)")
+    p.add_argument("--patch-weight", type=float, help="weight of each ROI's patch term, spread over its patches (80)")
+    p.add_argument("--shape-lr", type=float, help="Adam learning rate of control points, pixels (0.2)")
+    p.add_argument("--color-lr", type=float, help="Adam learning rate of fill colors (0.01)")
+    p.add_argument("--lock", action="append", choices=["shape", "color"], help="keep shapes or colors fixed")
+    p.add_argument("--seed", type=int, help="random seed (0)")
+    p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
+    p.add_argument("--batch-size", type=int, help="crops per CLIP pass (0: all in one)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where to run (auto)")
+    p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
+    p.add_argument("--clip-pretrained", help="open_clip pretrained tag (openai), or none for random weights")
+    p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
+    p.add_argument("--source-prompt", help="text describing the input (photo)")
+    p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    v = p.add_argument_group("raster input (vectorized first)")
+    v.add_argument("--preset", choices=["fast", "balanced", "detailed"])
+    v.add_argument("--max-paths", type=int)
+    v.add_argument("--max-size", type=int)
+    v.add_argument("--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 16,64,256")
+    v.add_argument("--region", nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
+    p.set_defaults(func=cmd_edit)
+
+
+def cmd_edit(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from clipvg.config import merge_settings, read_config
+    from clipvg.edit import RUN_RECORD, run_edit
+    from clipvg.errors import ClipvgError
+
+    outdir = args.resume or args.output
+    if not outdir:
+        raise ClipvgError("give an output folder with -o OUTDIR (or --resume OUTDIR)")
+    if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
+        raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
+    file_values = read_config(args.config) if args.config else None
+    source = args.config or "config"
+    if args.resume:
+        if file_values is not None:
+            raise ClipvgError("--resume takes its settings from OUTDIR/run.json; drop --config")
+        file_values, source = read_config(Path(args.resume) / RUN_RECORD), str(Path(args.resume) / RUN_RECORD)
+    names = ["prompt", "iters", "patches", "crop_ratio", "roi_weight", "patch_weight", "shape_lr", "color_lr",
+             "seed", "save_every", "batch_size", "device", "clip_model", "clip_pretrained", "clip_weights", "source_prompt"]
+    flags = {n: getattr(args, n) for n in names}
+    flags["input"] = args.input
+    flags["lock"] = args.lock
+    flags["rois"] = [list(r[:4]) + [r[4]] for r in args.roi] if args.roi else None
+    if flags["rois"]:
+        for r in flags["rois"]:
+            try:
+                r[:4] = [float(v) for v in r[:4]]
+            except ValueError:
+                raise ClipvgError(f"--roi takes X Y W H TEXT with numeric X Y W H, got {' '.join(r)}") from None
+        flags["rois"] = [dict(zip(("x", "y", "w", "h", "prompt"), r, strict=True)) for r in flags["rois"]]
+    regions = [tuple(r) for r in args.region] if args.region else None
+    flags["vectorize"] = {"preset": args.preset, "max_paths": args.max_paths, "max_size": args.max_size,
+                          "rounds": args.rounds, "regions": regions}
+    settings = merge_settings(file_values, flags, source)
+    status, folder, session = run_edit(settings, outdir, overwrite=args.overwrite, resume=bool(args.resume),
+                                       progress=not args.quiet)
+    last = session.history[-1].loss if session.history else float("nan")
+    if status == "interrupted":
+        print(f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
+              f"continue with --resume {folder.path}", file=sys.stderr)
+        raise KeyboardInterrupt
+    print(f"wrote {folder.file('final.svg')} ({session.iteration} iterations, loss {last:.4f})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clipvg", description="Text-guided vector graphics editing.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="rasterize an SVG to PNG")
+    p.add_argument("input", help="input SVG")
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.add_argument("--width", type=int, default=None, help="output width in pixels")
+    p.add_argument("--height", type=int, default=None, help="output height in pixels")
+    p.add_argument("--background", default="white", help="white, none (transparent) or a color")
+    p.add_argument("--backend", choices=["torch", "diffvg"], default="torch")
+    p.set_defaults(func=cmd_render)
+
+    # Each command adds its parser here, next to the others: vectorize, edit, text, evaluate.
+    _add_edit_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from clipvg.errors import ClipvgError
+
+    warnings.showwarning = _warning_line
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except ClipvgError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

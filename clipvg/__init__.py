@@ -1,0 +1,12 @@
+"""clipvg: text-guided vector graphics editing.
+
+Data flows one way: image -> vectorize -> Scene -> render -> loss -> optimizer -> Scene -> SVG.
+"""
+
+from .errors import ClipvgError
+from .scene import PathInfo, Scene
+from .svg import load_svg, save_svg
+from .render import render
+
+__all__ = ["ClipvgError", "PathInfo", "Scene", "load_svg", "save_svg", "render"]
+__version__ = "0.1.0"

@@ -1,0 +1,65 @@
+"""File helpers shared by every command: whole-file writes and image I/O.
+
+Outputs are written to a temporary file in the same folder and renamed into place,
+so a crash or Ctrl-C never leaves a half-written file, and an input is never
+overwritten by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .errors import ClipvgError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise ClipvgError(f"output folder {path.parent} does not exist; create it first")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    """Write ``text`` to ``path`` whole (temp file, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def image_to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(H, W, 3|4) float in [0, 1] -> (H, W, 3|4) uint8."""
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ClipvgError(f"expected an (H, W, 3) or (H, W, 4) image, got {tuple(image.shape)}")
+    return (image.detach().clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def write_png(image: torch.Tensor, path: str | os.PathLike) -> None:
+    """Save an (H, W, 3|4) float image in [0, 1] as PNG, whole (temp file, then rename)."""
+    from PIL import Image
+
+    array = image_to_uint8(image)
+    with atomic_path(path) as tmp:
+        Image.fromarray(array, "RGBA" if array.shape[2] == 4 else "RGB").save(tmp, format="PNG")
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` name the same existing file (so writing b would destroy a)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

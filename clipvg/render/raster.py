@@ -1,0 +1,401 @@
+"""Pure-PyTorch differentiable rasterizer for filled closed cubic paths.
+
+The method, in four vectorized stages (no Python loop over paths or pixels):
+
+1. **Flatten.** Each cubic segment is sampled at ``k`` uniform parameters, with
+   ``k`` chosen per segment (without gradient) so that the polyline stays within
+   ``tolerance`` pixels of the curve. The sample points are differentiable
+   functions of the control points.
+2. **Split into cells.** Every line is cut at integer rows, then at integer columns,
+   so each piece lies inside one pixel cell.
+3. **Signed-area accumulation** (the font-rs / stb_truetype technique). A piece with
+   signed height ``dy`` and mean x ``xm`` inside cell ``(r, c)`` adds
+   ``dy * (1 - (xm - c))`` to cell ``c`` and ``dy * (xm - c)`` to cell ``c + 1``; a
+   prefix sum along the row then gives, for every pixel, the exact integral of the
+   winding number over the pixel's area. Coverage is ``min(|w|, 1)`` (nonzero) or a
+   triangle wave of ``|w|`` (evenodd). Coverage is continuous in the vertices, so
+   autograd yields boundary gradients with no edge sampling. Each path accumulates
+   into its own buffer that spans only its bounding box, so memory grows with the
+   sum of bounding-box areas, not with paths x pixels.
+4. **Compositing.** Paths are grouped into *levels*: a path's level is one more than
+   the highest level among earlier paths whose bounding boxes overlap it, so the
+   paths of one level never share a pixel and can be painted at once. Source-over
+   compositing then runs level by level in a custom autograd function that stores
+   what lay under each painted cell and replays the recurrence backwards, which
+   keeps gradients exact even under fully opaque paths.
+
+Shared edges between abutting shapes are a property of per-shape coverage: two
+shapes each covering half a pixel let a quarter of the background through
+("conflation"). ``samples=2`` renders 2x2 sub-pixels of exact area each and
+averages them, which shrinks those seams by the same factor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import ClipvgError
+
+#: Largest number of line pieces one cubic segment is split into.
+MAX_PIECES_PER_SEGMENT = 256
+#: Side of the square tiles used to group paths into levels, in pixels.
+LEVEL_TILE = 8
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Index arrays that depend only on how points are grouped into contours.
+
+    All tensors are int64 on the points' device.
+    """
+
+    seg_start: torch.Tensor  # (S,) index of each segment's first point
+    seg_next: torch.Tensor  # (S,) index of the point that ends the segment
+    seg_path: torch.Tensor  # (S,) path of each segment
+    seg_contour: torch.Tensor  # (S,) contour of each segment
+
+    @staticmethod
+    def build(contour_sizes: torch.Tensor, contour_path: torch.Tensor) -> "Topology":
+        device = contour_sizes.device
+        nseg = contour_sizes // 3
+        offsets = torch.cumsum(contour_sizes, 0) - contour_sizes
+        seg_contour = torch.repeat_interleave(torch.arange(len(nseg), device=device), nseg)
+        first_seg = torch.cumsum(nseg, 0) - nseg
+        local = torch.arange(int(nseg.sum()), device=device) - first_seg[seg_contour]
+        start = offsets[seg_contour] + 3 * local
+        nxt = torch.where(
+            local + 1 == nseg[seg_contour], offsets[seg_contour], start + 3
+        )  # the last segment closes the contour
+        return Topology(start, nxt, contour_path[seg_contour], seg_contour)
+
+
+def _flatten(
+    points: torch.Tensor, topo: Topology, tolerance: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample every cubic into a closed polyline per contour.
+
+    Returns:
+        start: (L, 2) first vertex of each line.
+        end: (L, 2) second vertex of each line.
+        path: (L,) int64 path of each line.
+    """
+    p0 = points[topo.seg_start]
+    p1 = points[topo.seg_start + 1]
+    p2 = points[topo.seg_start + 2]
+    p3 = points[topo.seg_next]
+    with torch.no_grad():
+        dd = torch.maximum((p0 - 2 * p1 + p2).norm(dim=1), (p1 - 2 * p2 + p3).norm(dim=1))
+        k = torch.ceil(torch.sqrt(0.75 * dd / tolerance)).clamp_(1, MAX_PIECES_PER_SEGMENT).long()
+        seg = torch.repeat_interleave(torch.arange(len(k), device=k.device), k)
+        first = torch.cumsum(k, 0) - k
+        i = torch.arange(len(seg), device=k.device) - first[seg]
+        t = (i.to(points.dtype) / k[seg].to(points.dtype)).unsqueeze(1)
+        # The line from sample v goes to sample v + 1, or to the segment's end point.
+        last_in_seg = i + 1 == k[seg]
+    mt = 1 - t
+    start = (
+        mt**3 * p0[seg] + 3 * mt**2 * t * p1[seg] + 3 * mt * t**2 * p2[seg] + t**3 * p3[seg]
+    )
+    nxt_index = torch.arange(1, len(seg) + 1, device=k.device).clamp_(max=max(len(seg) - 1, 0))
+    end = torch.where(last_in_seg.unsqueeze(1), p3[seg], start[nxt_index])
+    return start, end, topo.seg_path[seg]
+
+
+def _split_rows(start, end, path, height):
+    """Cut lines at integer rows; drop rows off the canvas.
+
+    Horizontal lines are kept as zero-height pieces: they cover nothing, but their
+    height has a derivative, which is how moving an edge up or down gets a gradient.
+
+    Returns per row piece: x at the top, x at the bottom, height (>= 0), sign of the
+    winding (+1 downward), row index, path index.
+    """
+    x0, y0, x1, y1 = start[:, 0], start[:, 1], end[:, 0], end[:, 1]
+    down = y1 > y0
+    ytop = torch.where(down, y0, y1)
+    ybot = torch.where(down, y1, y0)
+    xtop = torch.where(down, x0, x1)
+    xbot = torch.where(down, x1, x0)
+    with torch.no_grad():
+        r_lo = torch.floor(ytop).clamp_(0, height).long()
+        r_hi = torch.maximum(torch.ceil(ybot) - 1, torch.floor(ytop)).clamp_(-1, height - 1).long()
+        count = (r_hi - r_lo + 1).clamp_(min=0)
+        line = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
+        row = torch.arange(len(line), device=count.device) - (torch.cumsum(count, 0) - count)[line] + r_lo[line]
+    yt, yb, xt, xb = ytop[line], ybot[line], xtop[line], xbot[line]
+    rowf = row.to(yt.dtype)
+    ya = torch.maximum(yt, rowf)
+    yz = torch.minimum(yb, rowf + 1)
+    span = yb - yt
+    flat = span <= 0
+    safe = torch.where(flat, torch.ones_like(span), span)
+    ta = torch.where(flat, torch.zeros_like(span), (ya - yt) / safe)
+    tz = torch.where(flat, torch.ones_like(span), (yz - yt) / safe)
+    xa = xt + ta * (xb - xt)
+    xz = xt + tz * (xb - xt)
+    sign = torch.where(down[line], 1.0, -1.0).to(yt.dtype)
+    return xa, xz, yz - ya, sign, row, path[line]
+
+
+def _split_cols(xa, xz, h, sign, width):
+    """Cut row pieces at integer columns.
+
+    Column -1 stands for everything left of the canvas and column ``width`` for
+    everything right of it.
+
+    Returns per cell piece: signed area for column c, signed area for column c + 1,
+    the column c, and the index of the row piece it came from.
+    """
+    xmin = torch.minimum(xa, xz)
+    xmax = torch.maximum(xa, xz)
+    with torch.no_grad():
+        c_lo = torch.floor(xmin).clamp_(-1, width).long()
+        c_hi = torch.maximum(torch.ceil(xmax) - 1, torch.floor(xmin)).clamp_(-1, width).long()
+        count = c_hi - c_lo + 1
+        piece = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
+        col = torch.arange(len(piece), device=count.device) - (torch.cumsum(count, 0) - count)[piece] + c_lo[piece]
+        single = (count == 1)[piece]
+    colf = col.to(xa.dtype)
+    lo = torch.where(col < 0, -math.inf, colf)
+    hi = torch.where(col >= width, math.inf, colf + 1)
+    pmin, pmax = xmin[piece], xmax[piece]
+    xl = torch.maximum(pmin, lo)
+    xr = torch.minimum(pmax, hi)
+    span = torch.where(single, torch.ones_like(pmin), pmax - pmin)
+    frac_h = torch.where(single, torch.ones_like(pmin), (xr - xl) / span)
+    dy = sign[piece] * h[piece] * frac_h
+    # Where the piece sits inside the cell: 0 at the left edge, 1 at the right.
+    pos = ((xl + xr) * 0.5 - colf).clamp(0, 1)
+    pos = torch.where(col < 0, torch.ones_like(pos), torch.where(col >= width, torch.zeros_like(pos), pos))
+    return dy * (1 - pos), dy * pos, col, piece
+
+
+def _levels(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Paint levels such that paths of one level never overlap (by tiles).
+
+    Args:
+        boxes: (N, 4) int array of inclusive pixel boxes ``c0, r0, c1, r1``; empty
+            boxes have ``c1 < c0``.
+    Returns:
+        (N,) int array of levels, non-decreasing along any chain of overlapping paths.
+    """
+    tiles = np.zeros(((height - 1) // LEVEL_TILE + 1, (width - 1) // LEVEL_TILE + 1), np.int64)
+    t = boxes // LEVEL_TILE
+    level = np.zeros(len(boxes), np.int64)
+    for i in range(len(boxes)):  # sequential by nature; ~1 us of numpy per path
+        c0, r0, c1, r1 = t[i]
+        if boxes[i, 2] < boxes[i, 0]:
+            continue
+        view = tiles[r0 : r1 + 1, c0 : c1 + 1]
+        lv = view.max() + 1
+        view[...] = lv
+        level[i] = lv
+    return level
+
+
+class _Composite(torch.autograd.Function):
+    """Seam-free source-over compositing of cell coverages, level by level.
+
+    Plain source-over treats the coverages of two shapes in one pixel as
+    independent, so two opaque shapes that each cover half of a pixel along a
+    shared edge let a quarter of the background through. Here each cell's coverage
+    is first divided by the part of its pixel not yet covered by the shapes above
+    it (``1 - S``, ``S`` the summed coverage above): shapes that tile a pixel then
+    fill it exactly, while a shape under a fully covering one, or under a
+    semi-transparent full layer, composites as in plain source-over.
+
+    Inputs: cover (M,) in [0, 1]; opacity (N,) in [0, 1]; rgb (N, K) colours;
+    background (K,); cell_path (M,) int64; cell_pixel (M,) int64 into a flat image
+    of ``npix + 1`` pixels (the last one is a sink for cells that are not pixels);
+    bounds: list of (start, stop) cell ranges, one per level, in paint order.
+    Output: (npix, K). Gradients are exact (up to the kinks of min/max).
+    """
+
+    EPS = 1e-3
+
+    @staticmethod
+    def forward(ctx, cover, opacity, rgb, background, cell_path, cell_pixel, bounds, npix):
+        channels = rgb.shape[1]
+        # Coverage of the shapes above each cell, summed top-down.
+        above = torch.empty_like(cover)
+        total = cover.new_zeros(npix + 1)
+        for s, e in reversed(bounds):
+            pix = cell_pixel[s:e]
+            above[s:e] = total.index_select(0, pix)
+            total.index_add_(0, pix, cover[s:e])
+        free = (1 - above).clamp_(min=_Composite.EPS)
+        ratio = cover / free
+        cell_op = opacity.index_select(0, cell_path)
+        alpha = cell_op * ratio.clamp(max=1)
+        cell_rgb = rgb.index_select(0, cell_path)
+        under = torch.empty(cover.shape[0], channels, dtype=cover.dtype, device=cover.device)
+        image = background.detach().expand(npix + 1, channels).clone()
+        a = alpha.unsqueeze(1)
+        for s, e in bounds:
+            pix = cell_pixel[s:e]
+            prev = image.index_select(0, pix)
+            under[s:e] = prev
+            image.index_copy_(0, pix, prev + a[s:e] * (cell_rgb[s:e] - prev))
+        ctx.save_for_backward(cover, above, ratio, cell_op, alpha, cell_rgb, under, cell_path, cell_pixel)
+        ctx.bounds = bounds
+        ctx.shapes = (opacity.shape[0], rgb.shape[0], npix)
+        return image[:npix]
+
+    @staticmethod
+    def backward(ctx, grad):
+        cover, above, ratio, cell_op, alpha, cell_rgb, under, cell_path, cell_pixel = ctx.saved_tensors
+        n_op, n_rgb, npix = ctx.shapes
+        g_img = torch.cat([grad, grad.new_zeros(1, grad.shape[1])])
+        g_alpha = torch.empty_like(alpha)
+        g_cell_rgb = torch.empty_like(cell_rgb)
+        a = alpha.unsqueeze(1)
+        for s, e in reversed(ctx.bounds):
+            pix = cell_pixel[s:e]
+            g = g_img.index_select(0, pix)
+            g_alpha[s:e] = (g * (cell_rgb[s:e] - under[s:e])).sum(1)
+            g_cell_rgb[s:e] = g * a[s:e]
+            g_img.index_copy_(0, pix, g * (1 - a[s:e]))
+        # alpha = op * min(1, cover / max(1 - above, EPS))
+        open_ = ratio < 1
+        free = (1 - above).clamp(min=_Composite.EPS)
+        g_ratio = torch.where(open_, g_alpha * cell_op, 0)
+        g_cover = g_ratio / free
+        g_above = torch.where(above < 1 - _Composite.EPS, g_ratio * ratio / free, 0)
+        # Each cell's coverage feeds the ``above`` of the cells under it.
+        running = g_cover.new_zeros(npix + 1)
+        for s, e in ctx.bounds:
+            pix = cell_pixel[s:e]
+            g_cover[s:e] += running.index_select(0, pix)
+            running.index_add_(0, pix, g_above[s:e])
+        g_op = g_rgb = g_bg = None
+        if ctx.needs_input_grad[1]:
+            g_op = g_alpha.new_zeros(n_op).index_add_(0, cell_path, g_alpha * ratio.clamp(max=1))
+        if ctx.needs_input_grad[2]:
+            g_rgb = g_cell_rgb.new_zeros(n_rgb, g_cell_rgb.shape[1]).index_add_(0, cell_path, g_cell_rgb)
+        if ctx.needs_input_grad[3]:
+            g_bg = g_img[:npix].sum(0)
+        return g_cover, g_op, g_rgb, g_bg, None, None, None, None
+
+
+def rasterize(
+    points: torch.Tensor,
+    colors: torch.Tensor,
+    contour_sizes: torch.Tensor,
+    contour_path: torch.Tensor,
+    evenodd: torch.Tensor,
+    width: int,
+    height: int,
+    background: torch.Tensor | None = None,
+    tolerance: float = 0.1,
+    topology: Topology | None = None,
+) -> torch.Tensor:
+    """Rasterize filled closed cubic paths with exact-area anti-aliasing.
+
+    Args:
+        points: (P, 2) float, already in output pixel units (x right, y down).
+            Contours are closed cubic chains (see :mod:`clipvg.scene`).
+        colors: (N, 4) straight RGBA in [0, 1]; alpha includes opacity.
+        contour_sizes: (C,) int64 points per contour, multiples of 3.
+        contour_path: (C,) int64 path of each contour, non-decreasing.
+        evenodd: (N,) bool fill rule per path.
+        width, height: output size in pixels.
+        background: (3,) RGB in [0, 1] to paint over, or None for a transparent
+            canvas (the result is then straight RGBA).
+        tolerance: largest distance, in pixels, between a curve and its polyline.
+        topology: precomputed :class:`Topology` for these contours (optional).
+
+    Returns:
+        (height, width, 3) over a background, else (height, width, 4); float, in
+        [0, 1], differentiable w.r.t. ``points``, ``colors`` and ``background``.
+    """
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ClipvgError(f"points must be (P, 2), got {tuple(points.shape)}")
+    if width < 1 or height < 1:
+        raise ClipvgError(f"output size must be at least 1x1, got {width}x{height}")
+    device, dtype = points.device, points.dtype
+    n = colors.shape[0]
+    if background is None:
+        # Transparent canvas: composite premultiplied colour and alpha as four channels.
+        rgba = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], 1)
+        premul = _rasterize_rgb(points, colors[:, 3], rgba, contour_sizes, contour_path, evenodd,
+                                width, height, torch.zeros(4, dtype=dtype, device=device), tolerance, topology)
+        alpha = premul[..., 3:].clamp(0, 1)
+        rgb = premul[..., :3] / alpha.clamp(min=1e-8)
+        return torch.cat([rgb.clamp(0, 1), alpha], -1)
+    background = torch.as_tensor(background, dtype=dtype, device=device)
+    return _rasterize_rgb(points, colors[:, 3], colors[:, :3], contour_sizes, contour_path, evenodd,
+                          width, height, background, tolerance, topology)
+
+
+def _rasterize_rgb(points, opacity, rgb, contour_sizes, contour_path, evenodd, width, height,
+                   background, tolerance, topology):
+    device = points.device
+    n = rgb.shape[0]
+    channels = rgb.shape[1]
+    if n == 0 or points.shape[0] == 0:
+        return background.expand(height, width, channels).clone()
+    topo = topology if topology is not None else Topology.build(contour_sizes, contour_path)
+    start, end, line_path = _flatten(points, topo, tolerance)
+    xa, xz, h, sign, row, rpath = _split_rows(start, end, line_path, height)
+    left, right, col, piece = _split_cols(xa, xz, h, sign, width)
+    cell_row, cell_path = row[piece], rpath[piece]
+
+    with torch.no_grad():
+        # Per-path bounding boxes in pixels, clamped to the canvas.
+        # The curve lies inside the hull of its control points.
+        pts = points.detach()
+        owner = torch.repeat_interleave(contour_path, contour_sizes).unsqueeze(1).expand(-1, 2)
+        lo = torch.full((n, 2), math.inf, dtype=pts.dtype, device=device).scatter_reduce_(0, owner, pts, "amin")
+        hi = torch.full((n, 2), -math.inf, dtype=pts.dtype, device=device).scatter_reduce_(0, owner, pts, "amax")
+        c0 = torch.floor(lo[:, 0]).clamp(0, width - 1)
+        r0 = torch.floor(lo[:, 1]).clamp(0, height - 1)
+        c1 = torch.floor(hi[:, 0]).clamp(-1, width - 1)
+        r1 = torch.floor(hi[:, 1]).clamp(-1, height - 1)
+        empty = (hi[:, 0] < 0) | (lo[:, 0] >= width) | (hi[:, 1] <= 0) | (lo[:, 1] >= height)
+        empty |= ~torch.isfinite(lo).all(1) | (r1 < r0)
+        c1 = torch.where(empty, c0 - 1, c1)
+        r1 = torch.where(empty, r0 - 1, r1)
+        boxes = torch.stack([c0, r0, c1, r1], 1).long()
+        level = torch.from_numpy(_levels(boxes.cpu().numpy(), width, height)).to(device)
+        # Buffers laid out level by level, then in paint order, so each level is a
+        # contiguous range of cells.
+        order = torch.argsort(level * n + torch.arange(n, device=device))
+        bw = (boxes[:, 2] - boxes[:, 0] + 2).clamp(min=0)  # one spare column on the right
+        bh = (boxes[:, 3] - boxes[:, 1] + 1).clamp(min=0)
+        size = torch.where(empty, torch.zeros_like(bw), bw * bh)
+        offset = torch.zeros(n, dtype=torch.long, device=device)
+        offset[order] = torch.cumsum(size[order], 0) - size[order]
+        total = int(size.sum())
+        # Pieces of paths entirely off the canvas change no visible pixel.
+        live = ~empty[cell_path]
+        ccol = col - boxes[cell_path, 0]  # -1 only left of the canvas, where ``left`` is 0
+        base = offset[cell_path] + (cell_row - boxes[cell_path, 1]) * bw[cell_path]
+        last = base + bw[cell_path] - 1
+        idx_left = torch.where(live, torch.minimum(base + ccol.clamp(min=0), last), 0)
+        idx_right = torch.where(live, torch.minimum(base + ccol + 1, last), 0)
+
+        # Pixel of every buffer cell; the spare column goes to a sink pixel.
+        cell_owner = torch.repeat_interleave(torch.arange(n, device=device)[order], size[order])
+        local = torch.arange(total, device=device) - offset[cell_owner]
+        bw_o = bw[cell_owner]
+        crow = local // bw_o + boxes[cell_owner, 1]
+        ccol_all = local % bw_o + boxes[cell_owner, 0]
+        spare = local % bw_o == bw_o - 1
+        cell_pixel = torch.where(spare, height * width, crow * width + ccol_all)
+        counts = torch.bincount(level[order], weights=size[order].double(), minlength=1).long()
+        ends = torch.cumsum(counts, 0).tolist()
+        bounds = [(s, e) for s, e in zip([0] + ends[:-1], ends) if e > s]
+
+    left = torch.where(live, left, 0).double()
+    right = torch.where(live, right, 0).double()
+    acc = torch.zeros(max(total, 1), dtype=torch.float64, device=device)
+    acc = acc.index_add(0, idx_left, left).index_add(0, idx_right, right)[:total]
+    winding = torch.cumsum(acc, 0).to(points.dtype).abs()
+    eo = evenodd[cell_owner]
+    cover = torch.where(eo, 1 - (torch.remainder(winding, 2) - 1).abs(), winding.clamp(max=1))
+    image = _Composite.apply(cover, opacity, rgb, background, cell_owner, cell_pixel, bounds, height * width)
+    return image.view(height, width, -1)

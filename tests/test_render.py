@@ -1,0 +1,198 @@
+"""Tests for the differentiable rasterizer (clipvg.render)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from clipvg import ClipvgError
+from clipvg.render import rasterize, render
+from clipvg.scene import Scene
+from shapes import circle, rect, scene_of
+
+BLACK = (0.0, 0.0, 0.0, 1.0)
+
+
+def coverage(scene: Scene, width=None, height=None, **kw) -> torch.Tensor:
+    """Per-pixel coverage of black paths over white: 1 - luminance."""
+    return 1 - render(scene, width, height, **kw)[..., 0]
+
+
+# ---- coverage is exact area -------------------------------------------------------
+@pytest.mark.parametrize(
+    "x, y, w, h",
+    [(3.25, 4.5, 10.5, 7.75), (0.0, 0.0, 16.0, 16.0), (7.9, 2.1, 0.3, 0.6), (-5.0, -3.0, 12.5, 9.25)],
+)
+def test_axis_aligned_rect_area_is_exact(x, y, w, h, device):
+    scene = scene_of(32, 32, [[rect(x, y, w, h)]], [BLACK]).to(device)
+    visible_w = min(x + w, 32) - max(x, 0)
+    visible_h = min(y + h, 32) - max(y, 0)
+    assert coverage(scene).sum().item() == pytest.approx(visible_w * visible_h, abs=1e-4)
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.3, 1.1, 2.5])
+def test_rotated_square_area_and_pixel_values(angle, device):
+    c, s = math.cos(angle), math.sin(angle)
+    corners = [(16 + 6 * (c * u - s * v), 16 + 6 * (s * u + c * v)) for u, v in [(-1, -1), (1, -1), (1, 1), (-1, 1)]]
+    from shapes import polygon
+
+    scene = scene_of(32, 32, [[polygon(corners)]], [BLACK]).to(device)
+    cov = coverage(scene)
+    assert cov.sum().item() == pytest.approx(144.0, abs=1e-4)
+    assert cov.min() >= 0 and cov.max() <= 1 + 1e-12
+    assert cov[16, 16] == pytest.approx(1.0)
+    assert cov[0, 0] == 0
+
+
+@pytest.mark.parametrize("tolerance, rel", [(0.1, 6e-3), (0.01, 1e-3)])
+def test_circle_area_matches_pi_r_squared(tolerance, rel):
+    scene = scene_of(64, 64, [[circle(31.3, 30.7, 20.0)]], [BLACK])
+    area = coverage(scene, tolerance=tolerance).sum().item()
+    # Chords cut inside the arc, so the error is the flattening tolerance times the
+    # perimeter at most; the 4-arc cubic circle itself is only ~0.03% off.
+    assert area == pytest.approx(math.pi * 400, rel=rel)
+
+
+# ---- fill rules ---------------------------------------------------------------------
+def test_evenodd_makes_a_hole_and_nonzero_respects_direction():
+    outer, inner_same, inner_rev = rect(4, 4, 24, 24), rect(10, 10, 12, 12), rect(10, 10, 12, 12, reverse=True)
+    eo = coverage(scene_of(32, 32, [[outer, inner_same]], [BLACK], evenodd=[True]))
+    nz_same = coverage(scene_of(32, 32, [[outer, inner_same]], [BLACK], evenodd=[False]))
+    nz_rev = coverage(scene_of(32, 32, [[outer, inner_rev]], [BLACK], evenodd=[False]))
+    assert eo[16, 16] == 0 and eo[6, 6] == 1
+    assert nz_same[16, 16] == 1  # winding 2 is still inside
+    assert nz_rev[16, 16] == 0  # opposite direction cancels
+    assert eo.sum().item() == pytest.approx(24 * 24 - 12 * 12)
+
+
+# ---- compositing --------------------------------------------------------------------
+def test_source_over_of_semi_transparent_layers():
+    red, blue = (1.0, 0.0, 0.0, 0.5), (0.0, 0.0, 1.0, 0.25)
+    scene = scene_of(8, 8, [[rect(0, 0, 8, 8)], [rect(0, 0, 8, 8)]], [red, blue])
+    px = render(scene)[4, 4]
+    under = torch.tensor([1.0, 0.5, 0.5], dtype=px.dtype)  # red at 0.5 over white
+    expect = under * 0.75 + torch.tensor([0.0, 0.0, 1.0], dtype=px.dtype) * 0.25
+    torch.testing.assert_close(px, expect)
+
+
+def test_abutting_shapes_leave_no_seam():
+    # Two opaque rects share the edge x = 10.5, which cuts pixel column 10 in half.
+    red, green = (1.0, 0.0, 0.0, 1.0), (0.0, 1.0, 0.0, 1.0)
+    scene = scene_of(20, 8, [[rect(0, 0, 10.5, 8)], [rect(10.5, 0, 9.5, 8)]], [red, green])
+    px = render(scene)[4, 10]
+    torch.testing.assert_close(px, torch.tensor([0.5, 0.5, 0.0], dtype=px.dtype))
+
+
+def test_transparent_background_gives_straight_rgba():
+    scene = scene_of(8, 8, [[rect(0, 0, 4, 8)]], [(0.2, 0.4, 0.6, 0.5)])
+    img = render(scene, background="none")
+    assert img.shape == (8, 8, 4)
+    torch.testing.assert_close(img[2, 1], torch.tensor([0.2, 0.4, 0.6, 0.5], dtype=img.dtype))
+    assert img[2, 6, 3] == 0
+
+
+def test_output_size_keeps_aspect_and_scales_geometry():
+    scene = scene_of(40, 20, [[rect(10, 5, 20, 10)]], [BLACK])
+    assert render(scene).shape == (20, 40, 3)
+    assert render(scene, 80).shape == (40, 80, 3)
+    assert render(scene, height=10).shape == (10, 20, 3)
+    cov = coverage(scene, 80, 40)
+    assert cov.sum().item() == pytest.approx(40 * 20)
+
+
+def test_supersampling_keeps_area():
+    scene = scene_of(32, 32, [[circle(16, 16, 9)]], [BLACK])
+    a1 = coverage(scene).sum()
+    a2 = coverage(scene, samples=2).sum()
+    assert a2.item() == pytest.approx(a1.item(), rel=1e-3)
+
+
+def test_empty_and_offcanvas_scenes_render_background():
+    scene = scene_of(16, 16, [[rect(40, 40, 5, 5)], [rect(-30, 2, 5, 5)]], [BLACK, BLACK])
+    assert torch.all(render(scene) == 1)
+
+
+def test_bad_arguments_raise_clear_errors():
+    scene = scene_of(16, 16, [[rect(2, 2, 5, 5)]], [BLACK])
+    with pytest.raises(ClipvgError, match="background"):
+        render(scene, background="plaid")
+    with pytest.raises(ClipvgError, match="backend"):
+        render(scene, backend="cairo")
+    with pytest.raises(ClipvgError, match="samples"):
+        render(scene, samples=0)
+    with pytest.raises(ClipvgError, match="points"):
+        rasterize(torch.zeros(3), scene.colors, scene.contour_sizes, scene.contour_path, scene.evenodd, 8, 8)
+
+
+def test_diffvg_backend_says_when_missing():
+    try:
+        import pydiffvg  # noqa: F401
+    except ImportError:
+        with pytest.raises(ClipvgError, match="pydiffvg"):
+            render(scene_of(8, 8, [[rect(1, 1, 3, 3)]], [BLACK]), backend="diffvg")
+    else:
+        pytest.skip("pydiffvg is installed here")
+
+
+# ---- gradients agree with finite differences -------------------------------------------
+def _check_gradients(scene: Scene, size: int, point_ids, color_ids, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    weights = torch.rand(size, size, 3, generator=gen, dtype=torch.float64)
+
+    def loss(points, colors):
+        s = Scene(scene.width, scene.height, points, colors, scene.contour_sizes, scene.contour_path, scene.evenodd)
+        return (render(s, size, size) * weights).sum()
+
+    points = scene.points.detach().clone().requires_grad_(True)
+    colors = scene.colors.detach().clone().requires_grad_(True)
+    loss(points, colors).backward()
+    checked = 0
+    for tensor, grad, ids, h in ((points, points.grad, point_ids, 1e-4), (colors, colors.grad, color_ids, 1e-5)):
+        for index in ids:
+            plus, minus = tensor.detach().clone(), tensor.detach().clone()
+            plus[index] += h
+            minus[index] -= h
+            args_p = (plus, colors.detach()) if tensor is points else (points.detach(), plus)
+            args_m = (minus, colors.detach()) if tensor is points else (points.detach(), minus)
+            fd = (loss(*args_p) - loss(*args_m)).item() / (2 * h)
+            if abs(fd) < 1e-3:
+                continue
+            assert grad[index].item() == pytest.approx(fd, rel=0.05), f"index {index}"
+            checked += 1
+    assert checked >= (len(point_ids) + len(color_ids)) // 2, "too few non-negligible derivatives"
+
+
+@pytest.mark.parametrize("evenodd", [False, True])
+def test_gradients_match_finite_differences_overlapping_translucent(evenodd):
+    scene = scene_of(
+        64,
+        64,
+        [[circle(24.3, 26.1, 14.2), circle(24.3, 26.1, 6.4, reverse=not evenodd)], [rect(20.6, 18.2, 30.3, 22.7)], [circle(40.2, 38.9, 12.6)]],
+        [(0.9, 0.2, 0.1, 0.8), (0.1, 0.7, 0.3, 0.6), (0.2, 0.3, 0.9, 0.5)],
+        evenodd=[evenodd] * 3,
+    )
+    point_ids = [(0, 0), (1, 1), (4, 0), (12, 1), (14, 0), (24, 0), (26, 1), (29, 1), (36, 0), (41, 1)]
+    color_ids = [(0, 0), (0, 3), (1, 1), (1, 3), (2, 2), (2, 3)]
+    _check_gradients(scene, 64, point_ids, color_ids)
+
+
+def test_gradients_match_finite_differences_opaque_stack():
+    scene = scene_of(
+        48,
+        48,
+        [[rect(2.5, 3.5, 40.2, 38.7)], [circle(20.4, 22.6, 11.3)], [rect(24.3, 10.1, 15.6, 20.2)]],
+        [(0.8, 0.8, 0.2, 1.0), (0.1, 0.3, 0.8, 1.0), (0.7, 0.1, 0.1, 1.0)],
+    )
+    point_ids = [(0, 0), (3, 1), (12, 0), (13, 1), (16, 0), (20, 1), (24, 0), (27, 0), (30, 1)]
+    color_ids = [(0, 0), (0, 3), (1, 2), (1, 3), (2, 0), (2, 3)]
+    _check_gradients(scene, 48, point_ids, color_ids)
+
+
+def test_gradients_flow_on_device(device):
+    scene = scene_of(32, 32, [[circle(16, 16, 8)]], [(0.5, 0.2, 0.1, 1.0)], dtype=torch.float32).to(device)
+    scene.shape_parameters()
+    scene.color_parameters()
+    render(scene).mean().backward()
+    assert scene.points.grad.abs().sum() > 0 and scene.colors.grad.abs().sum() > 0
