@@ -21,7 +21,11 @@ def cmd_render(args: argparse.Namespace) -> None:
 
     scene = clipvg.load_svg(args.input)
     image = clipvg.render(
-        scene, width=args.width, height=args.height, background=args.background, backend=args.backend
+        scene,
+        width=args.width,
+        height=args.height,
+        background=args.background,
+        backend=args.backend,
     )
     write_png(image, args.output)
     print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.num_paths} paths)")
@@ -31,31 +35,52 @@ def _rounds(text: str) -> list[int]:
     try:
         return [int(v) for v in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--rounds takes comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--rounds takes comma-separated integers, got {text!r}"
+        ) from None
 
 
 def _add_edit_parser(sub) -> None:
-    p = sub.add_parser("edit", help="edit an SVG (or a vectorized image) toward a text prompt with CLIP")
+    p = sub.add_parser(
+        "edit", help="edit an SVG (or a vectorized image) toward a text prompt with CLIP"
+    )
     p.add_argument("input", nargs="?", help="input SVG or raster image (not needed with --resume)")
     p.add_argument("--prompt", help="target text for the whole image (ROI 0)")
-    p.add_argument("--roi", nargs=5, action="append", metavar=("X", "Y", "W", "H", "TEXT"),
-                   help="extra region with its own prompt, canvas units (repeatable)")
+    p.add_argument(
+        "--roi",
+        nargs=5,
+        action="append",
+        metavar=("X", "Y", "W", "H", "TEXT"),
+        help="extra region with its own prompt, canvas units (repeatable)",
+    )
     p.add_argument("-o", "--output", help="output folder")
-    p.add_argument("--config", help="YAML or JSON settings file (a run.json works); flags override it")
+    p.add_argument(
+        "--config", help="YAML or JSON settings file (a run.json works); flags override it"
+    )
     p.add_argument("--iters", type=int, help="iterations (150)")
     p.add_argument("--patches", type=int, help="random patches per ROI and iteration (64)")
     p.add_argument("--crop-ratio", type=float, help="patch side / ROI's longer side (0.8)")
     p.add_argument("--roi-weight", type=float, help="weight of each whole-ROI term (30)")
-    p.add_argument("--patch-weight", type=float, help="weight of each ROI's patch term, spread over its patches (80)")
-    p.add_argument("--shape-lr", type=float, help="Adam learning rate of control points, pixels (0.2)")
+    p.add_argument(
+        "--patch-weight",
+        type=float,
+        help="weight of each ROI's patch term, spread over its patches (80)",
+    )
+    p.add_argument(
+        "--shape-lr", type=float, help="Adam learning rate of control points, pixels (0.2)"
+    )
     p.add_argument("--color-lr", type=float, help="Adam learning rate of fill colors (0.01)")
-    p.add_argument("--lock", action="append", choices=["shape", "color"], help="keep shapes or colors fixed")
+    p.add_argument(
+        "--lock", action="append", choices=["shape", "color"], help="keep shapes or colors fixed"
+    )
     p.add_argument("--seed", type=int, help="random seed (0)")
     p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
     p.add_argument("--batch-size", type=int, help="crops per CLIP pass (0: all in one)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where to run (auto)")
     p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
-    p.add_argument("--clip-pretrained", help="open_clip pretrained tag (openai), or none for random weights")
+    p.add_argument(
+        "--clip-pretrained", help="open_clip pretrained tag (openai), or none for random weights"
+    )
     p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
     p.add_argument("--source-prompt", help="text describing the input (photo)")
     p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
@@ -65,7 +90,9 @@ def _add_edit_parser(sub) -> None:
     v.add_argument("--preset", choices=["fast", "balanced", "detailed"])
     v.add_argument("--max-paths", type=int)
     v.add_argument("--max-size", type=int)
-    v.add_argument("--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 16,64,256")
+    v.add_argument(
+        "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 16,64,256"
+    )
     v.add_argument("--region", nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
     p.set_defaults(func=cmd_edit)
 
@@ -87,9 +114,28 @@ def cmd_edit(args: argparse.Namespace) -> None:
     if args.resume:
         if file_values is not None:
             raise ClipvgError("--resume takes its settings from OUTDIR/run.json; drop --config")
-        file_values, source = read_config(Path(args.resume) / RUN_RECORD), str(Path(args.resume) / RUN_RECORD)
-    names = ["prompt", "iters", "patches", "crop_ratio", "roi_weight", "patch_weight", "shape_lr", "color_lr",
-             "seed", "save_every", "batch_size", "device", "clip_model", "clip_pretrained", "clip_weights", "source_prompt"]
+        file_values, source = (
+            read_config(Path(args.resume) / RUN_RECORD),
+            str(Path(args.resume) / RUN_RECORD),
+        )
+    names = [
+        "prompt",
+        "iters",
+        "patches",
+        "crop_ratio",
+        "roi_weight",
+        "patch_weight",
+        "shape_lr",
+        "color_lr",
+        "seed",
+        "save_every",
+        "batch_size",
+        "device",
+        "clip_model",
+        "clip_pretrained",
+        "clip_weights",
+        "source_prompt",
+    ]
     flags = {n: getattr(args, n) for n in names}
     flags["input"] = args.input
     flags["lock"] = args.lock
@@ -99,24 +145,126 @@ def cmd_edit(args: argparse.Namespace) -> None:
             try:
                 r[:4] = [float(v) for v in r[:4]]
             except ValueError:
-                raise ClipvgError(f"--roi takes X Y W H TEXT with numeric X Y W H, got {' '.join(r)}") from None
-        flags["rois"] = [dict(zip(("x", "y", "w", "h", "prompt"), r, strict=True)) for r in flags["rois"]]
+                raise ClipvgError(
+                    f"--roi takes X Y W H TEXT with numeric X Y W H, got {' '.join(r)}"
+                ) from None
+        flags["rois"] = [
+            dict(zip(("x", "y", "w", "h", "prompt"), r, strict=True)) for r in flags["rois"]
+        ]
     regions = [tuple(r) for r in args.region] if args.region else None
-    flags["vectorize"] = {"preset": args.preset, "max_paths": args.max_paths, "max_size": args.max_size,
-                          "rounds": args.rounds, "regions": regions}
+    flags["vectorize"] = {
+        "preset": args.preset,
+        "max_paths": args.max_paths,
+        "max_size": args.max_size,
+        "rounds": args.rounds,
+        "regions": regions,
+    }
     settings = merge_settings(file_values, flags, source)
-    status, folder, session = run_edit(settings, outdir, overwrite=args.overwrite, resume=bool(args.resume),
-                                       progress=not args.quiet)
+    status, folder, session = run_edit(
+        settings,
+        outdir,
+        overwrite=args.overwrite,
+        resume=bool(args.resume),
+        progress=not args.quiet,
+    )
     last = session.history[-1].loss if session.history else float("nan")
     if status == "interrupted":
-        print(f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
-              f"continue with --resume {folder.path}", file=sys.stderr)
+        print(
+            f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
+            f"continue with --resume {folder.path}",
+            file=sys.stderr,
+        )
         raise KeyboardInterrupt
     print(f"wrote {folder.file('final.svg')} ({session.iteration} iterations, loss {last:.4f})")
 
 
+def _add_text_parser(sub) -> None:
+    p = sub.add_parser("text", help="turn a word into glyph outline paths (SVG) to edit")
+    p.add_argument("text", help="the text, one line")
+    p.add_argument("-o", "--output", required=True, help="output SVG")
+    p.add_argument("--font", help=".ttf/.otf file (default: a font found on this machine)")
+    p.add_argument("--size", type=float, default=200.0, help="font size in pixels (200)")
+    p.add_argument("--margin", type=float, default=20.0, help="white border in pixels (20)")
+    p.add_argument("--no-kerning", action="store_true", help="ignore the font's kerning pairs")
+    p.set_defaults(func=cmd_text)
+
+
+def cmd_text(args: argparse.Namespace) -> None:
+    import clipvg
+    from clipvg.errors import ClipvgError
+    from clipvg.io import same_file
+    from clipvg.text import text_to_scene
+
+    if args.font and same_file(args.font, args.output):
+        raise ClipvgError("the output would overwrite the font; choose another -o")
+    scene = text_to_scene(
+        args.text, args.font, size=args.size, margin=args.margin, kerning=not args.no_kerning
+    )
+    clipvg.save_svg(scene, args.output)
+    print(f"wrote {args.output} ({scene.width:g}x{scene.height:g}, {scene.num_paths} glyph paths)")
+
+
+def _add_vectorize_parser(sub) -> None:
+    p = sub.add_parser(
+        "vectorize", help="turn a PNG, JPEG or WebP image into layered filled-curve SVG"
+    )
+    p.add_argument("input", help="input raster image")
+    p.add_argument("-o", "--output", required=True, help="output SVG")
+    p.add_argument(
+        "--preset",
+        choices=["fast", "balanced", "detailed"],
+        default="balanced",
+        help="fast ~300 paths, balanced ~1000, detailed ~3000 (default balanced)",
+    )
+    p.add_argument(
+        "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 250,1000,2500"
+    )
+    p.add_argument("--max-paths", type=int, help="path budget of the whole stack")
+    p.add_argument(
+        "--region",
+        nargs=4,
+        type=float,
+        action="append",
+        metavar=("X", "Y", "W", "H"),
+        help="extra finer round over this box, input pixels (repeatable)",
+    )
+    p.add_argument("--max-size", type=int, default=512, help="longer side to downscale to (512)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the refinement (0)")
+    p.add_argument(
+        "--refine-iters", type=int, help="renderer refinement steps (preset's; 0 turns it off)"
+    )
+    p.set_defaults(func=cmd_vectorize)
+
+
+def cmd_vectorize(args: argparse.Namespace) -> None:
+    from clipvg.errors import ClipvgError
+    from clipvg.io import same_file
+    from clipvg.svg import save_svg
+    from vectorize.pipeline import vectorize_image
+
+    if same_file(args.input, args.output):
+        raise ClipvgError(f"-o {args.output} would overwrite the input; choose another output file")
+    scene = vectorize_image(
+        args.input,
+        preset=args.preset,
+        rounds=args.rounds,
+        max_paths=args.max_paths,
+        regions=[tuple(r) for r in args.region or ()],
+        seed=args.seed,
+        max_size=args.max_size,
+        refine=args.refine_iters,
+    )
+    save_svg(scene, args.output)
+    groups = sorted({g for info in scene.info for g in info.groups})
+    print(
+        f"wrote {args.output} ({scene.width:g}x{scene.height:g}, {scene.num_paths} paths in {len(groups)} groups)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clipvg", description="Text-guided vector graphics editing.")
+    parser = argparse.ArgumentParser(
+        prog="clipvg", description="Text-guided vector graphics editing."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="rasterize an SVG to PNG")
@@ -129,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     # Each command adds its parser here, next to the others: vectorize, edit, text, evaluate.
+    _add_vectorize_parser(sub)
     _add_edit_parser(sub)
+    _add_text_parser(sub)
     return parser
 
 

@@ -18,8 +18,8 @@ Paths are in paint order: path 0 is painted first (at the bottom).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import torch
 
@@ -74,7 +74,7 @@ class Scene:
         colors: Sequence[Sequence[float]] | torch.Tensor,
         evenodd: Iterable[bool] | None = None,
         info: Sequence[PathInfo] | None = None,
-    ) -> "Scene":
+    ) -> Scene:
         """Build a scene from per-path contour lists.
 
         Args:
@@ -83,7 +83,9 @@ class Scene:
             colors: (N, 4) straight RGBA in [0, 1].
             evenodd: fill rule per path; nonzero when omitted.
         """
-        contours = [torch.as_tensor(c, dtype=torch.float32).reshape(-1, 2) for p in paths for c in p]
+        contours = [
+            torch.as_tensor(c, dtype=torch.float32).reshape(-1, 2) for p in paths for c in p
+        ]
         owner = [i for i, p in enumerate(paths) for _ in p]
         if len(paths) and any(len(p) == 0 for p in paths):
             raise ClipvgError("every path needs at least one contour")
@@ -96,7 +98,9 @@ class Scene:
             colors=torch.as_tensor(colors, dtype=torch.float32).reshape(n, 4).clone(),
             contour_sizes=torch.tensor([len(c) for c in contours], dtype=torch.int64),
             contour_path=torch.tensor(owner, dtype=torch.int64),
-            evenodd=torch.tensor(list(evenodd) if evenodd is not None else [False] * n, dtype=torch.bool),
+            evenodd=torch.tensor(
+                list(evenodd) if evenodd is not None else [False] * n, dtype=torch.bool
+            ),
             info=list(info) if info is not None else [],
         )
 
@@ -115,7 +119,9 @@ class Scene:
 
     def path_point_index(self) -> torch.Tensor:
         """(P,) int64: the path each point belongs to."""
-        return torch.repeat_interleave(self.contour_path.to(self.contour_sizes.device), self.contour_sizes)
+        return torch.repeat_interleave(
+            self.contour_path.to(self.contour_sizes.device), self.contour_sizes
+        )
 
     def path_contours(self, i: int) -> list[torch.Tensor]:
         """The contours of path ``i``, each a (3n, 2) view into ``points``."""
@@ -135,7 +141,7 @@ class Scene:
         self.colors.requires_grad_(True)
         return [self.colors]
 
-    def to(self, device: torch.device | str) -> "Scene":
+    def to(self, device: torch.device | str) -> Scene:
         """Move the scene to ``device`` in place (tensors stay leaves) and return it."""
         for name in ("points", "colors"):
             t = getattr(self, name)
@@ -146,7 +152,7 @@ class Scene:
         self.evenodd = self.evenodd.to(device)
         return self
 
-    def clone(self) -> "Scene":
+    def clone(self) -> Scene:
         """A deep copy with detached tensors (no gradients)."""
         return Scene(
             width=self.width,
@@ -159,7 +165,7 @@ class Scene:
             info=[PathInfo(p.id, p.groups) for p in self.info],
         )
 
-    def subset(self, keep: torch.Tensor | Sequence[int]) -> "Scene":
+    def subset(self, keep: torch.Tensor | Sequence[int]) -> Scene:
         """A new scene with only the paths ``keep`` (in their original paint order)."""
         keep_t = torch.as_tensor(keep, dtype=torch.int64, device=self.contour_path.device)
         keep_mask = torch.zeros(self.num_paths, dtype=torch.bool, device=keep_t.device)

@@ -37,10 +37,18 @@ def circle(cx, cy, r, reverse: bool = False) -> torch.Tensor:
     """Four cubic arcs, clockwise on screen (y down) unless reversed: (12, 2) float64."""
     k = KAPPA * r
     pts = [
-        (cx + r, cy), (cx + r, cy + k), (cx + k, cy + r),
-        (cx, cy + r), (cx - k, cy + r), (cx - r, cy + k),
-        (cx - r, cy), (cx - r, cy - k), (cx - k, cy - r),
-        (cx, cy - r), (cx + k, cy - r), (cx + r, cy - k),
+        (cx + r, cy),
+        (cx + r, cy + k),
+        (cx + k, cy + r),
+        (cx, cy + r),
+        (cx - k, cy + r),
+        (cx - r, cy + k),
+        (cx - r, cy),
+        (cx - r, cy - k),
+        (cx - k, cy - r),
+        (cx, cy - r),
+        (cx + k, cy - r),
+        (cx + r, cy - k),
     ]
     chain = torch.tensor(pts, dtype=torch.float64)
     return reverse_chain(chain) if reverse else chain

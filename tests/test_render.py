@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
+from shapes import circle, rect, scene_of
 
 from clipvg import ClipvgError
 from clipvg.render import rasterize, render
 from clipvg.scene import Scene
-from shapes import circle, rect, scene_of
 
 BLACK = (0.0, 0.0, 0.0, 1.0)
 
@@ -23,7 +23,12 @@ def coverage(scene: Scene, width=None, height=None, **kw) -> torch.Tensor:
 # ---- coverage is exact area -------------------------------------------------------
 @pytest.mark.parametrize(
     "x, y, w, h",
-    [(3.25, 4.5, 10.5, 7.75), (0.0, 0.0, 16.0, 16.0), (7.9, 2.1, 0.3, 0.6), (-5.0, -3.0, 12.5, 9.25)],
+    [
+        (3.25, 4.5, 10.5, 7.75),
+        (0.0, 0.0, 16.0, 16.0),
+        (7.9, 2.1, 0.3, 0.6),
+        (-5.0, -3.0, 12.5, 9.25),
+    ],
 )
 def test_axis_aligned_rect_area_is_exact(x, y, w, h, device):
     scene = scene_of(32, 32, [[rect(x, y, w, h)]], [BLACK]).to(device)
@@ -35,7 +40,10 @@ def test_axis_aligned_rect_area_is_exact(x, y, w, h, device):
 @pytest.mark.parametrize("angle", [0.0, 0.3, 1.1, 2.5])
 def test_rotated_square_area_and_pixel_values(angle, device):
     c, s = math.cos(angle), math.sin(angle)
-    corners = [(16 + 6 * (c * u - s * v), 16 + 6 * (s * u + c * v)) for u, v in [(-1, -1), (1, -1), (1, 1), (-1, 1)]]
+    corners = [
+        (16 + 6 * (c * u - s * v), 16 + 6 * (s * u + c * v))
+        for u, v in [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+    ]
     from shapes import polygon
 
     scene = scene_of(32, 32, [[polygon(corners)]], [BLACK]).to(device)
@@ -57,7 +65,11 @@ def test_circle_area_matches_pi_r_squared(tolerance, rel):
 
 # ---- fill rules ---------------------------------------------------------------------
 def test_evenodd_makes_a_hole_and_nonzero_respects_direction():
-    outer, inner_same, inner_rev = rect(4, 4, 24, 24), rect(10, 10, 12, 12), rect(10, 10, 12, 12, reverse=True)
+    outer, inner_same, inner_rev = (
+        rect(4, 4, 24, 24),
+        rect(10, 10, 12, 12),
+        rect(10, 10, 12, 12, reverse=True),
+    )
     eo = coverage(scene_of(32, 32, [[outer, inner_same]], [BLACK], evenodd=[True]))
     nz_same = coverage(scene_of(32, 32, [[outer, inner_same]], [BLACK], evenodd=[False]))
     nz_rev = coverage(scene_of(32, 32, [[outer, inner_rev]], [BLACK], evenodd=[False]))
@@ -123,7 +135,15 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ClipvgError, match="samples"):
         render(scene, samples=0)
     with pytest.raises(ClipvgError, match="points"):
-        rasterize(torch.zeros(3), scene.colors, scene.contour_sizes, scene.contour_path, scene.evenodd, 8, 8)
+        rasterize(
+            torch.zeros(3),
+            scene.colors,
+            scene.contour_sizes,
+            scene.contour_path,
+            scene.evenodd,
+            8,
+            8,
+        )
 
 
 def test_diffvg_backend_says_when_missing():
@@ -142,14 +162,25 @@ def _check_gradients(scene: Scene, size: int, point_ids, color_ids, seed: int = 
     weights = torch.rand(size, size, 3, generator=gen, dtype=torch.float64)
 
     def loss(points, colors):
-        s = Scene(scene.width, scene.height, points, colors, scene.contour_sizes, scene.contour_path, scene.evenodd)
+        s = Scene(
+            scene.width,
+            scene.height,
+            points,
+            colors,
+            scene.contour_sizes,
+            scene.contour_path,
+            scene.evenodd,
+        )
         return (render(s, size, size) * weights).sum()
 
     points = scene.points.detach().clone().requires_grad_(True)
     colors = scene.colors.detach().clone().requires_grad_(True)
     loss(points, colors).backward()
     checked = 0
-    for tensor, grad, ids, h in ((points, points.grad, point_ids, 1e-4), (colors, colors.grad, color_ids, 1e-5)):
+    for tensor, grad, ids, h in (
+        (points, points.grad, point_ids, 1e-4),
+        (colors, colors.grad, color_ids, 1e-5),
+    ):
         for index in ids:
             plus, minus = tensor.detach().clone(), tensor.detach().clone()
             plus[index] += h
@@ -169,11 +200,26 @@ def test_gradients_match_finite_differences_overlapping_translucent(evenodd):
     scene = scene_of(
         64,
         64,
-        [[circle(24.3, 26.1, 14.2), circle(24.3, 26.1, 6.4, reverse=not evenodd)], [rect(20.6, 18.2, 30.3, 22.7)], [circle(40.2, 38.9, 12.6)]],
+        [
+            [circle(24.3, 26.1, 14.2), circle(24.3, 26.1, 6.4, reverse=not evenodd)],
+            [rect(20.6, 18.2, 30.3, 22.7)],
+            [circle(40.2, 38.9, 12.6)],
+        ],
         [(0.9, 0.2, 0.1, 0.8), (0.1, 0.7, 0.3, 0.6), (0.2, 0.3, 0.9, 0.5)],
         evenodd=[evenodd] * 3,
     )
-    point_ids = [(0, 0), (1, 1), (4, 0), (12, 1), (14, 0), (24, 0), (26, 1), (29, 1), (36, 0), (41, 1)]
+    point_ids = [
+        (0, 0),
+        (1, 1),
+        (4, 0),
+        (12, 1),
+        (14, 0),
+        (24, 0),
+        (26, 1),
+        (29, 1),
+        (36, 0),
+        (41, 1),
+    ]
     color_ids = [(0, 0), (0, 3), (1, 1), (1, 3), (2, 2), (2, 3)]
     _check_gradients(scene, 64, point_ids, color_ids)
 
@@ -191,7 +237,9 @@ def test_gradients_match_finite_differences_opaque_stack():
 
 
 def test_gradients_flow_on_device(device):
-    scene = scene_of(32, 32, [[circle(16, 16, 8)]], [(0.5, 0.2, 0.1, 1.0)], dtype=torch.float32).to(device)
+    scene = scene_of(32, 32, [[circle(16, 16, 8)]], [(0.5, 0.2, 0.1, 1.0)], dtype=torch.float32).to(
+        device
+    )
     scene.shape_parameters()
     scene.color_parameters()
     render(scene).mean().backward()

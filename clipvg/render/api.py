@@ -80,7 +80,9 @@ def render(
     if backend != "torch":
         raise ClipvgError(f"unknown backend {backend!r}; use torch or diffvg")
     sw, sh = width * samples, height * samples
-    scale = torch.tensor([sw / scene.width, sh / scene.height], dtype=scene.points.dtype, device=scene.device)
+    scale = torch.tensor(
+        [sw / scene.width, sh / scene.height], dtype=scene.points.dtype, device=scene.device
+    )
     image = rasterize(
         scene.points * scale,
         scene.colors,
@@ -95,7 +97,9 @@ def render(
     if samples > 1:
         if bg is None:  # average premultiplied colour, not straight colour
             image = torch.cat([image[..., :3] * image[..., 3:], image[..., 3:]], -1)
-        image = torch.nn.functional.avg_pool2d(image.permute(2, 0, 1)[None], samples)[0].permute(1, 2, 0)
+        image = torch.nn.functional.avg_pool2d(image.permute(2, 0, 1)[None], samples)[0].permute(
+            1, 2, 0
+        )
         if bg is None:
             alpha = image[..., 3:]
             image = torch.cat([image[..., :3] / alpha.clamp(min=1e-8), alpha], -1).clamp(0, 1)

@@ -42,6 +42,10 @@ from ..errors import ClipvgError
 
 #: Largest number of line pieces one cubic segment is split into.
 MAX_PIECES_PER_SEGMENT = 256
+#: Coverage below this is treated as none (far below 1/255 of a pixel).
+COVER_EPSILON = 1e-6
+#: Bounding-box cells accumulated at once (bounds peak memory on dense scenes).
+CHUNK_CELLS = 1 << 22
 #: Side of the square tiles used to group paths into levels, in pixels.
 LEVEL_TILE = 8
 
@@ -59,7 +63,7 @@ class Topology:
     seg_contour: torch.Tensor  # (S,) contour of each segment
 
     @staticmethod
-    def build(contour_sizes: torch.Tensor, contour_path: torch.Tensor) -> "Topology":
+    def build(contour_sizes: torch.Tensor, contour_path: torch.Tensor) -> Topology:
         device = contour_sizes.device
         nseg = contour_sizes // 3
         offsets = torch.cumsum(contour_sizes, 0) - contour_sizes
@@ -97,9 +101,7 @@ def _flatten(
         # The line from sample v goes to sample v + 1, or to the segment's end point.
         last_in_seg = i + 1 == k[seg]
     mt = 1 - t
-    start = (
-        mt**3 * p0[seg] + 3 * mt**2 * t * p1[seg] + 3 * mt * t**2 * p2[seg] + t**3 * p3[seg]
-    )
+    start = mt**3 * p0[seg] + 3 * mt**2 * t * p1[seg] + 3 * mt * t**2 * p2[seg] + t**3 * p3[seg]
     nxt_index = torch.arange(1, len(seg) + 1, device=k.device).clamp_(max=max(len(seg) - 1, 0))
     end = torch.where(last_in_seg.unsqueeze(1), p3[seg], start[nxt_index])
     return start, end, topo.seg_path[seg]
@@ -125,7 +127,11 @@ def _split_rows(start, end, path, height):
         r_hi = torch.maximum(torch.ceil(ybot) - 1, torch.floor(ytop)).clamp_(-1, height - 1).long()
         count = (r_hi - r_lo + 1).clamp_(min=0)
         line = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
-        row = torch.arange(len(line), device=count.device) - (torch.cumsum(count, 0) - count)[line] + r_lo[line]
+        row = (
+            torch.arange(len(line), device=count.device)
+            - (torch.cumsum(count, 0) - count)[line]
+            + r_lo[line]
+        )
     yt, yb, xt, xb = ytop[line], ybot[line], xtop[line], xbot[line]
     rowf = row.to(yt.dtype)
     ya = torch.maximum(yt, rowf)
@@ -157,7 +163,11 @@ def _split_cols(xa, xz, h, sign, width):
         c_hi = torch.maximum(torch.ceil(xmax) - 1, torch.floor(xmin)).clamp_(-1, width).long()
         count = c_hi - c_lo + 1
         piece = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
-        col = torch.arange(len(piece), device=count.device) - (torch.cumsum(count, 0) - count)[piece] + c_lo[piece]
+        col = (
+            torch.arange(len(piece), device=count.device)
+            - (torch.cumsum(count, 0) - count)[piece]
+            + c_lo[piece]
+        )
         single = (count == 1)[piece]
     colf = col.to(xa.dtype)
     lo = torch.where(col < 0, -math.inf, colf)
@@ -170,7 +180,9 @@ def _split_cols(xa, xz, h, sign, width):
     dy = sign[piece] * h[piece] * frac_h
     # Where the piece sits inside the cell: 0 at the left edge, 1 at the right.
     pos = ((xl + xr) * 0.5 - colf).clamp(0, 1)
-    pos = torch.where(col < 0, torch.ones_like(pos), torch.where(col >= width, torch.zeros_like(pos), pos))
+    pos = torch.where(
+        col < 0, torch.ones_like(pos), torch.where(col >= width, torch.zeros_like(pos), pos)
+    )
     return dy * (1 - pos), dy * pos, col, piece
 
 
@@ -218,6 +230,11 @@ class _Composite(torch.autograd.Function):
     EPS = 1e-3
 
     @staticmethod
+    def _alpha(cover, above, cell_op):
+        ratio = cover / (1 - above).clamp(min=_Composite.EPS)
+        return ratio, cell_op * ratio.clamp(max=1)
+
+    @staticmethod
     def forward(ctx, cover, opacity, rgb, background, cell_path, cell_pixel, bounds, npix):
         channels = rgb.shape[1]
         # Coverage of the shapes above each cell, summed top-down.
@@ -227,55 +244,57 @@ class _Composite(torch.autograd.Function):
             pix = cell_pixel[s:e]
             above[s:e] = total.index_select(0, pix)
             total.index_add_(0, pix, cover[s:e])
-        free = (1 - above).clamp_(min=_Composite.EPS)
-        ratio = cover / free
-        cell_op = opacity.index_select(0, cell_path)
-        alpha = cell_op * ratio.clamp(max=1)
-        cell_rgb = rgb.index_select(0, cell_path)
+        del total
+        _, alpha = _Composite._alpha(cover, above, opacity.index_select(0, cell_path))
         under = torch.empty(cover.shape[0], channels, dtype=cover.dtype, device=cover.device)
         image = background.detach().expand(npix + 1, channels).clone()
-        a = alpha.unsqueeze(1)
         for s, e in bounds:
             pix = cell_pixel[s:e]
             prev = image.index_select(0, pix)
             under[s:e] = prev
-            image.index_copy_(0, pix, prev + a[s:e] * (cell_rgb[s:e] - prev))
-        ctx.save_for_backward(cover, above, ratio, cell_op, alpha, cell_rgb, under, cell_path, cell_pixel)
+            paint = rgb.index_select(0, cell_path[s:e])
+            image.index_copy_(0, pix, prev + alpha[s:e, None] * (paint - prev))
+        # Only what cannot be recomputed cheaply is kept for backward.
+        ctx.save_for_backward(cover, above, under, opacity, rgb, cell_path, cell_pixel)
         ctx.bounds = bounds
-        ctx.shapes = (opacity.shape[0], rgb.shape[0], npix)
+        ctx.npix = npix
         return image[:npix]
 
     @staticmethod
     def backward(ctx, grad):
-        cover, above, ratio, cell_op, alpha, cell_rgb, under, cell_path, cell_pixel = ctx.saved_tensors
-        n_op, n_rgb, npix = ctx.shapes
+        cover, above, under, opacity, rgb, cell_path, cell_pixel = ctx.saved_tensors
+        npix = ctx.npix
+        cell_op = opacity.index_select(0, cell_path)
+        ratio, alpha = _Composite._alpha(cover, above, cell_op)
         g_img = torch.cat([grad, grad.new_zeros(1, grad.shape[1])])
         g_alpha = torch.empty_like(alpha)
-        g_cell_rgb = torch.empty_like(cell_rgb)
-        a = alpha.unsqueeze(1)
+        g_rgb = rgb.new_zeros(rgb.shape) if ctx.needs_input_grad[2] else None
         for s, e in reversed(ctx.bounds):
             pix = cell_pixel[s:e]
             g = g_img.index_select(0, pix)
-            g_alpha[s:e] = (g * (cell_rgb[s:e] - under[s:e])).sum(1)
-            g_cell_rgb[s:e] = g * a[s:e]
-            g_img.index_copy_(0, pix, g * (1 - a[s:e]))
+            paint = rgb.index_select(0, cell_path[s:e])
+            a = alpha[s:e, None]
+            g_alpha[s:e] = (g * (paint - under[s:e])).sum(1)
+            if g_rgb is not None:
+                g_rgb.index_add_(0, cell_path[s:e], g * a)
+            g_img.index_copy_(0, pix, g * (1 - a))
         # alpha = op * min(1, cover / max(1 - above, EPS))
-        open_ = ratio < 1
         free = (1 - above).clamp(min=_Composite.EPS)
-        g_ratio = torch.where(open_, g_alpha * cell_op, 0)
+        g_ratio = torch.where(ratio < 1, g_alpha * cell_op, 0)
         g_cover = g_ratio / free
         g_above = torch.where(above < 1 - _Composite.EPS, g_ratio * ratio / free, 0)
+        del g_ratio, free
         # Each cell's coverage feeds the ``above`` of the cells under it.
         running = g_cover.new_zeros(npix + 1)
         for s, e in ctx.bounds:
             pix = cell_pixel[s:e]
             g_cover[s:e] += running.index_select(0, pix)
             running.index_add_(0, pix, g_above[s:e])
-        g_op = g_rgb = g_bg = None
+        g_op = g_bg = None
         if ctx.needs_input_grad[1]:
-            g_op = g_alpha.new_zeros(n_op).index_add_(0, cell_path, g_alpha * ratio.clamp(max=1))
-        if ctx.needs_input_grad[2]:
-            g_rgb = g_cell_rgb.new_zeros(n_rgb, g_cell_rgb.shape[1]).index_add_(0, cell_path, g_cell_rgb)
+            g_op = opacity.new_zeros(opacity.shape).index_add_(
+                0, cell_path, g_alpha * ratio.clamp(max=1)
+            )
         if ctx.needs_input_grad[3]:
             g_bg = g_img[:npix].sum(0)
         return g_cover, g_op, g_rgb, g_bg, None, None, None, None
@@ -317,22 +336,54 @@ def rasterize(
     if width < 1 or height < 1:
         raise ClipvgError(f"output size must be at least 1x1, got {width}x{height}")
     device, dtype = points.device, points.dtype
-    n = colors.shape[0]
     if background is None:
         # Transparent canvas: composite premultiplied colour and alpha as four channels.
         rgba = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], 1)
-        premul = _rasterize_rgb(points, colors[:, 3], rgba, contour_sizes, contour_path, evenodd,
-                                width, height, torch.zeros(4, dtype=dtype, device=device), tolerance, topology)
+        premul = _rasterize_rgb(
+            points,
+            colors[:, 3],
+            rgba,
+            contour_sizes,
+            contour_path,
+            evenodd,
+            width,
+            height,
+            torch.zeros(4, dtype=dtype, device=device),
+            tolerance,
+            topology,
+        )
         alpha = premul[..., 3:].clamp(0, 1)
         rgb = premul[..., :3] / alpha.clamp(min=1e-8)
         return torch.cat([rgb.clamp(0, 1), alpha], -1)
     background = torch.as_tensor(background, dtype=dtype, device=device)
-    return _rasterize_rgb(points, colors[:, 3], colors[:, :3], contour_sizes, contour_path, evenodd,
-                          width, height, background, tolerance, topology)
+    return _rasterize_rgb(
+        points,
+        colors[:, 3],
+        colors[:, :3],
+        contour_sizes,
+        contour_path,
+        evenodd,
+        width,
+        height,
+        background,
+        tolerance,
+        topology,
+    )
 
 
-def _rasterize_rgb(points, opacity, rgb, contour_sizes, contour_path, evenodd, width, height,
-                   background, tolerance, topology):
+def _rasterize_rgb(
+    points,
+    opacity,
+    rgb,
+    contour_sizes,
+    contour_path,
+    evenodd,
+    width,
+    height,
+    background,
+    tolerance,
+    topology,
+):
     device = points.device
     n = rgb.shape[0]
     channels = rgb.shape[1]
@@ -349,8 +400,12 @@ def _rasterize_rgb(points, opacity, rgb, contour_sizes, contour_path, evenodd, w
         # The curve lies inside the hull of its control points.
         pts = points.detach()
         owner = torch.repeat_interleave(contour_path, contour_sizes).unsqueeze(1).expand(-1, 2)
-        lo = torch.full((n, 2), math.inf, dtype=pts.dtype, device=device).scatter_reduce_(0, owner, pts, "amin")
-        hi = torch.full((n, 2), -math.inf, dtype=pts.dtype, device=device).scatter_reduce_(0, owner, pts, "amax")
+        lo = torch.full((n, 2), math.inf, dtype=pts.dtype, device=device).scatter_reduce_(
+            0, owner, pts, "amin"
+        )
+        hi = torch.full((n, 2), -math.inf, dtype=pts.dtype, device=device).scatter_reduce_(
+            0, owner, pts, "amax"
+        )
         c0 = torch.floor(lo[:, 0]).clamp(0, width - 1)
         r0 = torch.floor(lo[:, 1]).clamp(0, height - 1)
         c1 = torch.floor(hi[:, 0]).clamp(-1, width - 1)
@@ -369,7 +424,6 @@ def _rasterize_rgb(points, opacity, rgb, contour_sizes, contour_path, evenodd, w
         size = torch.where(empty, torch.zeros_like(bw), bw * bh)
         offset = torch.zeros(n, dtype=torch.long, device=device)
         offset[order] = torch.cumsum(size[order], 0) - size[order]
-        total = int(size.sum())
         # Pieces of paths entirely off the canvas change no visible pixel.
         live = ~empty[cell_path]
         ccol = col - boxes[cell_path, 0]  # -1 only left of the canvas, where ``left`` is 0
@@ -378,24 +432,72 @@ def _rasterize_rgb(points, opacity, rgb, contour_sizes, contour_path, evenodd, w
         idx_left = torch.where(live, torch.minimum(base + ccol.clamp(min=0), last), 0)
         idx_right = torch.where(live, torch.minimum(base + ccol + 1, last), 0)
 
-        # Pixel of every buffer cell; the spare column goes to a sink pixel.
-        cell_owner = torch.repeat_interleave(torch.arange(n, device=device)[order], size[order])
-        local = torch.arange(total, device=device) - offset[cell_owner]
-        bw_o = bw[cell_owner]
-        crow = local // bw_o + boxes[cell_owner, 1]
-        ccol_all = local % bw_o + boxes[cell_owner, 0]
-        spare = local % bw_o == bw_o - 1
-        cell_pixel = torch.where(spare, height * width, crow * width + ccol_all)
-        counts = torch.bincount(level[order], weights=size[order].double(), minlength=1).long()
-        ends = torch.cumsum(counts, 0).tolist()
-        bounds = [(s, e) for s, e in zip([0] + ends[:-1], ends) if e > s]
+        ends = torch.cumsum(size[order], 0)
+        # Accumulate in chunks of whole paths so that the dense bounding-box
+        # buffers never all exist at once.
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(n, device=device)
+        chunk_of_rank = torch.div(ends - size[order], CHUNK_CELLS, rounding_mode="floor")
+        piece_chunk = torch.where(live, chunk_of_rank[rank[cell_path]], -1)
+        chunk_ids = torch.unique(chunk_of_rank[size[order] > 0]).tolist()
+        starts = ends - size[order]
 
-    left = torch.where(live, left, 0).double()
-    right = torch.where(live, right, 0).double()
-    acc = torch.zeros(max(total, 1), dtype=torch.float64, device=device)
-    acc = acc.index_add(0, idx_left, left).index_add(0, idx_right, right)[:total]
-    winding = torch.cumsum(acc, 0).to(points.dtype).abs()
-    eo = evenodd[cell_owner]
-    cover = torch.where(eo, 1 - (torch.remainder(winding, 2) - 1).abs(), winding.clamp(max=1))
-    image = _Composite.apply(cover, opacity, rgb, background, cell_owner, cell_pixel, bounds, height * width)
+    windings, kept = [], []
+    for k in chunk_ids:
+        with torch.no_grad():
+            in_chunk = chunk_of_rank == k
+            lo, hi = int(starts[in_chunk].min()), int(ends[in_chunk].max())
+            sel = (piece_chunk == k).nonzero().squeeze(1)
+        acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
+        acc = acc.index_add(0, idx_left[sel] - lo, left[sel].double())
+        acc = acc.index_add(0, idx_right[sel] - lo, right[sel].double())
+        # float64 keeps the running sum exact across a chunk (every row sums back
+        # to zero), so no per-row restart is needed.
+        winding = torch.cumsum(acc, 0).to(points.dtype)
+        with torch.no_grad():
+            # Only cells that the path covers take part in compositing; this drops
+            # the empty corners of bounding boxes and the spare columns.
+            keep = (winding.abs() > COVER_EPSILON).nonzero().squeeze(1)
+            kept.append(keep + lo)
+            keep = keep.int()  # the gather below saves its index for backward
+        windings.append(winding.index_select(0, keep).abs_())
+        del acc, winding, keep
+    w = torch.cat(windings) if windings else points.new_zeros(0)
+    del windings
+
+    with torch.no_grad():
+        # Owner path and pixel of every kept cell, computed in place to bound memory.
+        local = torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long, device=device)
+        del kept
+        cell_owner = order[torch.searchsorted(ends, local, right=True)]
+        local -= offset[cell_owner]
+        bw_o = bw[cell_owner]
+        pixel = torch.div(local, bw_o, rounding_mode="floor")
+        local -= pixel * bw_o  # now the column inside the box
+        # Spare-column cells sum to zero and were dropped; a sink pixel catches any
+        # that rounding let through.
+        spare = local == bw_o - 1
+        del bw_o
+        pixel += boxes[cell_owner, 1]
+        pixel *= width
+        pixel += local
+        pixel += boxes[cell_owner, 0]
+        del local
+        cell_pixel = pixel.masked_fill_(spare, height * width)
+        del spare
+        counts = torch.bincount(level[cell_owner], minlength=1)
+        level_ends = torch.cumsum(counts, 0).tolist()
+        bounds = [(s, e) for s, e in zip([0] + level_ends[:-1], level_ends) if e > s]
+        cell_owner = cell_owner.int()
+
+    if bool(evenodd.any()):
+        cover = torch.where(
+            evenodd[cell_owner], 1 - (torch.remainder(w, 2) - 1).abs(), w.clamp(max=1)
+        )
+    else:
+        cover = w.clamp(max=1)
+    del w
+    image = _Composite.apply(
+        cover, opacity, rgb, background, cell_owner, cell_pixel, bounds, height * width
+    )
     return image.view(height, width, -1)
