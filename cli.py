@@ -17,8 +17,13 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 def cmd_render(args: argparse.Namespace) -> None:
     import clipvg
-    from clipvg.io import write_png
+    from clipvg.errors import ClipvgError
+    from clipvg.io import same_file, write_png
 
+    if same_file(args.input, args.output):
+        raise ClipvgError(f"output {args.output} is the input file; choose another name")
+    if args.width is not None and args.width < 1 or args.height is not None and args.height < 1:
+        raise ClipvgError("--width and --height must be positive")
     scene = clipvg.load_svg(args.input)
     image = clipvg.render(
         scene,

@@ -244,3 +244,35 @@ def test_gradients_flow_on_device(device):
     scene.color_parameters()
     render(scene).mean().backward()
     assert scene.points.grad.abs().sum() > 0 and scene.colors.grad.abs().sum() > 0
+
+
+# ---- command line -----------------------------------------------------------------------
+def test_cli_render_writes_png_at_requested_size(tmp_path):
+    import cli
+    from PIL import Image
+
+    src = tmp_path / "two.svg"
+    src.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 20">'
+        '<rect width="20" height="20" fill="#ff0000"/><rect x="20" width="20" height="20" fill="#0000ff"/></svg>'
+    )
+    out = tmp_path / "two.png"
+    assert cli.main(["render", str(src), "-o", str(out), "--width", "80"]) == 0
+    image = Image.open(out)
+    assert image.size == (80, 40)
+    assert image.getpixel((10, 20)) == (255, 0, 0)
+    assert image.getpixel((70, 20)) == (0, 0, 255)
+    assert cli.main(["render", str(src), "-o", str(tmp_path / "t.png"), "--background", "none"]) == 0
+    assert Image.open(tmp_path / "t.png").mode == "RGBA"
+
+
+def test_cli_render_refuses_to_overwrite_its_input(tmp_path, capsys):
+    import cli
+
+    src = tmp_path / "a.svg"
+    text = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="4" height="4"/></svg>'
+    src.write_text(text)
+    assert cli.main(["render", str(src), "-o", str(src)]) == 2
+    assert src.read_text() == text
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
