@@ -248,8 +248,9 @@ def test_gradients_flow_on_device(device):
 
 # ---- command line -----------------------------------------------------------------------
 def test_cli_render_writes_png_at_requested_size(tmp_path):
-    import cli
     from PIL import Image
+
+    import cli
 
     src = tmp_path / "two.svg"
     src.write_text(
@@ -262,7 +263,9 @@ def test_cli_render_writes_png_at_requested_size(tmp_path):
     assert image.size == (80, 40)
     assert image.getpixel((10, 20)) == (255, 0, 0)
     assert image.getpixel((70, 20)) == (0, 0, 255)
-    assert cli.main(["render", str(src), "-o", str(tmp_path / "t.png"), "--background", "none"]) == 0
+    assert (
+        cli.main(["render", str(src), "-o", str(tmp_path / "t.png"), "--background", "none"]) == 0
+    )
     assert Image.open(tmp_path / "t.png").mode == "RGBA"
 
 
@@ -276,3 +279,27 @@ def test_cli_render_refuses_to_overwrite_its_input(tmp_path, capsys):
     assert src.read_text() == text
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+@pytest.mark.parametrize("evenodd", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_edges_on_pixel_boundaries_keep_their_gradient(evenodd, reverse):
+    # Traced contours sit on the pixel grid; moving any edge must still change
+    # the image. The derivative is one-sided (a positive step), so compare it with
+    # a forward difference.
+    scene = scene_of(48, 48, [[rect(8, 16, 24, 20, reverse=reverse)]], [BLACK], evenodd=[evenodd])
+
+    def loss(points):
+        s = Scene(
+            48, 48, points, scene.colors, scene.contour_sizes, scene.contour_path, scene.evenodd
+        )
+        return render(s).sum()
+
+    points = scene.points.detach().clone().requires_grad_(True)
+    loss(points).backward()
+    for index in [(i, j) for i in range(0, 12, 3) for j in (0, 1)]:
+        moved = points.detach().clone()
+        moved[index] += 1e-4
+        forward = (loss(moved) - loss(points.detach())).item() / 1e-4
+        assert abs(forward) > 1
+        assert points.grad[index].item() == pytest.approx(forward, rel=1e-3), index

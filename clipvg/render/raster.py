@@ -124,7 +124,9 @@ def _split_rows(start, end, path, height):
     xbot = torch.where(down, x1, x0)
     with torch.no_grad():
         r_lo = torch.floor(ytop).clamp_(0, height).long()
-        r_hi = torch.maximum(torch.ceil(ybot) - 1, torch.floor(ytop)).clamp_(-1, height - 1).long()
+        # A line ending exactly on a row boundary also gets a zero-height piece in
+        # the next row, which carries the gradient of moving it further down.
+        r_hi = torch.floor(ybot).clamp_(-1, height - 1).long()
         count = (r_hi - r_lo + 1).clamp_(min=0)
         line = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         row = (
@@ -134,8 +136,12 @@ def _split_rows(start, end, path, height):
         )
     yt, yb, xt, xb = ytop[line], ybot[line], xtop[line], xbot[line]
     rowf = row.to(yt.dtype)
-    ya = torch.maximum(yt, rowf)
-    yz = torch.minimum(yb, rowf + 1)
+    # Clip with torch.where, not maximum/minimum (which split ties in half), and
+    # break ties the way the vertex moves for a positive step: a vertex on the
+    # row's top edge moves into the row, one on its bottom edge into the next row
+    # (which holds a zero-height piece for it).
+    ya = torch.where(yt >= rowf, yt, rowf)
+    yz = torch.where(yb < rowf + 1, yb, rowf + 1)
     span = yb - yt
     flat = span <= 0
     safe = torch.where(flat, torch.ones_like(span), span)
@@ -145,6 +151,11 @@ def _split_rows(start, end, path, height):
     xz = xt + tz * (xb - xt)
     sign = torch.where(down[line], 1.0, -1.0).to(yt.dtype)
     return xa, xz, yz - ya, sign, row, path[line]
+
+
+def _clamp_unit(x: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1] for rounding only: the gradient passes unchanged, also at 0 and 1."""
+    return x + (x.clamp(0, 1) - x).detach()
 
 
 def _split_cols(xa, xz, h, sign, width):
@@ -160,7 +171,7 @@ def _split_cols(xa, xz, h, sign, width):
     xmax = torch.maximum(xa, xz)
     with torch.no_grad():
         c_lo = torch.floor(xmin).clamp_(-1, width).long()
-        c_hi = torch.maximum(torch.ceil(xmax) - 1, torch.floor(xmin)).clamp_(-1, width).long()
+        c_hi = torch.floor(xmax).clamp_(-1, width).long()  # see r_hi in _split_rows
         count = c_hi - c_lo + 1
         piece = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         col = (
@@ -173,13 +184,13 @@ def _split_cols(xa, xz, h, sign, width):
     lo = torch.where(col < 0, -math.inf, colf)
     hi = torch.where(col >= width, math.inf, colf + 1)
     pmin, pmax = xmin[piece], xmax[piece]
-    xl = torch.maximum(pmin, lo)
-    xr = torch.minimum(pmax, hi)
+    xl = torch.where(pmin >= lo, pmin, lo)  # ties as in _split_rows
+    xr = torch.where(pmax < hi, pmax, hi)
     span = torch.where(single, torch.ones_like(pmin), pmax - pmin)
     frac_h = torch.where(single, torch.ones_like(pmin), (xr - xl) / span)
     dy = sign[piece] * h[piece] * frac_h
     # Where the piece sits inside the cell: 0 at the left edge, 1 at the right.
-    pos = ((xl + xr) * 0.5 - colf).clamp(0, 1)
+    pos = _clamp_unit((xl + xr) * 0.5 - colf)
     pos = torch.where(
         col < 0, torch.ones_like(pos), torch.where(col >= width, torch.zeros_like(pos), pos)
     )
@@ -280,7 +291,7 @@ class _Composite(torch.autograd.Function):
             g_img.index_copy_(0, pix, g * (1 - a))
         # alpha = op * min(1, cover / max(1 - above, EPS))
         free = (1 - above).clamp(min=_Composite.EPS)
-        g_ratio = torch.where(ratio < 1, g_alpha * cell_op, 0)
+        g_ratio = torch.where(ratio <= 1, g_alpha * cell_op, 0)
         g_cover = g_ratio / free
         g_above = torch.where(above < 1 - _Composite.EPS, g_ratio * ratio / free, 0)
         del g_ratio, free
@@ -456,14 +467,27 @@ def _rasterize_rgb(
         winding = torch.cumsum(acc, 0).to(points.dtype)
         with torch.no_grad():
             # Only cells that the path covers take part in compositing; this drops
-            # the empty corners of bounding boxes and the spare columns.
-            keep = (winding.abs() > COVER_EPSILON).nonzero().squeeze(1)
+            # the empty corners of bounding boxes.
+            # Cells crossed by an edge stay even when their coverage is zero: an
+            # edge lying exactly on a pixel boundary still has a gradient there.
+            touched = torch.zeros(hi - lo, dtype=torch.bool, device=device)
+            touched[idx_left[sel] - lo] = True
+            touched[idx_right[sel] - lo] = True
+            keep = ((winding.abs() > COVER_EPSILON) | touched).nonzero().squeeze(1)
+            del touched
             kept.append(keep + lo)
             keep = keep.int()  # the gather below saves its index for backward
-        windings.append(winding.index_select(0, keep).abs_())
+        windings.append(winding.index_select(0, keep))
         del acc, winding, keep
     w = torch.cat(windings) if windings else points.new_zeros(0)
     del windings
+    with torch.no_grad():
+        # Orientation of each path (sign of its shoelace area): |winding| needs a
+        # side to take at zero, where an edge lying on a pixel boundary would
+        # otherwise lose its gradient. Outward is the growing side.
+        cross = start[:, 0] * end[:, 1] - end[:, 0] * start[:, 1]
+        area = cross.detach().new_zeros(n).index_add_(0, line_path, cross.detach())
+        orient = torch.where(area < 0, 1.0, -1.0).to(w.dtype)  # y points down
 
     with torch.no_grad():
         # Owner path and pixel of every kept cell, computed in place to bound memory.
@@ -474,8 +498,7 @@ def _rasterize_rgb(
         bw_o = bw[cell_owner]
         pixel = torch.div(local, bw_o, rounding_mode="floor")
         local -= pixel * bw_o  # now the column inside the box
-        # Spare-column cells sum to zero and were dropped; a sink pixel catches any
-        # that rounding let through.
+        # Spare-column cells are not pixels: they go to a sink pixel.
         spare = local == bw_o - 1
         del bw_o
         pixel += boxes[cell_owner, 1]
@@ -490,12 +513,16 @@ def _rasterize_rgb(
         bounds = [(s, e) for s, e in zip([0] + level_ends[:-1], level_ends) if e > s]
         cell_owner = cell_owner.int()
 
+    w = w * orient[cell_owner]
+    w = torch.where(w >= 0, w, -w)
     if bool(evenodd.any()):
+        # Triangle wave of the winding; where() keeps the gradient at the kinks.
+        m = torch.remainder(w, 2)
         cover = torch.where(
-            evenodd[cell_owner], 1 - (torch.remainder(w, 2) - 1).abs(), w.clamp(max=1)
+            evenodd[cell_owner], torch.where(m <= 1, m, 2 - m), torch.where(w <= 1, w, 1)
         )
     else:
-        cover = w.clamp(max=1)
+        cover = torch.where(w <= 1, w, 1)
     del w
     image = _Composite.apply(
         cover, opacity, rgb, background, cell_owner, cell_pixel, bounds, height * width
