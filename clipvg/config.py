@@ -1,0 +1,210 @@
+"""Edit settings: one dataclass, and loading it from YAML/JSON config files.
+
+Precedence: built-in defaults < config file < command-line flags. A ``run.json``
+written by one run is a valid config for another (its ``settings`` entry is used).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ClipvgError
+
+LOCKS = ("shape", "color")
+VECTORIZE_KEYS = ("preset", "max_paths", "max_size", "rounds", "regions", "refine")
+
+
+@dataclass
+class EditSettings:
+    """Every setting of an edit run (defaults follow CLIPVG).
+
+    Attributes:
+        input: SVG or raster image to edit (rasters are vectorized first).
+        prompt: target text of the whole image (ROI 0).
+        rois: extra ROIs, each ``{"x","y","w","h","prompt"}`` plus optional per-ROI
+            ``weight``, ``patches``, ``crop_ratio``, ``patch_weight`` (canvas units; for a
+            raster input, input-image pixels).
+        source_prompt: text describing the input ("photo").
+        iters: total iterations (a resumed run continues up to this count).
+        patches, crop_ratio, roi_weight, patch_weight: per-ROI defaults.
+        distortion: random-perspective strength of the patches.
+        whole_crop: smallest side of the light random crop of the whole-ROI term, as a
+            fraction of the ROI square (the largest is 1).
+        shape_lr, color_lr: Adam learning rates (pixels, color units).
+        lock: parameters kept fixed: any of "shape", "color".
+        seed: seeds every random draw (augmentation, vectorization).
+        save_every: iterations between snapshots (0: none).
+        batch_size: crops per CLIP pass (0: all crops of all ROIs in one pass).
+        device: auto, cpu, cuda or mps.
+        clip_model, clip_pretrained, clip_weights: which CLIP (see clipvg.clip.load_clip).
+        vectorize: options for raster inputs (preset, max_paths, max_size, rounds, regions, refine).
+    """
+
+    input: str | None = None
+    prompt: str = ""
+    rois: list[dict[str, Any]] = field(default_factory=list)
+    source_prompt: str = "photo"
+    iters: int = 150
+    patches: int = 64
+    crop_ratio: float = 0.8
+    roi_weight: float = 30.0
+    patch_weight: float = 80.0
+    distortion: float = 0.3
+    whole_crop: float = 0.9
+    shape_lr: float = 0.2
+    color_lr: float = 0.01
+    lock: list[str] = field(default_factory=list)
+    seed: int = 0
+    save_every: int = 50
+    batch_size: int = 0
+    device: str = "auto"
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = "openai"
+    clip_weights: str | None = None
+    vectorize: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check types and ranges that do not depend on the scene; raises ClipvgError."""
+        for name, _kind in (
+            ("iters", int),
+            ("patches", int),
+            ("seed", int),
+            ("save_every", int),
+            ("batch_size", int),
+        ):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                if isinstance(v, float) and v.is_integer():
+                    setattr(self, name, int(v))
+                else:
+                    raise ClipvgError(f"{name.replace('_', '-')} must be an integer, got {v!r}")
+        for name in (
+            "crop_ratio",
+            "roi_weight",
+            "patch_weight",
+            "distortion",
+            "whole_crop",
+            "shape_lr",
+            "color_lr",
+        ):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ClipvgError(f"{name.replace('_', '-')} must be a number, got {v!r}")
+            setattr(self, name, float(v))
+        if self.iters < 0 or self.patches < 0 or self.save_every < 0 or self.batch_size < 0:
+            raise ClipvgError("iters, patches, save-every and batch-size must be >= 0")
+        if not 0 < self.crop_ratio <= 1 or not 0 < self.whole_crop <= 1:
+            raise ClipvgError(
+                f"crop ratios must be in (0, 1], got {self.crop_ratio:g} / {self.whole_crop:g}"
+            )
+        if not 0 <= self.distortion < 1:
+            raise ClipvgError(f"distortion must be in [0, 1), got {self.distortion:g}")
+        if self.shape_lr < 0 or self.color_lr < 0 or self.roi_weight < 0 or self.patch_weight < 0:
+            raise ClipvgError("learning rates and weights must be >= 0")
+        if isinstance(self.lock, str):
+            self.lock = [self.lock]
+        self.lock = sorted(set(self.lock))
+        bad = [x for x in self.lock if x not in LOCKS]
+        if bad:
+            raise ClipvgError(f"--lock takes 'shape' or 'color', got {', '.join(map(repr, bad))}")
+        if len(self.lock) == len(LOCKS):
+            raise ClipvgError(
+                "both shape and color are locked: nothing left to optimize; drop one --lock"
+            )
+        if not isinstance(self.prompt, str):
+            raise ClipvgError("prompt must be text")
+        if not isinstance(self.source_prompt, str) or not self.source_prompt.strip():
+            raise ClipvgError("--source-prompt must be non-empty text")
+        if not isinstance(self.rois, list):
+            raise ClipvgError("rois must be a list of {x, y, w, h, prompt} entries")
+        if not isinstance(self.vectorize, dict) or set(self.vectorize) - set(VECTORIZE_KEYS):
+            extra = (
+                set(self.vectorize) - set(VECTORIZE_KEYS)
+                if isinstance(self.vectorize, dict)
+                else {"?"}
+            )
+            raise ClipvgError(
+                f"unknown vectorize option(s) {', '.join(sorted(extra))}; known: {', '.join(VECTORIZE_KEYS)}"
+            )
+
+    def roi_defaults(self) -> dict[str, Any]:
+        """Per-ROI settings for ROIs that do not set their own."""
+        return {
+            "weight": self.roi_weight,
+            "patches": self.patches,
+            "crop_ratio": self.crop_ratio,
+            "patch_weight": self.patch_weight,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "settings") -> EditSettings:
+        """Build from a mapping; unknown keys are an error (they are usually typos)."""
+        known = {f.name for f in fields(cls)}
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ClipvgError(
+                f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML or JSON config file into a settings mapping.
+
+    A ``run.json`` (which holds ``{"settings": {...}, ...}``) gives its ``settings``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ClipvgError(f"config file {path} not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClipvgError(
+            f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {first}"
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ClipvgError(f"config file {path} must hold a mapping of settings")
+    if isinstance(data.get("settings"), dict):
+        data = data["settings"]
+    return dict(data)
+
+
+def merge_settings(
+    file_values: Mapping[str, Any] | None, flags: Mapping[str, Any], source: str = "config"
+) -> EditSettings:
+    """Defaults < ``file_values`` < ``flags`` (flags holding only options actually given)."""
+    merged: dict[str, Any] = {k.replace("-", "_"): v for k, v in (file_values or {}).items()}
+    unknown = sorted(set(merged) - {f.name for f in fields(EditSettings)})
+    if unknown:
+        raise ClipvgError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+    vec = dict(merged.get("vectorize") or {})
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key == "vectorize":
+            vec.update({k: v for k, v in value.items() if v is not None})
+        else:
+            merged[key] = value
+    merged["vectorize"] = vec
+    return EditSettings.from_dict(merged, "settings")

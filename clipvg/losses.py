@@ -1,0 +1,107 @@
+"""Directional CLIP loss: pure functions of features.
+
+CLIPVG (after StyleGAN-NADA / CLIPstyler) asks the change in the image to point the
+same way in CLIP space as the change in the text:
+
+    dT = normalize(T(prompt) - T(source))          T: template-averaged, unit features
+    dI = normalize(normalize(E(now)) - normalize(E(initial)))   same crop/warp on both
+    loss = 1 - cos(dI, dT)
+
+On the very first iteration the current render equals the initial one, so every dI is
+exactly zero and has no direction. Image directions shorter than ``floor`` are
+therefore divided by ``floor`` instead of their length: the loss is then linear in dI
+and its gradient, ``-dT / floor``, stays finite and points toward the text direction,
+instead of blowing up as 1 / |dI| (which would also swamp Adam's second-moment state
+for hundreds of steps).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import ClipvgError
+
+
+def _wide(x: torch.Tensor) -> torch.Tensor:
+    """Half-precision features to float32; float32/float64 stay as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+#: Length below which an image direction is not normalized (unit-feature space).
+DIRECTION_FLOOR = 1e-2
+
+
+def text_direction(target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Unit text direction from ``source`` to ``target``.
+
+    Args:
+        target, source: (D,) or (B, D) text features (normalized or not; normalized here).
+
+    Returns:
+        Same shape, unit length along the last dim.
+    """
+    d = F.normalize(_wide(target), dim=-1) - F.normalize(_wide(source), dim=-1)
+    if bool((d.norm(dim=-1) < 1e-6).any()):
+        raise ClipvgError(
+            "the prompt and the source prompt give the same text features; use a different --prompt or --source-prompt"
+        )
+    return F.normalize(d, dim=-1)
+
+
+def image_direction(
+    current: torch.Tensor, initial: torch.Tensor, floor: float = DIRECTION_FLOOR
+) -> torch.Tensor:
+    """Image direction per row, normalized only when longer than ``floor``.
+
+    Args:
+        current: (B, D) features of crops of the current render (differentiable).
+        initial: (B, D) features of the same crops of the initial render (constant).
+
+    Returns:
+        (B, D) ``d / max(|d|, floor)`` with ``d = normalize(current) - normalize(initial)``.
+    """
+    if current.shape != initial.shape:
+        raise ClipvgError(
+            f"feature shapes differ: {tuple(current.shape)} vs {tuple(initial.shape)}"
+        )
+    d = F.normalize(_wide(current), dim=-1) - F.normalize(_wide(initial), dim=-1)
+    return d / d.norm(dim=-1, keepdim=True).clamp_min(floor)
+
+
+def directional_loss(
+    current: torch.Tensor,
+    initial: torch.Tensor,
+    direction: torch.Tensor,
+    floor: float = DIRECTION_FLOOR,
+) -> torch.Tensor:
+    """Per-crop directional loss ``1 - cos(dI, dT)``.
+
+    Args:
+        current: (B, D) image features of the current crops (differentiable).
+        initial: (B, D) image features of the same crops of the initial render.
+        direction: (D,) unit text direction (:func:`text_direction`).
+
+    Returns:
+        (B,) loss in [0, 2] (in [1 - |dI|/floor, 1 + |dI|/floor] while |dI| < floor).
+    """
+    d_img = image_direction(current, initial, floor)
+    return 1 - (d_img * direction.to(d_img.dtype)).sum(-1)
+
+
+def roi_loss(
+    whole: torch.Tensor, patches: torch.Tensor, roi_weight: float, patch_weight: float
+) -> torch.Tensor:
+    """Weighted ROI loss: ``roi_weight * mean(whole) + patch_weight * mean(patches)``.
+
+    Args:
+        whole: (K,) directional losses of the whole-ROI crops (K >= 1).
+        patches: (B,) directional losses of the patches (B may be 0).
+
+    Returns:
+        Scalar tensor.
+    """
+    loss = roi_weight * whole.mean()
+    if patches.numel():
+        loss = loss + patch_weight * patches.mean()
+    return loss

@@ -1,0 +1,192 @@
+"""Lettering: a string to glyph outline paths (closed cubic chains) with fontTools.
+
+Each character becomes one path (all its contours, nonzero fill), black on a white
+canvas with a margin, ready to be edited like any other scene. TrueType quadratic
+curves are elevated to cubics exactly; lines become straight cubics.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from .errors import ClipvgError
+from .scene import PathInfo, Scene
+
+FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.fonts",
+    "~/.local/share/fonts",
+    "/Library/Fonts",
+    "C:/Windows/Fonts",
+)
+PREFERRED = (
+    "DejaVuSans.ttf",
+    "LiberationSans-Regular.ttf",
+    "NotoSans-Regular.ttf",
+    "Arial.ttf",
+    "arial.ttf",
+)
+
+
+def _font_files(roots: Sequence[str | os.PathLike]) -> Iterator[Path]:
+    for root in roots:
+        root = Path(os.path.expanduser(str(root)))
+        if root.is_dir():
+            for suffix in ("*.ttf", "*.otf", "*.TTF", "*.OTF"):
+                yield from sorted(root.rglob(suffix))
+
+
+def find_font() -> Path:
+    """A font on this machine: DejaVu Sans (or another common sans) if present, else any.
+
+    Searches the usual system font folders, then installed Python packages.
+
+    Raises:
+        ClipvgError: no .ttf/.otf found anywhere; says how to supply one.
+    """
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    for roots in (FONT_DIRS, site):
+        found = list(_font_files(roots))
+        for name in PREFERRED:
+            for f in found:
+                if f.name == name:
+                    return f
+        if found:
+            return found[0]
+    raise ClipvgError(
+        "no font file (.ttf/.otf) found on this machine; pass --font FILE.ttf (e.g. apt-get install fonts-dejavu-core)"
+    )
+
+
+def _pen_class():
+    from fontTools.pens.basePen import BasePen
+
+    class CubicPen(BasePen):
+        """Records every contour as a closed cubic chain (BasePen elevates quadratics)."""
+
+        def __init__(self, glyph_set):
+            super().__init__(glyph_set)
+            self.contours: list[list[tuple[float, float]]] = []
+            self._cur: list[tuple[float, float]] | None = None
+
+        def _moveTo(self, pt):
+            self._finish()
+            self._cur = [pt]
+
+        def _lineTo(self, pt):
+            p0 = self._cur[-1]
+            self._cur += [_lerp(p0, pt, 1 / 3), _lerp(p0, pt, 2 / 3), pt]
+
+        def _curveToOne(self, pt1, pt2, pt3):
+            self._cur += [pt1, pt2, pt3]
+
+        def _closePath(self):
+            self._finish()
+
+        def _endPath(self):
+            self._finish()
+
+        def _finish(self):
+            cur, self._cur = self._cur, None
+            if not cur or len(cur) < 4:
+                return
+            if cur[-1] != cur[0]:  # close with a straight segment
+                p0, p1 = cur[-1], cur[0]
+                cur += [_lerp(p0, p1, 1 / 3), _lerp(p0, p1, 2 / 3), p1]
+            self.contours.append(cur[:-1])  # the chain ends back at p0 implicitly
+
+    return CubicPen
+
+
+def _lerp(a, b, t):
+    return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
+
+
+def text_to_scene(
+    text: str,
+    font: str | os.PathLike | None = None,
+    size: float = 200.0,
+    margin: float = 20.0,
+    kerning: bool = True,
+    color: Sequence[float] = (0.0, 0.0, 0.0, 1.0),
+) -> Scene:
+    """Lay out ``text`` on one line and return its glyph outlines as a Scene.
+
+    Args:
+        text: the string (one line; characters without outlines, e.g. spaces, only advance).
+        font: a .ttf/.otf file; None picks one with :func:`find_font`.
+        size: font size in pixels (the em square).
+        margin: white border around the text, pixels.
+        kerning: apply pair kerning from the font's legacy ``kern`` table when present.
+        color: RGBA fill in [0, 1].
+
+    Returns:
+        Scene with one path per inked character, ``info[i].id == "glyph-<i>-<char>"``.
+    """
+    from fontTools.ttLib import TTFont, TTLibError
+
+    if not isinstance(text, str) or not text.strip():
+        raise ClipvgError("the text is empty; give at least one visible character")
+    if "\n" in text:
+        raise ClipvgError("the text must be one line")
+    if not (size > 0 and margin >= 0):
+        raise ClipvgError("--size must be positive and --margin >= 0")
+    path = Path(font) if font is not None else find_font()
+    if not path.is_file():
+        raise ClipvgError(f"font {path} not found")
+    try:
+        tt = TTFont(str(path), fontNumber=0, lazy=True)
+    except (TTLibError, OSError, Exception) as exc:  # fontTools raises several types
+        raise ClipvgError(f"cannot read font {path}: {type(exc).__name__}") from None
+    cmap = tt.getBestCmap() or {}
+    glyph_set = tt.getGlyphSet()
+    upem = tt["head"].unitsPerEm
+    scale = size / upem
+    hhea = tt["hhea"]
+    ascent, descent = hhea.ascent, hhea.descent  # descent is negative
+    kern = {}
+    if kerning and "kern" in tt:
+        for sub in getattr(tt["kern"], "kernTables", []):
+            kern.update(getattr(sub, "kernTable", {}) or {})
+    missing = sorted({c for c in text if ord(c) not in cmap and not c.isspace()})
+    if missing:
+        raise ClipvgError(
+            f"font {path.name} has no glyph for {''.join(missing)!r}; pick another --font"
+        )
+
+    pen_cls = _pen_class()
+    paths, info = [], []
+    x, prev = 0.0, None
+    for i, ch in enumerate(text):
+        name = cmap.get(ord(ch))
+        if name is None:  # whitespace without a glyph
+            x += 0.25 * upem
+            prev = None
+            continue
+        if prev is not None:
+            x += kern.get((prev, name), 0)
+        pen = pen_cls(glyph_set)
+        glyph_set[name].draw(pen)
+        if pen.contours:
+            contours = []
+            for c in pen.contours:
+                pts = torch.tensor(c, dtype=torch.float64)
+                px = margin + (x + pts[:, 0]) * scale
+                py = margin + (ascent - pts[:, 1]) * scale
+                contours.append(torch.stack([px, py], 1).float())
+            paths.append(contours)
+            info.append(PathInfo(f"glyph-{i}-{ch if ch.isalnum() else ord(ch)}", ("text",)))
+        x += glyph_set[name].width
+        prev = name
+    if not paths:
+        raise ClipvgError("the text has no visible glyphs")
+    width = math.ceil(2 * margin + x * scale)
+    height = math.ceil(2 * margin + (ascent - descent) * scale)
+    return Scene.from_paths(width, height, paths, [list(color)] * len(paths), info=info)

@@ -1,0 +1,143 @@
+"""Regions of interest: a box on the canvas, the prompt that guides it, and its weights.
+
+ROI 0 is always the whole canvas with the main prompt; ``--roi X Y W H TEXT`` adds
+more, in canvas units (the SVG's user space, x right, y down). ROIs may overlap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from clipvg.errors import ClipvgError
+
+
+@dataclass(frozen=True)
+class ROI:
+    """One region and how strongly it is pushed toward its prompt.
+
+    Attributes:
+        x, y, w, h: the box in canvas units (w, h > 0).
+        prompt: the target text (non-empty).
+        weight: loss weight of the whole-ROI term (CLIPVG: 30).
+        patches: number of random patches per iteration (64).
+        crop_ratio: patch side as a fraction of the ROI's longer side, in (0, 1] (0.8).
+        patch_weight: weight of the patch term, spread over the patches (80).
+    """
+
+    x: float
+    y: float
+    w: float
+    h: float
+    prompt: str
+    weight: float = 30.0
+    patches: int = 64
+    crop_ratio: float = 0.8
+    patch_weight: float = 80.0
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y, self.w, self.h)
+
+    def scaled(self, sx: float, sy: float) -> ROI:
+        """The same ROI in a frame scaled by (sx, sy) (canvas units -> render pixels)."""
+        return replace(self, x=self.x * sx, y=self.y * sy, w=self.w * sx, h=self.h * sy)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_FIELDS = {"x", "y", "w", "h", "prompt", "weight", "patches", "crop_ratio", "patch_weight"}
+
+
+def check_roi(roi: ROI, width: float, height: float, index: int = 0) -> ROI:
+    """Validate one ROI against a ``width`` x ``height`` canvas; returns it unchanged.
+
+    Raises:
+        ClipvgError: empty prompt, non-positive size, box outside the canvas, bad weights.
+    """
+    name = (
+        "the whole image"
+        if index == 0
+        else f"ROI {index} ({roi.x:g} {roi.y:g} {roi.w:g} {roi.h:g})"
+    )
+    if not isinstance(roi.prompt, str) or not roi.prompt.strip():
+        raise ClipvgError(f"{name} has an empty prompt; give a non-empty --prompt / ROI text")
+    values = (roi.x, roi.y, roi.w, roi.h, roi.weight, roi.crop_ratio, roi.patch_weight)
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        raise ClipvgError(f"{name}: box and weights must be finite numbers")
+    if roi.w <= 0 or roi.h <= 0:
+        raise ClipvgError(f"{name}: width and height must be positive")
+    eps = 1e-6 * max(width, height)
+    if roi.x < -eps or roi.y < -eps or roi.x + roi.w > width + eps or roi.y + roi.h > height + eps:
+        raise ClipvgError(
+            f"{name} lies outside the {width:g} x {height:g} canvas; "
+            f"X, Y, W, H must satisfy 0 <= X, X + W <= {width:g}, 0 <= Y, Y + H <= {height:g}"
+        )
+    if not 0 < roi.crop_ratio <= 1:
+        raise ClipvgError(f"{name}: crop ratio must be in (0, 1], got {roi.crop_ratio:g}")
+    if roi.weight < 0 or roi.patch_weight < 0:
+        raise ClipvgError(f"{name}: weights must be >= 0")
+    if not isinstance(roi.patches, int) or roi.patches < 0:
+        raise ClipvgError(f"{name}: patch count must be an integer >= 0, got {roi.patches!r}")
+    return roi
+
+
+def build_rois(
+    width: float,
+    height: float,
+    prompt: str,
+    extra: Iterable[Mapping[str, Any] | Sequence[Any]] = (),
+    **defaults: Any,
+) -> list[ROI]:
+    """ROI 0 (whole canvas, ``prompt``) followed by the ``extra`` ROIs, all validated.
+
+    Args:
+        extra: each either ``(x, y, w, h, prompt)`` or a mapping with those keys and
+            optionally per-ROI ``weight``, ``patches``, ``crop_ratio``, ``patch_weight``.
+        defaults: values of those per-ROI settings for ROIs that do not set them.
+    """
+    unknown = set(defaults) - _FIELDS
+    if unknown:
+        raise ClipvgError(f"unknown ROI setting(s): {', '.join(sorted(unknown))}")
+    rois = [
+        ROI(
+            0.0,
+            0.0,
+            float(width),
+            float(height),
+            prompt if isinstance(prompt, str) else "",
+            **defaults,
+        )
+    ]
+    for i, spec in enumerate(extra, start=1):
+        if isinstance(spec, Mapping):
+            bad = set(spec) - _FIELDS
+            if bad:
+                raise ClipvgError(
+                    f"ROI {i}: unknown key(s) {', '.join(sorted(bad))}; use x, y, w, h, prompt and per-ROI weights"
+                )
+            missing = {"x", "y", "w", "h", "prompt"} - set(spec)
+            if missing:
+                raise ClipvgError(f"ROI {i}: missing {', '.join(sorted(missing))}")
+            fields = {**defaults, **spec}
+        else:
+            spec = list(spec)
+            if len(spec) != 5:
+                raise ClipvgError(f"ROI {i}: expected X Y W H TEXT (5 values), got {len(spec)}")
+            fields = {**defaults, **dict(zip(("x", "y", "w", "h", "prompt"), spec, strict=False))}
+        try:
+            for key in ("x", "y", "w", "h", "weight", "crop_ratio", "patch_weight"):
+                if key in fields:
+                    fields[key] = float(fields[key])
+            if "patches" in fields and float(fields["patches"]) == int(float(fields["patches"])):
+                fields["patches"] = int(float(fields["patches"]))
+        except (TypeError, ValueError):
+            raise ClipvgError(
+                f"ROI {i}: X Y W H and weights must be numbers, got {spec!r}"
+            ) from None
+        fields["prompt"] = fields["prompt"] if isinstance(fields["prompt"], str) else ""
+        rois.append(ROI(**fields))
+    return [check_roi(r, width, height, i) for i, r in enumerate(rois)]

@@ -1,0 +1,90 @@
+"""Tests of clipvg.clip: loading (offline), encoder interface, text feature cache."""
+
+import pytest
+import torch
+
+from clipvg.clip import Encoder, TextFeatureCache, load_clip, resolve_device, tiny_clip
+from clipvg.errors import ClipvgError
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_clip()
+
+
+def test_tiny_encoder_shapes_and_gradient(tiny):
+    assert isinstance(tiny, Encoder) and tiny.image_size == 32
+    x = torch.rand(3, 3, 32, 32, requires_grad=True)
+    f = tiny.encode_image(x)
+    assert f.shape == (3, 16)
+    f.sum().backward()
+    assert float(x.grad.abs().sum()) > 0
+    assert not any(p.requires_grad for p in tiny.model.parameters())
+    assert tiny.encode_text(["a", "b"]).shape == (2, 16)
+
+
+def test_other_sizes_are_resized_to_model_size(tiny):
+    assert tiny.encode_image(torch.rand(1, 3, 50, 50)).shape == (1, 16)
+
+
+def test_text_cache_computes_once(tiny):
+    calls = []
+
+    class Counting:
+        image_size = tiny.image_size
+
+        def encode_image(self, x):
+            return tiny.encode_image(x)
+
+        def encode_text(self, texts):
+            calls.append(len(texts))
+            return tiny.encode_text(texts)
+
+    cache = TextFeatureCache(Counting())
+    a = cache.features("cat")
+    b = cache.features("cat")
+    assert a is b and calls == [80] and float(a.norm()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_random_weights_warn_and_use_model_size(recwarn):
+    enc = load_clip("ViT-B-32", "none")
+    assert any("RANDOM weights" in str(w.message) for w in recwarn.list)
+    assert enc.image_size == 224
+
+
+def test_local_weights_roundtrip(tmp_path, tiny):
+    pytest.importorskip("safetensors")
+    # a tiny architecture is not a registered config, so check the file path through ViT-B-32's error path
+    with pytest.raises(ClipvgError, match="no such file"):
+        load_clip("ViT-B-32", "openai", weights=tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, str(bad))
+    with pytest.raises(ClipvgError, match="could not load CLIP weights"):
+        load_clip("ViT-B-32", "openai", weights=bad)
+
+
+def test_unknown_model_and_tag():
+    with pytest.raises(ClipvgError, match="unknown CLIP model"):
+        load_clip("ViT-Z-99", "openai")
+    with pytest.raises(ClipvgError, match="unknown --clip-pretrained"):
+        load_clip("ViT-B-32", "no-such-tag")
+
+
+def test_missing_weights_offline_is_one_actionable_line(monkeypatch):
+    import clipvg.clip as clip_mod
+
+    monkeypatch.setattr(clip_mod, "_cached_weights", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(clip_mod, "_online", lambda host, timeout=3.0: False)
+    with pytest.raises(ClipvgError) as exc:
+        load_clip("ViT-B-32", "openai")
+    msg = str(exc.value)
+    assert "ViT-B-32" in msg and "--clip-weights" in msg and "\n" not in msg
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ClipvgError):
+        resolve_device("tpu")

@@ -1,0 +1,340 @@
+"""Tests of the editing session (clipvg.edit) and the ``edit`` command, offline.
+
+CLIP is replaced by a tiny random-init open_clip ViT, or by an analytic encoder pair
+with a known answer (image -> mean color, color word -> that color).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+
+import clipvg
+from clipvg import edit as edit_mod
+from clipvg.clip import tiny_clip
+from clipvg.config import EditSettings
+from clipvg.edit import EditSession, run_edit
+from clipvg.scene import Scene
+
+
+def square(x: float, y: float, s: float) -> torch.Tensor:
+    """(12, 2) closed cubic chain of an axis-aligned square, clockwise from the top-left."""
+    corners = torch.tensor([[x, y], [x + s, y], [x + s, y + s], [x, y + s]])
+    pts = []
+    for i in range(4):
+        a, b = corners[i], corners[(i + 1) % 4]
+        pts += [a, a + (b - a) / 3, a + 2 * (b - a) / 3]
+    return torch.stack(pts)
+
+
+def two_boxes(size: int = 64) -> Scene:
+    """Gray square on the left half, gray square on the right half, white canvas.
+
+    Edges sit off the pixel grid (+0.25) on purpose."""
+    q = size / 4
+    return Scene.from_paths(
+        size,
+        size,
+        [[square(q * 0.5 + 0.25, q + 0.25, q * 1.5)], [square(q * 2.25 + 0.25, q + 0.25, q * 1.5)]],
+        [[0.5, 0.5, 0.5, 1.0], [0.5, 0.5, 0.5, 1.0]],
+    )
+
+
+COLORS = {"red": (1.0, 0.0, 0.0), "blue": (0.0, 0.0, 1.0), "green": (0.0, 1.0, 0.0)}
+
+
+class MeanColorEncoder:
+    """Analytic CLIP stand-in: an image crop's feature is its mean color; a text's
+    feature is the color it names (gray when it names none, e.g. the source "photo")."""
+
+    image_size = 16
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return images.mean(dim=(2, 3))
+
+    def encode_text(self, texts):
+        out = []
+        for t in texts:
+            hit = [c for w, c in COLORS.items() if re.search(rf"\b{w}\b", t)]
+            out.append(hit[0] if hit else (0.45, 0.5, 0.55))
+        return torch.tensor(out)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_clip()
+
+
+def settings(**kw) -> EditSettings:
+    base = dict(prompt="green", iters=6, patches=4, save_every=0, device="cpu", seed=1)
+    base.update(kw)
+    return EditSettings(**base)
+
+
+def session(scene: Scene, encoder, **kw) -> EditSession:
+    return EditSession(scene, settings(**kw), encoder, device="cpu")
+
+
+def box_mean(image: torch.Tensor, x: int, y: int, w: int, h: int) -> torch.Tensor:
+    return image[y : y + h, x : x + w].reshape(-1, 3).mean(0)
+
+
+# ---- analytic encoder: sign, ROI coordinates and reference features ---------------------
+def test_rois_pull_their_own_box_toward_their_color():
+    scene = two_boxes(64)
+    before = clipvg.render(scene).detach()
+    rois = [
+        {"x": 0, "y": 8, "w": 32, "h": 40, "prompt": "red", "weight": 30, "patch_weight": 80},
+        {"x": 32, "y": 8, "w": 32, "h": 40, "prompt": "blue", "weight": 30, "patch_weight": 80},
+    ]
+    s = session(
+        scene,
+        MeanColorEncoder(),
+        rois=rois,
+        roi_weight=0.0,
+        patch_weight=0.0,
+        iters=25,
+        color_lr=0.02,
+        lock=["shape"],
+    )
+    for _ in range(25):
+        s.step()
+    after = clipvg.render(s.scene).detach()
+    left, right = (8, 16, 24, 24), (36, 16, 24, 24)
+
+    def redness(img, box):
+        m = box_mean(img, *box)
+        return float(m[0] - (m[1] + m[2]) / 2)
+
+    def blueness(img, box):
+        m = box_mean(img, *box)
+        return float(m[2] - (m[0] + m[1]) / 2)
+
+    d_red_left = redness(after, left) - redness(before, left)
+    d_red_right = redness(after, right) - redness(before, right)
+    d_blue_right = blueness(after, right) - blueness(before, right)
+    d_blue_left = blueness(after, left) - blueness(before, left)
+    assert d_red_left > 0.05 and d_blue_right > 0.05
+    assert d_red_left > d_red_right + 0.05
+    assert d_blue_right > d_blue_left + 0.05
+
+
+# ---- tiny random CLIP: loss falls, locks, determinism -----------------------------------
+def test_loss_falls_on_a_fixed_scene(tiny):
+    s = session(two_boxes(), tiny, iters=30, shape_lr=0.5, color_lr=0.05, patches=2)
+    losses = [s.step().loss for _ in range(30)]
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1e-3
+
+
+@pytest.mark.parametrize(
+    "lock,frozen,free", [("color", "colors", "points"), ("shape", "points", "colors")]
+)
+def test_lock_keeps_parameters_bit_identical(tiny, lock, frozen, free):
+    scene = two_boxes()
+    start = {k: getattr(scene, k).detach().clone() for k in ("points", "colors")}
+    s = session(scene, tiny, lock=[lock], iters=3, color_lr=0.05)
+    assert not getattr(s.scene, frozen).requires_grad
+    for _ in range(3):
+        s.step()
+    assert getattr(s.scene, frozen).grad is None
+    assert torch.equal(getattr(s.scene, frozen).detach(), start[frozen])
+    assert not torch.equal(getattr(s.scene, free).detach(), start[free])
+
+
+def test_colors_stay_in_range(tiny):
+    s = session(two_boxes(), tiny, iters=3, color_lr=5.0, lock=["shape"])
+    for _ in range(3):
+        s.step()
+    c = s.scene.colors.detach()
+    assert float(c.min()) >= 0 and float(c.max()) <= 1
+
+
+def test_same_seed_same_result(tiny):
+    runs = []
+    for _ in range(2):
+        s = session(two_boxes(), tiny, iters=3)
+        runs.append([s.step().loss for _ in range(3)] + [s.scene.points.detach().clone()])
+    assert runs[0][:3] == runs[1][:3] and torch.equal(runs[0][3], runs[1][3])
+
+
+# ---- run_edit: output folder, resume, interrupt ------------------------------------------
+@pytest.fixture
+def svg_input(tmp_path):
+    path = tmp_path / "in.svg"
+    clipvg.save_svg(two_boxes(), path)
+    return path
+
+
+def test_outputs_reimport_and_record(tiny, svg_input, tmp_path):
+    out = tmp_path / "out"
+    st = settings(input=str(svg_input), iters=4, save_every=2)
+    status, folder, sess = run_edit(st, out, encoder=tiny, progress=False)
+    assert status == "finished"
+    back = clipvg.load_svg(out / "final.svg")
+    assert back.num_paths == 2
+    assert torch.allclose(back.points, sess.scene.points.detach(), atol=1e-2)
+    assert (out / "final.png").is_file() and (out / "snapshots" / "iter_0004.svg").is_file()
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["status"] == "finished" and rec["iteration"] == 4 and rec["seed"] == 1
+    assert len(rec["history"]) == 4 and len(rec["history"][0]["rois"]) == 1
+    assert rec["settings"]["patches"] == 4 and "torch" in rec["versions"]
+    # refuses a non-empty folder
+    with pytest.raises(clipvg.ClipvgError, match="not empty"):
+        run_edit(st, out, encoder=tiny, progress=False)
+
+
+def test_resume_continues_iteration_count(tiny, svg_input, tmp_path):
+    out = tmp_path / "out"
+    st = settings(input=str(svg_input), iters=3)
+    run_edit(st, out, encoder=tiny, progress=False)
+    st2 = settings(input=str(svg_input), iters=5)
+    status, _, sess = run_edit(st2, out, resume=True, encoder=tiny, progress=False)
+    assert status == "finished" and sess.iteration == 5
+    rec = json.loads((out / "run.json").read_text())
+    assert [h["iter"] for h in rec["history"]] == [1, 2, 3, 4, 5]
+    # resuming reproduces the uninterrupted run exactly (scene, Adam state and RNG restored)
+    status, _, straight = run_edit(st2, tmp_path / "straight", encoder=tiny, progress=False)
+    assert torch.equal(straight.scene.points.detach(), sess.scene.points.detach())
+
+
+def test_interrupt_leaves_valid_svg(tiny, svg_input, tmp_path):
+    out = tmp_path / "out"
+
+    def stop_at_2(session, it, record):
+        if it == 2:
+            raise KeyboardInterrupt
+
+    status, _, sess = run_edit(
+        settings(input=str(svg_input), iters=10),
+        out,
+        encoder=tiny,
+        callback=stop_at_2,
+        progress=False,
+    )
+    assert status == "interrupted" and sess.iteration == 2
+    assert clipvg.load_svg(out / "latest.svg").num_paths == 2
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["status"] == "interrupted" and rec["iteration"] == 2
+    assert not (out / "final.svg").exists()
+
+
+# ---- the edit command ----------------------------------------------------------------------
+@pytest.fixture
+def cli_tiny(monkeypatch, tiny):
+    monkeypatch.setattr(edit_mod, "load_clip", lambda *a, **k: tiny)
+    import cli
+
+    return cli
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--roi", "50", "0", "30", "30", "red"], "outside"),
+        (["--roi", "0", "0", "-4", "10", "red"], "positive"),
+        (["--roi", "0", "0", "10", "10", ""], "empty prompt"),
+        (["--prompt", " "], "empty"),
+        (["--lock", "shape", "--lock", "color"], "nothing left"),
+        (["--iters", "-1"], ">= 0"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(cli_tiny, svg_input, tmp_path, capsys, extra, message):
+    args = [
+        "edit",
+        str(svg_input),
+        "--prompt",
+        "green",
+        "-o",
+        str(tmp_path / "o"),
+        "--iters",
+        "1",
+        *extra,
+    ]
+    assert cli_tiny.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_cli_missing_input_and_mismatched_roi(cli_tiny, tmp_path, capsys, svg_input):
+    assert (
+        cli_tiny.main(
+            ["edit", str(tmp_path / "nope.svg"), "--prompt", "x", "-o", str(tmp_path / "o")]
+        )
+        == 2
+    )
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse: --roi needs exactly 5 values
+        cli_tiny.main(
+            [
+                "edit",
+                str(svg_input),
+                "--prompt",
+                "x",
+                "-o",
+                str(tmp_path / "o"),
+                "--roi",
+                "1",
+                "2",
+                "3",
+            ]
+        )
+    assert exc.value.code == 2
+
+
+def test_cli_edit_config_and_run_json_as_config(cli_tiny, svg_input, tmp_path, capsys):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        "prompt: green\niters: 2\npatches: 2\nsave_every: 0\nseed: 3\nrois:\n  - {x: 0, y: 0, w: 32, h: 32, prompt: red}\n"
+    )
+    out = tmp_path / "a"
+    assert (
+        cli_tiny.main(
+            [
+                "edit",
+                str(svg_input),
+                "--config",
+                str(cfg),
+                "-o",
+                str(out),
+                "--iters",
+                "3",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["settings"]["iters"] == 3 and rec["settings"]["seed"] == 3 and len(rec["rois"]) == 2
+    out2 = tmp_path / "b"
+    assert (
+        cli_tiny.main(
+            [
+                "edit",
+                str(svg_input),
+                "--config",
+                str(out / "run.json"),
+                "-o",
+                str(out2),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    rec2 = json.loads((out2 / "run.json").read_text())
+    assert rec2["settings"] == rec["settings"]
+    assert [h["loss"] for h in rec2["history"]] == [h["loss"] for h in rec["history"]]
+    assert svg_input.read_text().startswith("<")  # input untouched
+
+
+def test_first_iteration_compares_identical_warps(tiny):
+    """Iteration 1: the render equals the initial render, so with the same warps on both
+    every image direction is exactly zero and every crop's loss is exactly 1."""
+    rois = [{"x": 2, "y": 3, "w": 40, "h": 20, "prompt": "red", "weight": 5, "patch_weight": 7}]
+    s = session(two_boxes(), tiny, rois=rois, patches=3)
+    rec = s.step()
+    assert rec.rois == pytest.approx([30 + 80, 5 + 7], abs=1e-4)
