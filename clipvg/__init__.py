@@ -4,9 +4,9 @@ Data flows one way: image -> vectorize -> Scene -> render -> loss -> optimizer -
 """
 
 from .errors import ClipvgError
+from .render import render
 from .scene import PathInfo, Scene
 from .svg import load_svg, save_svg
-from .render import render
 
 __all__ = ["ClipvgError", "PathInfo", "Scene", "load_svg", "save_svg", "render"]
 __version__ = "0.1.0"

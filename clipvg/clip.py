@@ -344,3 +344,17 @@ def tiny_clip(
         open_clip.OPENAI_DATASET_STD,
         name="tiny",
     )
+
+
+def weights_cached(
+    model: str = "ViT-B-32", pretrained: str = "openai", cache_dir: str | None = None
+) -> bool:
+    """True when open_clip's pretrained weights for ``model``/``pretrained`` are on disk (no network)."""
+    import open_clip
+
+    cfg = (
+        open_clip.get_pretrained_cfg(model, pretrained)
+        if pretrained.lower() != RANDOM_WEIGHTS
+        else {}
+    )
+    return bool(cfg) and _cached_weights(cfg, cache_dir) is not None

@@ -1,0 +1,341 @@
+"""Tests for the multi-round vectorizer (``vectorize/``) and ``cli.py vectorize``.
+
+Small images are drawn in the tests; everything runs offline on the CPU in seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import cli
+import clipvg
+from clipvg.errors import ClipvgError
+from clipvg.svg import scene_to_svg_string
+from vectorize.pipeline import vectorize_image
+from vectorize.segment import oversegment, ward_levels
+from vectorize.trace import fit_contours, trace_mask
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- images ----------------------------------------------------------------------
+def disk_image(w: int = 96, h: int = 64) -> np.ndarray:
+    """(h, w, 3) uint8: a yellow disk on blue."""
+    im = np.zeros((h, w, 3), np.uint8)
+    im[:] = (30, 60, 200)
+    cv2.circle(im, (w // 2, h // 2), min(w, h) // 3, (250, 200, 20), -1)
+    return im
+
+
+def busy_image(size: int = 64, seed: int = 0) -> np.ndarray:
+    """(size, size, 3) uint8: many small random rectangles (needs many paths)."""
+    rng = np.random.default_rng(seed)
+    im = np.full((size, size, 3), 128, np.uint8)
+    for _ in range(120):
+        x, y = rng.integers(0, size - 4, 2)
+        w, h = rng.integers(2, 10, 2)
+        im[y : y + h, x : x + w] = rng.integers(0, 256, 3)
+    return im
+
+
+def psnr(a: torch.Tensor, b: np.ndarray) -> float:
+    mse = float(((a.detach().float() - torch.as_tensor(b, dtype=torch.float32) / 255) ** 2).mean())
+    return 10 * np.log10(1 / max(mse, 1e-12))
+
+
+def groups(scene) -> set[str]:
+    return {g for info in scene.info for g in info.groups}
+
+
+def run_cli(*args: str) -> int:
+    return cli.main(["vectorize", *args])
+
+
+# ---- tracing and fitting ---------------------------------------------------------
+def shoelace(p: np.ndarray) -> float:
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+def test_trace_ring_areas_and_orientation():
+    mask = np.zeros((40, 40), np.uint8)
+    cv2.circle(mask, (20, 20), 14, 1, -1)
+    mask[14:26, 14:26] = 0
+    outer, hole = sorted(trace_mask(mask, origin=(5, 7)), key=lambda p: -abs(shoelace(p)))
+    assert shoelace(outer) > 0 > shoelace(hole)  # nonzero rule fills the ring only
+    assert abs(shoelace(outer) + shoelace(hole) - mask.sum()) < 0.04 * mask.sum()
+    assert outer[:, 0].min() > 5 - 1 and outer[:, 1].min() > 7 - 1  # origin applied
+
+
+def test_single_pixel_traces_to_unit_square():
+    mask = np.zeros((5, 5), np.uint8)
+    mask[2, 3] = 1
+    (poly,) = trace_mask(mask)
+    assert shoelace(poly) == pytest.approx(1.0)
+    assert poly.min(0).tolist() == [3, 2]
+
+
+def bezier_samples(chain: np.ndarray, n: int = 32) -> np.ndarray:
+    c = chain.reshape(-1, 3, 2).astype(np.float64)
+    p0, a, b, p3 = c[:, 0], c[:, 1], c[:, 2], np.roll(c[:, 0], -1, 0)
+    t = np.linspace(0, 1, n)[:, None, None]
+    return (
+        (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * a + 3 * (1 - t) * t**2 * b + t**3 * p3
+    ).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("tolerance", [0.3, 1.0, 2.0])
+def test_fit_stays_within_tolerance(tolerance):
+    t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    poly = np.stack([50 + 30 * np.cos(t) + 3 * np.cos(5 * t), 50 + 20 * np.sin(t)], 1)
+    (chain,) = fit_contours([poly], tolerance)
+    assert chain.shape[1] == 2 and chain.shape[0] % 3 == 0
+    curve = bezier_samples(chain)
+    # every traced point lies near the curve
+    d = np.linalg.norm(poly[:, None] - curve[None], axis=2).min(1)
+    assert d.max() < tolerance * 1.5 + 0.1
+    # looser tolerance never needs more segments than a tighter one
+    (finer,) = fit_contours([poly], tolerance / 2)
+    assert finer.shape[0] >= chain.shape[0]
+
+
+# ---- segmentation ----------------------------------------------------------------
+def test_ward_levels_nest_and_hit_targets():
+    im = busy_image().astype(np.float32) / 255
+    labels = oversegment(im, np.ones(im.shape[:2], bool))
+    coarse, fine = ward_levels(im, labels, [10, 40])
+    assert coarse.max() + 1 <= 10 and fine.max() + 1 <= 40
+    # every fine region lies inside exactly one coarse region
+    pairs = np.unique(np.stack([fine.ravel(), coarse.ravel()], 1), axis=0)
+    assert len(np.unique(pairs[:, 0])) == len(pairs)
+
+
+def test_flat_color_merges_below_target():
+    im = disk_image().astype(np.float32) / 255
+    labels = oversegment(im, np.ones(im.shape[:2], bool))
+    (level,) = ward_levels(im, labels, [500])
+    assert level.max() + 1 <= 4
+
+
+# ---- the pipeline ------------------------------------------------------------------
+def test_two_color_disk_is_few_paths_and_accurate():
+    im = disk_image()
+    scene = vectorize_image(im, preset="fast")
+    assert 2 <= scene.num_paths <= 5
+    assert scene.width == 96 and scene.height == 64
+    assert psnr(clipvg.render(scene), im) > 28
+
+
+def test_rounds_are_groups_bottom_first():
+    im = busy_image()
+    scene = vectorize_image(im, rounds=(8, 60, 200), max_paths=120, refine=0)
+    names = [info.groups[0] for info in scene.info]
+    assert names[0] == "round-1" and scene.info[0].id == "round-1-base"
+    assert {"round-1", "round-2", "round-3"} <= groups(scene)
+    order = [int(n.split("-")[1]) for n in names]
+    assert order == sorted(order)  # coarse rounds painted first
+
+
+def test_max_paths_is_respected():
+    scene = vectorize_image(busy_image(), rounds=(50, 200), max_paths=20, refine=0)
+    assert scene.num_paths <= 20
+    many = vectorize_image(busy_image(), rounds=(50, 200), max_paths=200, refine=0)
+    assert many.num_paths > 20
+
+
+def test_region_round_stays_in_its_box():
+    im = busy_image(96)
+    box = (10, 20, 30, 25)
+    scene = vectorize_image(im, rounds=(6, 12), max_paths=80, regions=[box], refine=0)
+    sel = [i for i, info in enumerate(scene.info) if info.groups == ("round-region-1",)]
+    assert sel, "the region round added no path"
+    pts = torch.cat([c for i in sel for c in scene.path_contours(i)]).detach()
+    assert pts[:, 0].min() >= box[0] - 3 and pts[:, 0].max() <= box[0] + box[2] + 3
+    assert pts[:, 1].min() >= box[1] - 3 and pts[:, 1].max() <= box[1] + box[3] + 3
+    assert scene.info[-1].groups == ("round-region-1",)  # on top of the rounds
+
+
+def test_refinement_lowers_the_error_and_is_deterministic():
+    im = disk_image(48, 32)
+    im = cv2.GaussianBlur(im, (0, 0), 1.5)  # soft edges leave room to improve
+    plain = vectorize_image(im, preset="fast", refine=0)
+    a = vectorize_image(im, preset="fast", refine=8, seed=3)
+    b = vectorize_image(im, preset="fast", refine=8, seed=3)
+    assert scene_to_svg_string(a) == scene_to_svg_string(b)
+    assert psnr(clipvg.render(a), im) > psnr(clipvg.render(plain), im)
+
+
+def test_coarse_round_covers_everything_under_noise():
+    """Moving every control point must never show the canvas (4 px frame aside)."""
+    im = busy_image(64)
+    scene = vectorize_image(im, rounds=(10, 80), max_paths=100, refine=0)
+    g = torch.Generator().manual_seed(0)
+    scene.points = scene.points.detach() + 2.0 * torch.randn(scene.points.shape, generator=g)
+    white = clipvg.render(scene, background="white")
+    magenta = clipvg.render(scene, background="magenta")
+    diff = (white - magenta).abs().amax(-1)[4:-4, 4:-4]
+    assert float((diff > 1 / 255).float().mean()) <= 0.001
+
+
+def test_bad_arguments_raise_clipvg_error():
+    im = disk_image()
+    with pytest.raises(ClipvgError, match="preset"):
+        vectorize_image(im, preset="ultra")
+    with pytest.raises(ClipvgError, match="max-paths"):
+        vectorize_image(im, max_paths=1)
+    with pytest.raises(ClipvgError, match="outside"):
+        vectorize_image(im, regions=[(500, 500, 10, 10)])
+    with pytest.raises(ClipvgError, match="rounds"):
+        vectorize_image(im, rounds=(0,))
+    with pytest.raises(ClipvgError, match="transparent"):
+        vectorize_image(np.zeros((8, 8, 4), np.uint8))
+
+
+def test_large_input_is_downscaled_with_a_warning():
+    im = disk_image(120, 60)
+    with pytest.warns(UserWarning, match="downscaled to 40x20"):
+        scene = vectorize_image(im, preset="fast", max_size=40)
+    assert (scene.width, scene.height) == (40, 20)
+
+
+# ---- files and the command line ---------------------------------------------------
+def test_cli_writes_svg_that_reloads_and_renders(tmp_path, capsys):
+    src, out = tmp_path / "disk.png", tmp_path / "disk.svg"
+    Image.fromarray(disk_image()).save(src)
+    assert run_cli(str(src), "-o", str(out), "--preset", "fast", "--rounds", "4,16") == 0
+    assert "wrote" in capsys.readouterr().out
+    scene = clipvg.load_svg(out)
+    assert scene.num_paths >= 2 and "round-1" in groups(scene)
+    assert '<g id="round-1">' in out.read_text()
+    assert psnr(clipvg.render(scene), disk_image()) > 28
+
+
+def test_cli_same_seed_same_bytes(tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray(busy_image(48)).save(src)
+    outs = []
+    for name in ("a.svg", "b.svg"):
+        assert (
+            run_cli(
+                str(src),
+                "-o",
+                str(tmp_path / name),
+                "--rounds",
+                "8,40",
+                "--max-paths",
+                "40",
+                "--refine-iters",
+                "2",
+                "--seed",
+                "7",
+            )
+            == 0
+        )
+        outs.append((tmp_path / name).read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_transparent_half_stays_empty(tmp_path):
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., :3] = disk_image(60, 40)
+    rgba[:, 30:, 3] = 255  # left half fully transparent
+    src, out = tmp_path / "half.png", tmp_path / "half.svg"
+    Image.fromarray(rgba, "RGBA").save(src)
+    assert run_cli(str(src), "-o", str(out), "--preset", "fast") == 0
+    scene = clipvg.load_svg(out)
+    image = clipvg.render(scene, background="none")
+    assert float(image[:, :28, 3].max()) < 0.05  # left: nothing painted
+    assert float(image[:, 32:, 3].min()) > 0.95  # right: fully covered
+    assert float(scene.points[:, 0].min()) > 28
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "LA", "I;16"])
+def test_grayscale_and_palette_inputs(tmp_path, mode):
+    im = Image.fromarray(disk_image())
+    if mode == "P":  # a real palette image: 4 colors, no dithering
+        im = im.quantize(4, dither=Image.Dither.NONE)
+    else:
+        im = im.convert("L").convert(mode) if mode in ("LA", "I;16") else im.convert(mode)
+    src, out = tmp_path / f"in_{mode.replace(';', '')}.png", tmp_path / "out.svg"
+    im.save(src)
+    assert run_cli(str(src), "-o", str(out), "--preset", "fast") == 0
+    scene = clipvg.load_svg(out)
+    expect = np.asarray(Image.open(src).convert("RGB")) if mode != "I;16" else None
+    assert 2 <= scene.num_paths <= 8
+    if expect is not None:
+        assert psnr(clipvg.render(scene), expect) > 25
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    im = np.zeros((20, 40, 3), np.uint8)
+    im[:, :20] = (255, 0, 0)  # red left, blue right
+    im[:, 20:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
+    src, out = tmp_path / "rot.jpg", tmp_path / "rot.svg"
+    Image.fromarray(im).save(src, exif=exif, quality=95)
+    assert run_cli(str(src), "-o", str(out), "--preset", "fast") == 0
+    scene = clipvg.load_svg(out)
+    assert (scene.width, scene.height) == (20, 40)  # displayed upright: portrait
+    image = clipvg.render(scene)
+    assert float(image[5, 10, 0]) > 0.8 and float(image[35, 10, 2]) > 0.8  # red on top
+
+
+def test_webp_input(tmp_path):
+    src, out = tmp_path / "in.webp", tmp_path / "out.svg"
+    Image.fromarray(disk_image()).save(src, lossless=True)
+    assert run_cli(str(src), "-o", str(out), "--preset", "fast") == 0
+    assert psnr(clipvg.render(clipvg.load_svg(out)), disk_image()) > 28
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(None, "does not exist"), (b"", "empty"), (b"not an image at all", "cannot read")],
+)
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, content, message):
+    src = tmp_path / "in.png"
+    if content is not None:
+        src.write_bytes(content)
+    assert run_cli(str(src), "-o", str(tmp_path / "out.svg")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+    assert not (tmp_path / "out.svg").exists()
+
+
+def test_cli_truncated_png_exits_2(tmp_path, capsys):
+    buf = io.BytesIO()
+    Image.fromarray(disk_image()).save(buf, "PNG")
+    src = tmp_path / "cut.png"
+    src.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    assert run_cli(str(src), "-o", str(tmp_path / "out.svg")) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_cli_subprocess_exit_code_and_no_traceback(tmp_path):
+    src = tmp_path / "empty.png"
+    src.write_bytes(b"")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            "vectorize",
+            str(src),
+            "-o",
+            str(tmp_path / "o.svg"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("error:")
