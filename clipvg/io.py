@@ -23,8 +23,12 @@ from .errors import ClipvgError
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise ClipvgError(f"output folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise ClipvgError(f"output {path} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ClipvgError(f"cannot create output folder {path.parent}: {exc.strerror}") from None
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent or "."
     )
