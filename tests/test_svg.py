@@ -697,8 +697,10 @@ def test_export_rejects_non_finite_and_non_scene(tmp_path):
         save_svg(scene, tmp_path / "x.svg")
     with pytest.raises(ClipvgError, match="expected a Scene"):
         scene_to_svg_string("not a scene")
-    with pytest.raises(ClipvgError, match="does not exist"):
-        save_svg(load('<path d="M0 0H9V9Z"/>'), tmp_path / "nope" / "x.svg")
+    save_svg(load('<path d="M0 0H9V9Z"/>'), tmp_path / "new" / "x.svg")  # parents are created
+    assert load_svg(tmp_path / "new" / "x.svg").num_paths == 1
+    with pytest.raises(ClipvgError, match="is a folder"):
+        save_svg(load('<path d="M0 0H9V9Z"/>'), tmp_path / "new")
 
 
 def test_export_renders_like_the_original():
