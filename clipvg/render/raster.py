@@ -279,15 +279,15 @@ class _Composite(torch.autograd.Function):
         ratio, alpha = _Composite._alpha(cover, above, cell_op)
         g_img = torch.cat([grad, grad.new_zeros(1, grad.shape[1])])
         g_alpha = torch.empty_like(alpha)
-        g_rgb = rgb.new_zeros(rgb.shape) if ctx.needs_input_grad[2] else None
+        g_paint = torch.empty_like(under) if ctx.needs_input_grad[2] else None
         for s, e in reversed(ctx.bounds):
             pix = cell_pixel[s:e]
             g = g_img.index_select(0, pix)
             paint = rgb.index_select(0, cell_path[s:e])
             a = alpha[s:e, None]
             g_alpha[s:e] = (g * (paint - under[s:e])).sum(1)
-            if g_rgb is not None:
-                g_rgb.index_add_(0, cell_path[s:e], g * a)
+            if g_paint is not None:
+                g_paint[s:e] = g * a
             g_img.index_copy_(0, pix, g * (1 - a))
         # alpha = op * min(1, cover / max(1 - above, EPS))
         free = (1 - above).clamp(min=_Composite.EPS)
@@ -301,7 +301,10 @@ class _Composite(torch.autograd.Function):
             pix = cell_pixel[s:e]
             g_cover[s:e] += running.index_select(0, pix)
             running.index_add_(0, pix, g_above[s:e])
-        g_op = g_bg = None
+        g_op = g_rgb = g_bg = None
+        if g_paint is not None:
+            g_rgb = rgb.new_zeros(rgb.shape).index_add_(0, cell_path, g_paint)
+            del g_paint
         if ctx.needs_input_grad[1]:
             g_op = opacity.new_zeros(opacity.shape).index_add_(
                 0, cell_path, g_alpha * ratio.clamp(max=1)
@@ -435,11 +438,16 @@ def _rasterize_rgb(
         size = torch.where(empty, torch.zeros_like(bw), bw * bh)
         offset = torch.zeros(n, dtype=torch.long, device=device)
         offset[order] = torch.cumsum(size[order], 0) - size[order]
+        box_c0, box_r0 = boxes[:, 0].contiguous(), boxes[:, 1].contiguous()
         # Pieces of paths entirely off the canvas change no visible pixel.
-        live = ~empty[cell_path]
-        ccol = col - boxes[cell_path, 0]  # -1 only left of the canvas, where ``left`` is 0
-        base = offset[cell_path] + (cell_row - boxes[cell_path, 1]) * bw[cell_path]
-        last = base + bw[cell_path] - 1
+        live = ~empty.index_select(0, cell_path)
+        ccol = col - box_c0.index_select(0, cell_path)  # -1 only left of the canvas
+        piece_bw = bw.index_select(0, cell_path)
+        base = (
+            offset.index_select(0, cell_path)
+            + (cell_row - box_r0.index_select(0, cell_path)) * piece_bw
+        )
+        last = base + piece_bw - 1
         idx_left = torch.where(live, torch.minimum(base + ccol.clamp(min=0), last), 0)
         idx_right = torch.where(live, torch.minimum(base + ccol + 1, last), 0)
 
@@ -449,7 +457,9 @@ def _rasterize_rgb(
         rank = torch.empty_like(order)
         rank[order] = torch.arange(n, device=device)
         chunk_of_rank = torch.div(ends - size[order], CHUNK_CELLS, rounding_mode="floor")
-        piece_chunk = torch.where(live, chunk_of_rank[rank[cell_path]], -1)
+        piece_chunk = torch.where(
+            live, chunk_of_rank.index_select(0, rank.index_select(0, cell_path)), -1
+        )
         chunk_ids = torch.unique(chunk_of_rank[size[order] > 0]).tolist()
         starts = ends - size[order]
 
@@ -493,27 +503,28 @@ def _rasterize_rgb(
         # Owner path and pixel of every kept cell, computed in place to bound memory.
         local = torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long, device=device)
         del kept
-        cell_owner = order[torch.searchsorted(ends, local, right=True)]
-        local -= offset[cell_owner]
-        bw_o = bw[cell_owner]
-        pixel = torch.div(local, bw_o, rounding_mode="floor")
+        cell_owner = order.index_select(0, torch.searchsorted(ends, local, right=True))
+        local -= offset.index_select(0, cell_owner)
+        bw_o = bw.index_select(0, cell_owner)
+        # Float division is exact here (values far below 2**52) and much faster.
+        pixel = torch.floor(local.double() / bw_o.double()).long()
         local -= pixel * bw_o  # now the column inside the box
         # Spare-column cells are not pixels: they go to a sink pixel.
         spare = local == bw_o - 1
         del bw_o
-        pixel += boxes[cell_owner, 1]
+        pixel += box_r0.index_select(0, cell_owner)
         pixel *= width
         pixel += local
-        pixel += boxes[cell_owner, 0]
+        pixel += box_c0.index_select(0, cell_owner)
         del local
         cell_pixel = pixel.masked_fill_(spare, height * width)
         del spare
-        counts = torch.bincount(level[cell_owner], minlength=1)
+        counts = torch.bincount(level.index_select(0, cell_owner), minlength=1)
         level_ends = torch.cumsum(counts, 0).tolist()
         bounds = [(s, e) for s, e in zip([0] + level_ends[:-1], level_ends) if e > s]
         cell_owner = cell_owner.int()
 
-    w = w * orient[cell_owner]
+    w = w * orient.index_select(0, cell_owner)
     w = torch.where(w >= 0, w, -w)
     if bool(evenodd.any()):
         # Triangle wave of the winding; where() keeps the gradient at the kinks.
