@@ -45,19 +45,107 @@ def _rounds(text: str) -> list[int]:
         ) from None
 
 
+class _RegionAction(argparse.Action):
+    """Collects --roi / --roi-polygon / --roi-mask / --roi-image in command-line order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        specs = list(getattr(namespace, self.dest, None) or [])
+        specs.append((self.const, list(values)))
+        setattr(namespace, self.dest, specs)
+
+
+def _add_roi_args(p) -> None:
+    """ROI flags shared by edit and evaluate (ROI numbers follow the command-line order)."""
+    g = p.add_argument_group("regions (ROI 0 is the whole image; extra ROIs in canvas units)")
+    g.add_argument("--prompt", help="target text for the whole image (ROI 0)")
+    g.add_argument(
+        "--prompt-image",
+        metavar="REF",
+        help="exemplar picture for the whole image: aim at E(REF) - E(input) instead of a text",
+    )
+    g.add_argument(
+        "--roi",
+        nargs=5,
+        action=_RegionAction,
+        const="box",
+        dest="regions_",
+        metavar=("X", "Y", "W", "H", "TEXT"),
+        help="extra box region with its own prompt (repeatable)",
+    )
+    g.add_argument(
+        "--roi-polygon",
+        nargs=2,
+        action=_RegionAction,
+        const="polygon",
+        dest="regions_",
+        metavar=("POINTS", "TEXT"),
+        help='extra polygon region, POINTS = "x1,y1 x2,y2 x3,y3 ..." (repeatable)',
+    )
+    g.add_argument(
+        "--roi-mask",
+        nargs=2,
+        action=_RegionAction,
+        const="mask",
+        dest="regions_",
+        metavar=("MASK", "TEXT"),
+        help="extra region from a mask image, white = editable, stretched over the canvas",
+    )
+    g.add_argument(
+        "--roi-image",
+        nargs=5,
+        action=_RegionAction,
+        const="image",
+        dest="regions_",
+        metavar=("X", "Y", "W", "H", "REF"),
+        help="extra box region aimed at an exemplar picture REF (repeatable)",
+    )
+
+
+def _roi_specs(args: argparse.Namespace) -> list[dict] | None:
+    """The extra ROIs of the command line as settings entries (None when none given)."""
+    from clipvg.errors import ClipvgError
+
+    specs = getattr(args, "regions_", None)
+    if not specs:
+        return None
+    out = []
+    for kind, values in specs:
+        if kind in ("box", "image"):
+            try:
+                box = [float(v) for v in values[:4]]
+            except ValueError:
+                flag = "--roi" if kind == "box" else "--roi-image"
+                last = "TEXT" if kind == "box" else "REF"
+                raise ClipvgError(
+                    f"{flag} takes X Y W H {last} with numeric X Y W H, got {' '.join(values)}"
+                ) from None
+            entry = dict(zip(("x", "y", "w", "h"), box, strict=True))
+            entry.update({"prompt": values[4]} if kind == "box" else {"image": values[4]})
+        elif kind == "polygon":
+            entry = {"polygon": values[0], "prompt": values[1]}
+        else:
+            entry = {"mask": values[0], "prompt": values[1]}
+        out.append(entry)
+    return out
+
+
+def _add_clip_args(p) -> None:
+    """CLIP and device flags shared by edit and evaluate."""
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where to run (auto)")
+    p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
+    p.add_argument(
+        "--clip-pretrained", help="open_clip pretrained tag (openai), or none for random weights"
+    )
+    p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
+    p.add_argument("--source-prompt", help="text describing the input (photo)")
+
+
 def _add_edit_parser(sub) -> None:
     p = sub.add_parser(
         "edit", help="edit an SVG (or a vectorized image) toward a text prompt with CLIP"
     )
     p.add_argument("input", nargs="?", help="input SVG or raster image (not needed with --resume)")
-    p.add_argument("--prompt", help="target text for the whole image (ROI 0)")
-    p.add_argument(
-        "--roi",
-        nargs=5,
-        action="append",
-        metavar=("X", "Y", "W", "H", "TEXT"),
-        help="extra region with its own prompt, canvas units (repeatable)",
-    )
+    _add_roi_args(p)
     p.add_argument("-o", "--output", help="output folder")
     p.add_argument(
         "--config", help="YAML or JSON settings file (a run.json works); flags override it"
@@ -81,16 +169,40 @@ def _add_edit_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed (0)")
     p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
     p.add_argument("--batch-size", type=int, help="crops per CLIP pass (0: all in one)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where to run (auto)")
-    p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
-    p.add_argument(
-        "--clip-pretrained", help="open_clip pretrained tag (openai), or none for random weights"
-    )
-    p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
-    p.add_argument("--source-prompt", help="text describing the input (photo)")
+    _add_clip_args(p)
     p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    loc = p.add_argument_group("local edits and candidates")
+    loc.add_argument(
+        "--edit-only",
+        action="store_const",
+        const=True,
+        help="optimize only paths overlapping the extra ROIs; all others stay bit-identical",
+    )
+    loc.add_argument(
+        "--preserve-background",
+        type=float,
+        metavar="W",
+        help="add W x (MSE + CLIP-feature distance) to the initial render outside the ROIs (0)",
+    )
+    loc.add_argument(
+        "--feather",
+        type=float,
+        metavar="PX",
+        help="soft ROI edge for --preserve-background, canvas units (2)",
+    )
+    loc.add_argument(
+        "--candidates",
+        type=int,
+        metavar="K",
+        help="run K seeds, rank them, keep the best as final.svg (1)",
+    )
+    loc.add_argument(
+        "--rank-penalty",
+        type=float,
+        help="ranking: CLIP similarity - this x background RMS change (1)",
+    )
     v = p.add_argument_group("raster input (vectorized first)")
     v.add_argument("--preset", choices=["fast", "balanced", "detailed"])
     v.add_argument("--max-paths", type=int)
@@ -140,22 +252,17 @@ def cmd_edit(args: argparse.Namespace) -> None:
         "clip_pretrained",
         "clip_weights",
         "source_prompt",
+        "prompt_image",
+        "edit_only",
+        "preserve_background",
+        "feather",
+        "candidates",
+        "rank_penalty",
     ]
     flags = {n: getattr(args, n) for n in names}
     flags["input"] = args.input
     flags["lock"] = args.lock
-    flags["rois"] = [list(r[:4]) + [r[4]] for r in args.roi] if args.roi else None
-    if flags["rois"]:
-        for r in flags["rois"]:
-            try:
-                r[:4] = [float(v) for v in r[:4]]
-            except ValueError:
-                raise ClipvgError(
-                    f"--roi takes X Y W H TEXT with numeric X Y W H, got {' '.join(r)}"
-                ) from None
-        flags["rois"] = [
-            dict(zip(("x", "y", "w", "h", "prompt"), r, strict=True)) for r in flags["rois"]
-        ]
+    flags["rois"] = _roi_specs(args)
     regions = [tuple(r) for r in args.region] if args.region else None
     flags["vectorize"] = {
         "preset": args.preset,
@@ -181,6 +288,57 @@ def cmd_edit(args: argparse.Namespace) -> None:
         )
         raise KeyboardInterrupt
     print(f"wrote {folder.file('final.svg')} ({session.iteration} iterations, loss {last:.4f})")
+
+
+def _add_evaluate_parser(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score an edited SVG: CLIP per ROI, directional CLIP, background PSNR/SSIM, size",
+    )
+    p.add_argument("edited", help="the edited SVG")
+    p.add_argument("--source", required=True, help="the SVG or image it was made from")
+    _add_roi_args(p)
+    _add_clip_args(p)
+    p.add_argument("--margin", type=float, default=0.0, help="pixels left out around the ROIs (0)")
+    p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE (- for stdout)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from clipvg.clip import load_clip, resolve_device
+    from clipvg.config import EditSettings
+    from clipvg.evaluate import evaluate, format_table
+    from clipvg.io import write_text
+
+    defaults = EditSettings()
+    device = resolve_device(args.device or defaults.device)
+    encoder = load_clip(
+        args.clip_model or defaults.clip_model,
+        args.clip_pretrained or defaults.clip_pretrained,
+        args.clip_weights,
+        device,
+    )
+    report = evaluate(
+        args.edited,
+        args.source,
+        encoder,
+        prompt=args.prompt,
+        prompt_image=args.prompt_image,
+        rois=_roi_specs(args) or [],
+        source_prompt=args.source_prompt or defaults.source_prompt,
+        margin=args.margin,
+        device=device,
+    )
+    text = json.dumps(report, indent=1)
+    if args.json == "-":
+        print(format_table(report), file=sys.stderr)
+        print(text)
+        return
+    if args.json:
+        write_text(text + "\n", args.json)
+    print(format_table(report))
 
 
 def _add_text_parser(sub) -> None:
@@ -285,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_vectorize_parser(sub)
     _add_edit_parser(sub)
     _add_text_parser(sub)
+    _add_evaluate_parser(sub)
     return parser
 
 

@@ -86,6 +86,37 @@ class OpenClipEncoder:
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) float in [0, 1] -> (B, D). Other sizes are resized (bilinear)."""
+        return self.model.encode_image(self._prepare(images))
+
+    def intermediate_features(self, images: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+        """Feature map of an intermediate block of the visual tower (a perceptual space
+        without extra weights).
+
+        Args:
+            images: (B, 3, H, W) float in [0, 1]; resized to the model's input size.
+            layer: block index (default: the middle block); negative counts from the end.
+
+        Returns:
+            (B, C, h, w) features (for a ViT: patch tokens on their grid), differentiable.
+
+        Raises:
+            ClipvgError: the visual tower cannot return intermediate features.
+        """
+        visual = self.model.visual
+        if not hasattr(visual, "forward_intermediates"):
+            raise ClipvgError(
+                f"CLIP {self.name}: this visual tower has no intermediate features; "
+                "use a ViT or ResNet open_clip model"
+            )
+        blocks = len(getattr(getattr(visual, "transformer", None), "resblocks", ())) or 4
+        index = blocks // 2 if layer is None else layer % blocks
+        out = visual.forward_intermediates(
+            self._prepare(images), indices=[index], stop_early=True, intermediates_only=True
+        )
+        return out["image_intermediates"][0]
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Resize to the model's size and normalize with its mean and std."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ClipvgError(f"expected (B, 3, S, S) images, got {tuple(images.shape)}")
         if images.shape[-2:] != (self.image_size, self.image_size):
@@ -98,7 +129,7 @@ class OpenClipEncoder:
             )
         mean = self._mean.to(images.device, images.dtype)
         std = self._std.to(images.device, images.dtype)
-        return self.model.encode_image((images - mean) / std)
+        return (images - mean) / std
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:

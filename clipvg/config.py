@@ -43,6 +43,18 @@ class EditSettings:
         device: auto, cpu, cuda or mps.
         clip_model, clip_pretrained, clip_weights: which CLIP (see clipvg.clip.load_clip).
         vectorize: options for raster inputs (preset, max_paths, max_size, rounds, regions, refine).
+        prompt_image: exemplar reference image of the whole image (ROI 0): the target
+            direction becomes E_I(reference) - E_I(source render) instead of a text one.
+        edit_only: optimize only the paths that overlap the extra ROIs' masks; every
+            other path is written back bit-identical.
+        preserve_background: weight W of ``W * S * (MSE + perceptual)`` between the current
+            and the initial render outside the extra ROIs (0: off); S makes W = 1 price a
+            30 dB background change like all ROI terms misaligned (see clipvg.edit).
+        feather: softness of the ROI mask edge for background preservation, in canvas
+            units (Gaussian sigma).
+        candidates: run this many seeds (seed, seed + 1, ...) and rank them.
+        rank_penalty: ranking score = mean CLIP similarity of the ROIs to their targets
+            - rank_penalty * RMS change of the background.
     """
 
     input: str | None = None
@@ -67,6 +79,12 @@ class EditSettings:
     clip_pretrained: str = "openai"
     clip_weights: str | None = None
     vectorize: dict[str, Any] = field(default_factory=dict)
+    prompt_image: str | None = None
+    edit_only: bool = False
+    preserve_background: float = 0.0
+    feather: float = 2.0
+    candidates: int = 1
+    rank_penalty: float = 1.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -79,6 +97,7 @@ class EditSettings:
             ("seed", int),
             ("save_every", int),
             ("batch_size", int),
+            ("candidates", int),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
@@ -94,6 +113,9 @@ class EditSettings:
             "whole_crop",
             "shape_lr",
             "color_lr",
+            "preserve_background",
+            "feather",
+            "rank_penalty",
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -109,6 +131,14 @@ class EditSettings:
             raise ClipvgError(f"distortion must be in [0, 1), got {self.distortion:g}")
         if self.shape_lr < 0 or self.color_lr < 0 or self.roi_weight < 0 or self.patch_weight < 0:
             raise ClipvgError("learning rates and weights must be >= 0")
+        if self.preserve_background < 0 or self.feather < 0 or self.rank_penalty < 0:
+            raise ClipvgError("preserve-background, feather and rank-penalty must be >= 0")
+        if self.candidates < 1:
+            raise ClipvgError(f"candidates must be >= 1, got {self.candidates}")
+        if not isinstance(self.edit_only, bool):
+            raise ClipvgError(f"edit-only must be true or false, got {self.edit_only!r}")
+        if self.prompt_image is not None and not isinstance(self.prompt_image, str):
+            raise ClipvgError("prompt-image must be a file path")
         if isinstance(self.lock, str):
             self.lock = [self.lock]
         self.lock = sorted(set(self.lock))

@@ -3,7 +3,25 @@
 One iteration::
 
     render(scene) --crops of every ROI (same warps on the initial render)--> CLIP
-        --> directional loss per crop --> weighted sum --> Adam step --> clamp colors
+        --> directional loss per crop --> weighted sum (+ background term)
+        --> Adam step --> clamp colors --> restore frozen paths (edit-only)
+
+Local edits (see :mod:`roi.mask`): the extra ROIs' soft masks at the render size
+make up the *region*. ``edit_only`` optimizes only the paths whose control-point box
+touches the region; the others get no gradient and are copied back after every step,
+so they stay bit-identical (and are written with exact digits). ``preserve_background``
+adds ``W * S * (MSE + perceptual)`` between the current and the initial render
+weighted by ``1 - feather(region)``, where ``S = (sum of all ROI weights) / 1e-3``: with
+W = 1 a background change of 30 dB PSNR costs as much as every ROI term fully
+misaligned, whatever the ROI weights are; the perceptual part is the LPIPS-style distance of the CLIP
+visual tower's middle-block features of both renders with the region painted white
+(:meth:`clipvg.clip.OpenClipEncoder.intermediate_features`). Encoders without
+intermediate features (plugged-in ones) get a pixel-space proxy instead: the weighted
+MSE of image gradients (:func:`clipvg.losses.gradient_distance`).
+
+Exemplar prompts: an ROI with an ``image`` (``--prompt-image`` for ROI 0) aims at
+``normalize(E_I(reference)) - normalize(E_I(source region))`` instead of a text
+direction; the source region is the ROI's whole crop of the initial render.
 
 All ROIs' crops (whole-ROI crop + patches) go through CLIP in one batch (or
 ``batch_size`` chunks); the initial render's features for the same warps are computed
@@ -17,6 +35,8 @@ Output folder layout::
     snapshots/iter_NNNN.svg|png
     checkpoint.pt            scene, initial scene, Adam state, RNG state, history (resume)
     run.json                 settings, seed, versions, per-iteration losses, timings
+    candidates/rank-R-seed-S/   with --candidates K: each seed's own folder, best first,
+    ranking.json                and the scores (final.svg is then a copy of the best)
 """
 
 from __future__ import annotations
@@ -30,20 +50,31 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from roi import ROI, build_rois
+from roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
 
 from .augment import apply_grid, sample_warps, warp_grid
 from .clip import Encoder, TextFeatureCache, load_clip, resolve_device
 from .config import EditSettings
 from .errors import ClipvgError
 from .io import atomic_path, write_png, write_text
-from .losses import directional_loss, text_direction
+from .losses import (
+    directional_loss,
+    feature_distance,
+    gradient_distance,
+    keep_composite,
+    masked_mse,
+    text_direction,
+)
+from .metrics import read_rgb, roi_crops, square_image
 from .scene import PathInfo, Scene
 
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CHECKPOINT = "checkpoint.pt"
 RUN_RECORD = "run.json"
+#: Background MSE that costs as much as all ROI terms at W = 1 (30 dB PSNR).
+BACKGROUND_MSE = 1e-3
 
 #: Called after every iteration with (session, iteration, record); may raise KeyboardInterrupt.
 Callback = Callable[["EditSession", int, dict], None]
@@ -57,9 +88,13 @@ class StepRecord:
     loss: float
     rois: list[float]
     seconds: float
+    background: float | None = None  # weighted background term (preserve_background > 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"iter": self.iter, "loss": self.loss, "rois": self.rois, "seconds": self.seconds}
+        out = {"iter": self.iter, "loss": self.loss, "rois": self.rois, "seconds": self.seconds}
+        if self.background is not None:
+            out["background"] = self.background
+        return out
 
 
 def scene_state(scene: Scene) -> dict[str, Any]:
@@ -100,7 +135,15 @@ class EditSession:
         device: where rendering and optimization happen.
         initial: the reference scene (defaults to a copy of ``scene``); features of its
             render under the same warps are the origin of every image direction.
-        render: the differentiable renderer (``clipvg.render``), pluggable for tests.
+        render: the differentiable renderer (``clipvg.render``), pluggable for tests
+            (e.g. ``lambda s: clipvg.render(s, 256)`` to optimize at a smaller size).
+        texts: a text-feature cache to share between sessions (candidates).
+
+    Attributes set up for local edits (render size (H, W)):
+        region: (H, W) union of the extra ROIs' masks in [0, 1] (zeros without extras).
+        keep: (H, W) background weight ``1 - feather(region)``.
+        editable: (N,) bool paths being optimized with ``edit_only``, else None.
+        targets: (R, D) unit target features per ROI (text, or reference image).
     """
 
     def __init__(
@@ -111,6 +154,7 @@ class EditSession:
         device: torch.device | str = "cpu",
         initial: Scene | None = None,
         render: Callable[..., torch.Tensor] | None = None,
+        texts: TextFeatureCache | None = None,
     ):
         if render is None:
             from .render import render as render_fn
@@ -127,21 +171,114 @@ class EditSession:
                 "the initial scene and the scene being edited have different canvases"
             )
         self.rois: list[ROI] = build_rois(
-            scene.width, scene.height, settings.prompt, settings.rois, **settings.roi_defaults()
+            scene.width,
+            scene.height,
+            settings.prompt,
+            settings.rois,
+            prompt_image=settings.prompt_image,
+            **settings.roi_defaults(),
         )
-        texts = TextFeatureCache(encoder)
-        source = texts.features(settings.source_prompt)
-        self.directions = torch.stack(
-            [text_direction(texts.features(r.prompt), source) for r in self.rois]
-        ).to(self.device)
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.iteration = 0
         self.history: list[StepRecord] = []
         with torch.no_grad():
             self.initial_image = self._render(self.initial)
+        self.targets, self.directions = self._directions(texts or TextFeatureCache(encoder))
+        self._setup_local()
         self.optimizer = self._make_optimizer()
 
     # ---- setup ----------------------------------------------------------------------
+    def _directions(self, texts: TextFeatureCache) -> tuple[torch.Tensor, torch.Tensor]:
+        """(R, D) unit targets and (R, D) unit directions: text, or exemplar image."""
+        hw = tuple(self.initial_image.shape[:2])
+        sx, sy = hw[1] / self.scene.width, hw[0] / self.scene.height
+        size = self.encoder.image_size
+        targets, directions = [], []
+        for i, roi in enumerate(self.rois):
+            if roi.image is None:
+                target = texts.features(roi.prompt)
+                source = texts.features(self.settings.source_prompt)
+                targets.append(target)
+                directions.append(text_direction(target, source))
+                continue
+            with torch.no_grad():
+                ref = square_image(read_rgb(roi.image).to(self.device), size)
+                src = roi_crops(self.initial_image, [roi.scaled(sx, sy).box], size)
+                feats = F.normalize(
+                    self.encoder.encode_image(torch.cat([ref, src])).float(), dim=-1
+                )
+            d = feats[0] - feats[1]
+            if float(d.norm()) < 1e-6:
+                raise ClipvgError(
+                    f"ROI {i}: the exemplar {roi.image} encodes exactly like the source region; "
+                    "pick a reference that differs from it"
+                )
+            targets.append(feats[0])
+            directions.append(F.normalize(d, dim=-1))
+        return (
+            torch.stack([t.to(self.device) for t in targets]),
+            torch.stack([d.to(self.device) for d in directions]),
+        )
+
+    def _setup_local(self) -> None:
+        """Masks at the render size, the editable paths, the background reference."""
+        s = self.settings
+        hw = tuple(self.initial_image.shape[:2])
+        extra = self.rois[1:]
+        canvas = (self.scene.width, self.scene.height)
+        self.region = union_mask(extra, canvas, hw, self.device)
+        self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
+        self.editable: torch.Tensor | None = None
+        if s.edit_only:
+            if not extra:
+                raise ClipvgError(
+                    "--edit-only needs at least one --roi / --roi-polygon / --roi-mask region "
+                    "(ROI 0, the whole image, does not count)"
+                )
+            editable = paths_overlapping(self.initial, self.region)
+            if not bool(editable.any()):
+                raise ClipvgError("--edit-only: no path overlaps the ROIs; check their coordinates")
+            self.editable = editable.to(self.device)
+            point_path = self.scene.path_point_index().to(self.device)
+            self._frozen_points = ~self.editable[point_path]
+            self._frozen_colors = ~self.editable
+            self._frozen_values = (
+                self.initial.points.detach()[self._frozen_points].clone(),
+                self.initial.colors.detach()[self._frozen_colors].clone(),
+            )
+            self._restore_frozen()
+        self._perceptual_ref: torch.Tensor | None = None
+        if s.preserve_background > 0 and hasattr(self.encoder, "intermediate_features"):
+            with torch.no_grad():
+                self._perceptual_ref = self.encoder.intermediate_features(
+                    keep_composite(self.initial_image, self.keep)
+                )
+
+    @property
+    def exact_paths(self) -> torch.Tensor | None:
+        """(N,) bool paths to write with exact digits (the frozen ones), or None."""
+        return None if self.editable is None else ~self.editable.cpu()
+
+    def _restore_frozen(self) -> None:
+        with torch.no_grad():
+            self.scene.points[self._frozen_points] = self._frozen_values[0]
+            self.scene.colors[self._frozen_colors] = self._frozen_values[1]
+
+    @property
+    def background_scale(self) -> float:
+        """S of the module docstring: sum of the ROI weights / BACKGROUND_MSE."""
+        total = sum(r.weight + (r.patch_weight if r.patches else 0.0) for r in self.rois)
+        return max(total, 1.0) / BACKGROUND_MSE
+
+    def background_loss(self, image: torch.Tensor) -> torch.Tensor:
+        """``MSE + perceptual`` between ``image`` and the initial render, weighted by
+        ``keep`` (not yet multiplied by W or S). Scalar, differentiable."""
+        mse = masked_mse(image, self.initial_image, self.keep)
+        if self._perceptual_ref is not None:
+            feats = self.encoder.intermediate_features(keep_composite(image, self.keep))
+            return mse + feature_distance(feats, self._perceptual_ref)
+        return mse + gradient_distance(image, self.initial_image, self.keep)
+
     def _make_optimizer(self) -> torch.optim.Adam:
         groups = []
         self.scene.points.requires_grad_(False)
@@ -211,6 +348,13 @@ class EditSession:
         batch = self.settings.batch_size or crops.shape[0]
         per_crop = []
         self.optimizer.zero_grad(set_to_none=True)
+        background = None
+        if self.settings.preserve_background > 0:
+            background = (
+                self.settings.preserve_background
+                * self.background_scale
+                * self.background_loss(image)
+            )
         chunks = range(0, crops.shape[0], batch)
         for k, lo in enumerate(chunks):
             hi = min(lo + batch, crops.shape[0])
@@ -221,19 +365,35 @@ class EditSession:
             cur = self.encoder.encode_image(crops[lo:hi])
             losses = directional_loss(cur, ref, directions[lo:hi])
             total = (coef[lo:hi] * losses).sum()
+            if k == 0 and background is not None:
+                total = total + background
             if total.requires_grad:
                 total.backward(retain_graph=k < len(chunks) - 1)
             per_crop.append(losses.detach())
+        if self.editable is not None:
+            for tensor, frozen in (
+                (self.scene.points, self._frozen_points),
+                (self.scene.colors, self._frozen_colors),
+            ):
+                if tensor.grad is not None:
+                    tensor.grad[frozen] = 0
         self.optimizer.step()
         if "color" not in self.settings.lock:
             with torch.no_grad():
                 self.scene.colors.clamp_(0.0, 1.0)
+        if self.editable is not None:
+            self._restore_frozen()
         losses = torch.cat(per_crop)
         weighted = (coef * losses).split(counts)
         roi_losses = [float(w.sum()) for w in weighted]
+        bg = float(background.detach()) if background is not None else None
         self.iteration += 1
         record = StepRecord(
-            self.iteration, float(sum(roi_losses)), roi_losses, time.perf_counter() - start
+            self.iteration,
+            float(sum(roi_losses)) + (bg or 0.0),
+            roi_losses,
+            time.perf_counter() - start,
+            bg,
         )
         self.history.append(record)
         return record
@@ -307,13 +467,18 @@ class RunFolder:
         return self.path / name
 
     def write_scene(
-        self, scene: Scene, name: str, render: Callable[..., torch.Tensor] | None = None
+        self,
+        scene: Scene,
+        name: str,
+        render: Callable[..., torch.Tensor] | None = None,
+        exact: torch.Tensor | None = None,
     ) -> None:
-        """``name``.svg (and ``name``.png when ``render`` is given)."""
+        """``name``.svg (and ``name``.png when ``render`` is given); ``exact``: (N,) bool
+        paths written with digits that read back bit-identical."""
         from .svg import save_svg
 
         detached = scene.clone()
-        save_svg(detached, self.file(name + ".svg"))
+        save_svg(detached, self.file(name + ".svg"), exact=exact)
         if render is not None:
             with torch.no_grad():
                 write_png(render(detached), self.file(name + ".png"))
@@ -388,11 +553,16 @@ def load_input(settings: EditSettings) -> tuple[Scene, float]:
 
 
 def scaled_rois(rois: list[dict[str, Any]], scale: float) -> list[dict[str, Any]]:
-    """ROI specs with boxes multiplied by ``scale`` (input pixels -> canvas units)."""
+    """ROI specs with boxes and polygons multiplied by ``scale`` (input pixels -> canvas units).
+
+    Mask images need no scaling: they are stretched over the whole canvas.
+    """
     if scale == 1.0:
         return rois
+    from roi import parse_polygon
+
     out = []
-    for r in rois:
+    for i, r in enumerate(rois, start=1):
         r = (
             dict(r)
             if isinstance(r, dict)
@@ -401,8 +571,120 @@ def scaled_rois(rois: list[dict[str, Any]], scale: float) -> list[dict[str, Any]
         for k in ("x", "y", "w", "h"):
             if isinstance(r.get(k), (int, float)):
                 r[k] = r[k] * scale
+        if r.get("polygon") is not None:
+            poly = parse_polygon(r["polygon"], f"ROI {i}")
+            r["polygon"] = [[x * scale, y * scale] for x, y in poly]
         out.append(r)
     return out
+
+
+def check_rois(settings: EditSettings, width: float, height: float) -> list[ROI]:
+    """Build and validate the run's ROIs on a canvas (before any heavy work)."""
+    return build_rois(
+        width,
+        height,
+        settings.prompt,
+        settings.rois,
+        prompt_image=settings.prompt_image,
+        **settings.roi_defaults(),
+    )
+
+
+@dataclass
+class Prepared:
+    """What a run loads once and every candidate shares."""
+
+    scene: Scene
+    initial: Scene
+    encoder: Encoder
+    device: torch.device
+    state: dict[str, Any] | None
+
+
+def prepare_run(
+    settings: EditSettings, folder: RunFolder, resume: bool, encoder: Encoder | None
+) -> Prepared:
+    """Load the input (vectorizing rasters), check the ROIs, load CLIP: once per run.
+
+    ``folder`` must be prepared already; with ``resume`` the scene comes from its checkpoint.
+    """
+    device = resolve_device(settings.device)
+    state = None
+    scene: Scene | None
+    if resume:
+        state = folder.read_checkpoint()
+        scene = scene_from_state(state["scene"])
+        initial = scene_from_state(state["initial"])
+        check_rois(settings, scene.width, scene.height)
+    else:
+        if settings.input and Path(settings.input).suffix.lower() not in RASTER_SUFFIXES:
+            scene, scale = load_input(settings)  # SVGs are cheap: check ROIs before loading CLIP
+            check_rois(settings, scene.width, scene.height)
+        else:
+            scene = None
+            if not settings.input or not Path(settings.input).is_file():
+                raise ClipvgError(f"input {settings.input} not found")
+    if encoder is None:
+        encoder = load_clip(
+            settings.clip_model, settings.clip_pretrained, settings.clip_weights, device
+        )
+    if scene is None:
+        scene, scale = load_input(settings)
+        settings.rois = scaled_rois(settings.rois, scale)
+    if not resume:
+        initial = scene.clone()
+    return Prepared(scene, initial, encoder, device, state)
+
+
+def run_session(
+    session: EditSession,
+    folder: RunFolder,
+    *,
+    setup_s: float,
+    write_initial: bool,
+    callback: Callback | None = None,
+    progress: bool = True,
+) -> str:
+    """Run one session's loop in its folder, writing run.json, checkpoint and SVGs."""
+    t0 = time.perf_counter() - setup_s
+    settings, encoder, scene = session.settings, session.encoder, session.scene
+    exact = session.exact_paths
+    if write_initial:
+        folder.write_scene(session.initial, "initial", exact=exact)
+
+    def record(status: str) -> dict[str, Any]:
+        iters = [r.seconds for r in session.history]
+        return {
+            "command": "edit",
+            "status": status,
+            "iteration": session.iteration,
+            "seed": settings.seed,
+            "settings": settings.to_dict(),
+            "rois": [r.to_dict() for r in session.rois],
+            "device": str(session.device),
+            "clip": getattr(encoder, "name", type(encoder).__name__),
+            "clip_image_size": encoder.image_size,
+            "canvas": [scene.width, scene.height],
+            "num_paths": scene.num_paths,
+            "editable_paths": None if session.editable is None else int(session.editable.sum()),
+            "versions": package_versions(),
+            "timings": {
+                "setup_s": round(setup_s, 3),
+                "total_s": round(time.perf_counter() - t0, 3),
+                "mean_iter_s": round(sum(iters) / len(iters), 4) if iters else None,
+                "torch_threads": torch.get_num_threads(),
+            },
+            "history": [r.to_dict() for r in session.history],
+        }
+
+    def save(status: str) -> None:
+        folder.write_scene(session.scene, "latest", exact=exact)
+        if status == "finished":
+            folder.write_scene(session.scene, "final", session.render, exact=exact)
+        folder.write_checkpoint(session.state_dict())
+        folder.write_record(record(status))
+
+    return run_loop(session, folder, callback=callback, progress=progress, save=save)
 
 
 def run_edit(
@@ -417,6 +699,10 @@ def run_edit(
 ) -> tuple[str, RunFolder, EditSession]:
     """Run (or resume) an edit end to end and write the output folder.
 
+    With ``settings.candidates`` K > 1, runs K seeds sharing the loaded CLIP and the
+    (vectorized) input, and ranks them (see :func:`clipvg.rank.run_candidates`); the
+    returned session is the best candidate's.
+
     Returns:
         (status, folder, session): status is ``"finished"`` or ``"interrupted"``
         (Ctrl-C, or a ``callback`` raising KeyboardInterrupt): the latest SVG,
@@ -424,78 +710,35 @@ def run_edit(
     """
     t0 = time.perf_counter()
     folder = RunFolder(outdir)
-    if not resume and not (isinstance(settings.prompt, str) and settings.prompt.strip()):
-        raise ClipvgError("the prompt is empty; pass --prompt TEXT")
+    has_target = (isinstance(settings.prompt, str) and settings.prompt.strip()) or (
+        settings.prompt_image
+    )
+    if not resume and not has_target:
+        raise ClipvgError("the prompt is empty; pass --prompt TEXT (or --prompt-image REF.png)")
+    if resume and settings.candidates > 1:
+        raise ClipvgError(
+            "--resume continues one run; it does not work with --candidates "
+            "(resume a candidate's own folder instead)"
+        )
     folder.prepare(overwrite, resume, None if resume else settings.input)
-    device = resolve_device(settings.device)
+    prep = prepare_run(settings, folder, resume, encoder)
+    if settings.candidates > 1:
+        from .rank import run_candidates
 
-    state = None
-    if resume:
-        state = folder.read_checkpoint()
-        scene = scene_from_state(state["scene"])
-        initial = scene_from_state(state["initial"])
-        build_rois(
-            scene.width, scene.height, settings.prompt, settings.rois, **settings.roi_defaults()
-        )
-    else:
-        if settings.input and Path(settings.input).suffix.lower() not in RASTER_SUFFIXES:
-            scene, scale = load_input(settings)  # SVGs are cheap: check ROIs before loading CLIP
-            build_rois(
-                scene.width, scene.height, settings.prompt, settings.rois, **settings.roi_defaults()
-            )
-        else:
-            scene = None
-            if not settings.input or not Path(settings.input).is_file():
-                raise ClipvgError(f"input {settings.input} not found")
-        initial = None
-    if encoder is None:
-        encoder = load_clip(
-            settings.clip_model, settings.clip_pretrained, settings.clip_weights, device
-        )
-    if scene is None:
-        scene, scale = load_input(settings)
-        settings.rois = scaled_rois(settings.rois, scale)
-    if not resume:
-        initial = scene.clone()
-    session = EditSession(scene, settings, encoder, device=device, initial=initial)
-    if state is not None:
-        session.load_state_dict(state)
-    else:
-        folder.write_scene(session.initial, "initial")
-    setup_s = time.perf_counter() - t0
-
-    def record(status: str) -> dict[str, Any]:
-        iters = [r.seconds for r in session.history]
-        return {
-            "command": "edit",
-            "status": status,
-            "iteration": session.iteration,
-            "seed": settings.seed,
-            "settings": settings.to_dict(),
-            "rois": [r.to_dict() for r in session.rois],
-            "device": str(device),
-            "clip": getattr(encoder, "name", type(encoder).__name__),
-            "clip_image_size": encoder.image_size,
-            "canvas": [scene.width, scene.height],
-            "num_paths": scene.num_paths,
-            "versions": package_versions(),
-            "timings": {
-                "setup_s": round(setup_s, 3),
-                "total_s": round(time.perf_counter() - t0, 3),
-                "mean_iter_s": round(sum(iters) / len(iters), 4) if iters else None,
-                "torch_threads": torch.get_num_threads(),
-            },
-            "history": [r.to_dict() for r in session.history],
-        }
-
-    def save(status: str) -> None:
-        folder.write_scene(session.scene, "latest")
-        if status == "finished":
-            folder.write_scene(session.scene, "final", session.render)
-        folder.write_checkpoint(session.state_dict())
-        folder.write_record(record(status))
-
-    status = run_loop(session, folder, callback=callback, progress=progress, save=save)
+        return run_candidates(settings, folder, prep, t0=t0, callback=callback, progress=progress)
+    session = EditSession(
+        prep.scene, settings, prep.encoder, device=prep.device, initial=prep.initial
+    )
+    if prep.state is not None:
+        session.load_state_dict(prep.state)
+    status = run_session(
+        session,
+        folder,
+        setup_s=time.perf_counter() - t0,
+        write_initial=prep.state is None,
+        callback=callback,
+        progress=progress,
+    )
     return status, folder, session
 
 
@@ -525,7 +768,12 @@ def run_loop(
             bar.set_postfix(loss=f"{rec.loss:.3f}")
             if s.save_every and session.iteration % s.save_every == 0:
                 it = session.iteration
-                folder.write_scene(session.scene, f"snapshots/iter_{it:04d}", session.render)
+                folder.write_scene(
+                    session.scene,
+                    f"snapshots/iter_{it:04d}",
+                    session.render,
+                    exact=session.exact_paths,
+                )
                 save("running")
             if callback is not None:
                 callback(session, session.iteration, rec.to_dict())

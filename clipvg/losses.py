@@ -105,3 +105,66 @@ def roi_loss(
     if patches.numel():
         loss = loss + patch_weight * patches.mean()
     return loss
+
+
+# ---- background preservation -------------------------------------------------------------
+def masked_mse(current: torch.Tensor, initial: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference weighted by ``keep``.
+
+    Args:
+        current: (H, W, 3) render in [0, 1] (differentiable).
+        initial: (H, W, 3) reference render in [0, 1].
+        keep: (H, W) weights in [0, 1] (1 = must not change).
+
+    Returns:
+        Scalar ``sum(keep * |current - initial|^2) / (3 * sum(keep))`` (0 when keep is all 0).
+    """
+    if current.shape != initial.shape or current.shape[:2] != keep.shape:
+        raise ClipvgError(
+            f"image / mask shapes differ: {tuple(current.shape)}, {tuple(initial.shape)}, {tuple(keep.shape)}"
+        )
+    k = keep.to(current.dtype)[..., None]
+    return (k * (current - initial) ** 2).sum() / (3 * k.sum()).clamp_min(1e-8)
+
+
+def keep_composite(image: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """The image where ``keep`` is 1, white where it is 0: (H, W, 3) -> (1, 3, H, W) in [0, 1]."""
+    k = keep.to(image.dtype)[..., None]
+    return (image * k + (1 - k)).permute(2, 0, 1)[None]
+
+
+def feature_distance(current: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+    """LPIPS-style distance without learned weights: unit-normalize each position's
+    channel vector, then the mean over positions of the squared difference.
+
+    Args:
+        current, initial: (B, C, h, w) feature maps (or (B, T, C) tokens: channel last).
+
+    Returns:
+        Scalar in [0, 4].
+    """
+    dim = 1 if current.ndim == 4 else -1
+    a = F.normalize(_wide(current), dim=dim)
+    b = F.normalize(_wide(initial), dim=dim)
+    return ((a - b) ** 2).sum(dim).mean()
+
+
+def gradient_distance(
+    current: torch.Tensor, initial: torch.Tensor, keep: torch.Tensor
+) -> torch.Tensor:
+    """Pixel-space structural proxy for a perceptual distance (no network): the
+    ``keep``-weighted mean squared difference of horizontal and vertical finite
+    differences (edges moving or blurring shows up here more than in plain MSE).
+
+    Args:
+        current, initial: (H, W, 3) in [0, 1]; keep: (H, W) in [0, 1].
+
+    Returns:
+        Scalar >= 0.
+    """
+    dc = current - initial
+    k = keep.to(current.dtype)[..., None]
+    gx = (dc[:, 1:] - dc[:, :-1]) ** 2 * torch.minimum(k[:, 1:], k[:, :-1])
+    gy = (dc[1:] - dc[:-1]) ** 2 * torch.minimum(k[1:], k[:-1])
+    norm = (3 * k.sum()).clamp_min(1e-8)
+    return (gx.sum() + gy.sum()) / norm

@@ -1,5 +1,30 @@
-"""Regions of interest: box + prompt + weights (see :mod:`roi.region`)."""
+"""Regions of interest: box, polygon or mask + prompt + weights (see :mod:`roi.region`),
+and their soft masks at a render size (see :mod:`roi.mask`)."""
 
+from .mask import (
+    box_mask,
+    feather,
+    keep_weights,
+    parse_polygon,
+    paths_overlapping,
+    polygon_mask,
+    read_mask,
+    roi_mask,
+    union_mask,
+)
 from .region import ROI, build_rois, check_roi
 
-__all__ = ["ROI", "build_rois", "check_roi"]
+__all__ = [
+    "ROI",
+    "box_mask",
+    "build_rois",
+    "check_roi",
+    "feather",
+    "keep_weights",
+    "parse_polygon",
+    "paths_overlapping",
+    "polygon_mask",
+    "read_mask",
+    "roi_mask",
+    "union_mask",
+]

@@ -1,0 +1,118 @@
+"""Benchmark of local edits: cost of ranked candidates, and background preservation.
+
+Table 1: wall seconds of one edit run vs ``--candidates K`` (K seeds sharing the
+loaded CLIP and the input), end to end through ``run_edit`` including the CLIP load,
+and the ratio (target <= 4.2 for K = 4). CLIP is ViT-B-32 with RANDOM weights
+(timing only).
+
+Table 2: PSNR outside a box (8 px margin left out) after N iterations with the
+analytic mean-color encoder, with and without ``--preserve-background``.
+
+    python benchmarks/local_edit.py [--svg pitt.svg] [--iters 10] [--k 4] [--patches 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import torch  # noqa: E402
+
+import clipvg  # noqa: E402
+from clipvg.config import EditSettings  # noqa: E402
+from clipvg.edit import EditSession, package_versions, run_edit  # noqa: E402
+from clipvg.metrics import background_psnr  # noqa: E402
+from roi import box_mask  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--svg", default="/work/shared/data/svg/pitt.svg")
+    ap.add_argument("--iters", type=int, default=10, help="iterations per run (table 1)")
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--patches", type=int, default=16)
+    ap.add_argument("--preserve-iters", type=int, default=150, help="iterations (table 2; 0 skips)")
+    ap.add_argument("--preserve-size", type=int, default=128, help="optimization render size")
+    args = ap.parse_args()
+    v = package_versions()
+    print(
+        f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, "
+        f"torch {v['torch']}, open_clip {v['open_clip_torch']}"
+    )
+    box = {"x": 0, "y": 0, "w": 256, "h": 256, "prompt": "red hair"}
+    base = dict(
+        input=args.svg,
+        prompt="a portrait",
+        rois=[box],
+        iters=args.iters,
+        patches=args.patches,
+        save_every=0,
+        device="cpu",
+        clip_pretrained="none",
+    )
+    times = {}
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
+        warnings.simplefilter("ignore")
+        for k in (1, args.k):
+            t = time.perf_counter()
+            run_edit(EditSettings(**base, candidates=k), Path(tmp) / f"k{k}", progress=False)
+            times[k] = time.perf_counter() - t
+    print(
+        f"\nTable 1: {Path(args.svg).name}, ViT-B-32 random weights, {args.iters} iterations, "
+        f"{args.patches} patches/ROI, 2 ROIs"
+    )
+    print(f"{'run':<22}{'seconds':>10}")
+    print(f"{'one run':<22}{times[1]:>10.2f}")
+    print(f"{f'K={args.k} candidates':<22}{times[args.k]:>10.2f}")
+    print(f"{'ratio':<22}{times[args.k] / times[1]:>10.2f}   (target <= {args.k * 1.05:.1f})")
+
+    if args.preserve_iters <= 0:
+        return
+    from encoders import MeanColorEncoder
+
+    print(
+        f"\nTable 2: PSNR outside the box (8 px margin), analytic encoder, "
+        f"{args.preserve_iters} iterations at {args.preserve_size} px, measured at 512 px"
+    )
+    print(f"{'preserve W':<12}{'PSNR dB':>10}{'redness +':>11}{'seconds':>9}")
+    for w in (0.0, 1.0):
+        st = EditSettings(
+            prompt="red",
+            rois=[dict(box, prompt="red")],
+            iters=args.preserve_iters,
+            patches=4,
+            save_every=0,
+            device="cpu",
+            preserve_background=w,
+        )
+        scene = clipvg.load_svg(args.svg)
+        t = time.perf_counter()
+        s = EditSession(
+            scene, st, MeanColorEncoder(), render=lambda sc: clipvg.render(sc, args.preserve_size)
+        )
+        for _ in range(args.preserve_iters):
+            s.step()
+        secs = time.perf_counter() - t
+        with torch.no_grad():
+            a, b = clipvg.render(s.scene, 512), clipvg.render(s.initial, 512)
+        outside = box_mask((0, 0, 264, 264), (512, 512)) == 0
+
+        def red(img):
+            m = img[16:240, 16:240].reshape(-1, 3).mean(0)
+            return float(m[0] - (m[1] + m[2]) / 2)
+
+        print(
+            f"{w:<12g}{background_psnr(a, b, outside):>10.2f}{red(a) - red(b):>11.3f}{secs:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
