@@ -63,6 +63,25 @@ def write_png(image: torch.Tensor, path: str | os.PathLike) -> None:
         Image.fromarray(array, "RGBA" if array.shape[2] == 4 else "RGB").save(tmp, format="PNG")
 
 
+def open_rgba(path: str | os.PathLike, what: str = "image"):
+    """Open a picture file as a loaded PIL RGBA image.
+
+    Raises:
+        ClipvgError: missing or unreadable file; ``what`` names it in the message.
+    """
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise ClipvgError(f"{what} {path} not found")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert("RGBA")
+    except Exception:
+        raise ClipvgError(f"cannot read {what} {path} as an image") from None
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True when ``a`` and ``b`` name the same existing file (so writing b would destroy a)."""
     try:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .augment import apply_grid, sample_warps, warp_grid
 from .errors import ClipvgError
+from .io import open_rgba
 
 
 def read_rgb(path: str | Path) -> torch.Tensor:
@@ -34,15 +35,7 @@ def read_rgb(path: str | Path) -> torch.Tensor:
     """
     from PIL import Image
 
-    path = Path(path)
-    if not path.is_file():
-        raise ClipvgError(f"image {path} not found")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            rgba = im.convert("RGBA")
-    except Exception:
-        raise ClipvgError(f"cannot read {path} as an image") from None
+    rgba = open_rgba(path)
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     rgb = Image.alpha_composite(white, rgba).convert("RGB")
     arr = np.asarray(rgb, dtype=np.float32) / 255

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from clipvg.errors import ClipvgError
+from clipvg.io import open_rgba
 
 if TYPE_CHECKING:
     from clipvg.scene import Scene
@@ -67,15 +68,7 @@ def read_mask(path: str | Path, width: int, height: int) -> torch.Tensor:
     """
     from PIL import Image
 
-    path = Path(path)
-    if not path.is_file():
-        raise ClipvgError(f"mask image {path} not found")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            rgba = im.convert("RGBA")
-    except Exception:
-        raise ClipvgError(f"cannot read mask {path} as an image") from None
+    rgba = open_rgba(path, "mask image")
     mw, mh = rgba.size
     if abs(mw / mh - width / height) > 0.02 * (width / height):
         raise ClipvgError(
