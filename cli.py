@@ -396,6 +396,12 @@ def _add_vectorize_parser(sub) -> None:
     p.add_argument(
         "--refine-iters", type=int, help="renderer refinement steps (preset's; 0 turns it off)"
     )
+    p.add_argument(
+        "--robust",
+        type=float,
+        metavar="PX",
+        help="control-point noise the refinement makes the result tolerate (detailed: 2; 0: fit closest)",
+    )
     p.set_defaults(func=cmd_vectorize)
 
 
@@ -416,6 +422,7 @@ def cmd_vectorize(args: argparse.Namespace) -> None:
         seed=args.seed,
         max_size=args.max_size,
         refine=args.refine_iters,
+        robust=args.robust,
     )
     save_svg(scene, args.output)
     groups = sorted({g for info in scene.info for g in info.groups})

@@ -339,3 +339,41 @@ def test_cli_subprocess_exit_code_and_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("error:")
+
+
+def test_noise_aware_refinement_tolerates_moved_points_and_is_deterministic():
+    """``sigma`` refines for jittered control points: lower error once points move."""
+    from vectorize.refine import refine
+
+    im = busy_image(48, seed=1)
+    rgb = im.astype(np.float32) / 255
+    opaque = np.ones(rgb.shape[:2], bool)
+    start = vectorize_image(im, rounds=(10, 60), max_paths=60, refine=0)
+    plain = refine(start, rgb, opaque, iters=30, seed=0)
+    robust = refine(start, rgb, opaque, iters=30, seed=0, sigma=2.0)
+    again = refine(start, rgb, opaque, iters=30, seed=0, sigma=2.0)
+    assert torch.equal(robust.points, again.points) and torch.equal(robust.colors, again.colors)
+    with pytest.raises(ClipvgError, match="sigma"):
+        refine(start, rgb, opaque, iters=1, sigma=-1.0)
+
+    target = torch.from_numpy(rgb)
+
+    def noisy_error(scene) -> float:
+        g = torch.Generator().manual_seed(1234)
+        errs = []
+        for _ in range(4):
+            moved = scene.clone()
+            moved.points = moved.points + 2.0 * torch.randn(moved.points.shape, generator=g)
+            errs.append(float(((clipvg.render(moved, background="white") - target) ** 2).mean()))
+        return sum(errs) / len(errs)
+
+    assert noisy_error(robust) < 0.9 * noisy_error(plain)
+
+
+def test_robust_option_is_validated(tmp_path, capsys):
+    import cli
+
+    img = tmp_path / "a.png"
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(img)
+    assert cli.main(["vectorize", str(img), "-o", str(tmp_path / "a.svg"), "--robust", "-1"]) == 2
+    assert "--robust" in capsys.readouterr().err

@@ -37,7 +37,9 @@ class Preset:
     gain (summed over a region, RGB in [0, 1]) worth a path in a later round;
     ``jitter``: border displacement, pixels, that later-round regions must survive
     to be worth a path (see :func:`~vectorize.stack.select_gains`);
-    ``region_share``: part of the budget left after round 1 kept for ``regions``.
+    ``region_share``: part of the budget left after round 1 kept for ``regions``;
+    ``robust``: control point noise, pixels, the refinement makes the stack tolerate
+    (see :func:`~vectorize.refine.refine`; only with ``refine_iters``).
     """
 
     rounds: tuple[int, ...]
@@ -48,12 +50,13 @@ class Preset:
     min_gain: float = 0.02
     region_share: float = 0.25
     jitter: float = 0.0
+    robust: float = 0.0
 
 
 PRESETS: dict[str, Preset] = {
     "fast": Preset(rounds=(100, 400), max_paths=300, refine_iters=0, tolerance=0.8),
     "balanced": Preset(rounds=(250, 1000, 2500), max_paths=1000, refine_iters=60),
-    "detailed": Preset(rounds=(700, 3000, 8000), max_paths=3000, refine_iters=60),
+    "detailed": Preset(rounds=(700, 3000, 8000), max_paths=3000, refine_iters=60, robust=2.0),
 }
 
 _BASE_MARGIN = 16.0  # the base rectangle overhangs the canvas by this many pixels
@@ -70,6 +73,7 @@ def vectorize_image(
     seed: int = 0,
     max_size: int = 512,
     refine: int | None = None,
+    robust: float | None = None,
 ) -> Scene:
     """Vectorize a raster image into a layered scene.
 
@@ -77,21 +81,24 @@ def vectorize_image(
         image: a file path (PNG, JPEG, WebP, ...), a PIL image, or an array
             (H, W[, 3|4]) uint8 in 0..255 or float in [0, 1].
         preset: ``"fast"`` (~300 paths, no refinement), ``"balanced"`` (~1000) or
-            ``"detailed"`` (~3000).
+            ``"detailed"`` (~3000; refined to tolerate moved control points).
         rounds: region count per round, coarse to fine (overrides the preset).
         max_paths: path budget of the whole stack (overrides the preset).
         regions: boxes ``(x, y, w, h)`` in input pixels; each adds a finer round
             over that box, grouped as ``round-region-K``.
-        seed: kept for a uniform API; nothing here is random, so the same input
-            and settings always give the same scene (and the same SVG bytes).
+        seed: seeds the noise of the noise-aware refinement (``detailed``); the
+            same input, settings and seed always give the same scene (and the
+            same SVG bytes).
         max_size: longer side, in pixels, the input is downscaled to (with a warning).
         refine: renderer refinement steps (overrides the preset; 0 turns it off).
+        robust: control-point noise (px) the refinement makes the stack tolerate
+            (overrides the preset; 0 fits the input as closely as possible).
 
     Returns:
         A :class:`~clipvg.scene.Scene` at the working size (the input scaled to
         ``max_size``), paths bottom to top, ``info[i].groups == ("round-N",)``.
     """
-    settings = _settings(preset, rounds, max_paths, refine)
+    settings = _settings(preset, rounds, max_paths, refine, robust)
     if max_size < 8:
         raise ClipvgError(f"--max-size must be at least 8 pixels, got {max_size}")
     raster = _load(image, max_size)
@@ -105,7 +112,9 @@ def vectorize_image(
     scene = trace_layers(layers, rgb, opaque, settings)
     scene = refit_colors(scene, rgb, keep=1)
     if settings.refine_iters > 0:
-        scene = refine_scene(scene, rgb, opaque, settings.refine_iters, seed=seed)
+        scene = refine_scene(
+            scene, rgb, opaque, settings.refine_iters, seed=seed, sigma=settings.robust
+        )
     return scene
 
 
@@ -201,7 +210,7 @@ def trace_layers(
     )
 
 
-def _settings(preset: str, rounds, max_paths, refine) -> Preset:
+def _settings(preset: str, rounds, max_paths, refine, robust=None) -> Preset:
     if preset not in PRESETS:
         raise ClipvgError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
     s = PRESETS[preset]
@@ -220,6 +229,10 @@ def _settings(preset: str, rounds, max_paths, refine) -> Preset:
         if refine < 0:
             raise ClipvgError(f"--refine-iters must be >= 0, got {refine}")
         s = replace(s, refine_iters=int(refine))
+    if robust is not None:
+        if not 0 <= robust <= 20:
+            raise ClipvgError(f"--robust must be from 0 to 20 pixels, got {robust}")
+        s = replace(s, robust=float(robust))
     return s
 
 
