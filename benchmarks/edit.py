@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 import warnings
@@ -33,22 +34,32 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn, device, reps: int) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) per call, after one warm-up call."""
-    fn()
-    sync(device)
-    w, c = time.perf_counter(), time.process_time()
-    for _ in range(reps):
+def interleaved(fns, device, reps: int) -> list[float]:
+    """Median wall seconds per call of each function, timed in turn (after one warm-up each).
+
+    Interleaving keeps slow drifts of the machine from favouring one of them.
+    """
+    for fn in fns:
         fn()
-    sync(device)
-    return (time.perf_counter() - w) / reps, (time.process_time() - c) / reps
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(reps):
+        for i, fn in enumerate(fns):
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--svg", default="/work/shared/data/svg/pitt.svg")
     ap.add_argument(
-        "--iters", type=int, default=2, help="timed iterations per case (after 1 warm-up)"
+        "--svg",
+        default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"),
+    )
+    ap.add_argument(
+        "--iters", type=int, default=3, help="timed repetitions per case (after 1 warm-up)"
     )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--patches", type=int, default=64)
@@ -74,7 +85,6 @@ def main() -> None:
             device=str(device),
         )
         session = EditSession(scene0.clone(), settings, encoder, device=device)
-        it_wall, it_cpu = timed(session.step, device, args.iters)
         n = sum(1 + r.patches for r in session.rois)
         s = encoder.image_size
         crops = torch.rand(n, 3, s, s, device=device)
@@ -88,9 +98,10 @@ def main() -> None:
             with torch.no_grad():
                 encoder.encode_image(crops)
 
-        fb_wall, _ = timed(clip_fb, device, args.iters)
-        all_wall, _ = timed(clip_all, device, args.iters)
-        rows.append((n_roi, n, it_wall, it_cpu, fb_wall, all_wall))
+        it_wall, fb_wall, all_wall = interleaved(
+            [session.step, clip_fb, clip_all], device, args.iters
+        )
+        rows.append((n_roi, n, it_wall, fb_wall, all_wall))
 
     v = package_versions()
     print(
@@ -99,15 +110,15 @@ def main() -> None:
     )
     print(
         f"# cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, torch {v['torch']}, "
-        f"open_clip {v['open_clip_torch']}, python {v['python']}; {args.iters} timed iterations per case"
+        f"open_clip {v['open_clip_torch']}, python {v['python']}; median of {args.iters} interleaved repetitions"
     )
     print(
-        "| ROIs | crops | s/iter (wall) | s/iter (CPU) | CLIP fwd+bwd s | ratio | CLIP fwd+bwd+ref fwd s | ratio |"
+        "| ROIs | crops | s/iter | CLIP fwd+bwd (s) | ratio | CLIP fwd+bwd + reference fwd (s) | ratio |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n_roi, n, itw, itc, fb, al in rows:
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n_roi, n, itw, fb, al in rows:
         print(
-            f"| {n_roi} | {n} | {itw:.2f} | {itc:.2f} | {fb:.2f} | {itw / fb:.3f} | {al:.2f} | {itw / al:.3f} |"
+            f"| {n_roi} | {n} | {itw:.2f} | {fb:.2f} | {itw / fb:.3f} | {al:.2f} | {itw / al:.3f} |"
         )
 
 

@@ -35,7 +35,10 @@ from roi import box_mask  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--svg", default="/work/shared/data/svg/pitt.svg")
+    ap.add_argument(
+        "--svg",
+        default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"),
+    )
     ap.add_argument("--iters", type=int, default=10, help="iterations per run (table 1)")
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--patches", type=int, default=16)

@@ -20,7 +20,7 @@ from clipvg.edit import EditSession, run_edit
 from clipvg.metrics import background_psnr
 from roi import box_mask
 
-PITT = Path("/work/shared/data/svg/pitt.svg")
+PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"
 needs_pitt = pytest.mark.skipif(not PITT.is_file(), reason="pitt.svg not available")
 
 

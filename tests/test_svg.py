@@ -20,7 +20,7 @@ from clipvg.svg import SvgLimits, load_svg, parse_svg_string, save_svg, scene_to
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "svg"
-REAL = Path("/work/shared/data/svg")
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg"
 NS = "{http://www.w3.org/2000/svg}"
 
 
