@@ -461,7 +461,8 @@ class RunFolder:
             raise ClipvgError(
                 f"output folder {self.path} is not empty; pass --overwrite or choose another -o"
             )
-        (self.path / "snapshots").mkdir(parents=True, exist_ok=True)
+        # Nothing is created yet: files are written (creating the folder) only once
+        # the input, the ROIs, CLIP and the prompts have all been checked.
 
     def file(self, name: str) -> Path:
         return self.path / name

@@ -81,7 +81,7 @@ def run_candidates(
     results: list[dict[str, Any]] = []
     sessions: dict[int, EditSession] = {}
     root = folder.file("candidates")
-    root.mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     wrote_initial = False
     for i in range(k):
         start = time.perf_counter()

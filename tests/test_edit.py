@@ -295,3 +295,31 @@ def test_first_iteration_compares_identical_warps(tiny):
     s = session(two_boxes(), tiny, rois=rois, patches=3)
     rec = s.step()
     assert rec.rois == pytest.approx([30 + 80, 5 + 7], abs=1e-4)
+
+
+def test_a_run_refused_during_setup_leaves_no_folder(tmp_path, capsys):
+    import cli
+
+    src = tmp_path / "in.svg"
+    src.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><rect x="4" y="4" width="20" height="20"/></svg>'
+    )
+    out = tmp_path / "out"
+    # The prompt equals the source prompt: refused after the model is loaded.
+    code = cli.main(
+        [
+            "edit",
+            str(src),
+            "--prompt",
+            "photo",
+            "--clip-pretrained",
+            "none",
+            "--iters",
+            "1",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 2
+    assert "same text features" in capsys.readouterr().err
+    assert not out.exists()
