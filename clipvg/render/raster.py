@@ -350,39 +350,32 @@ def rasterize(
     if width < 1 or height < 1:
         raise ClipvgError(f"output size must be at least 1x1, got {width}x{height}")
     device, dtype = points.device, points.dtype
-    if background is None:
+    transparent = background is None
+    if transparent:
         # Transparent canvas: composite premultiplied colour and alpha as four channels.
-        rgba = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], 1)
-        premul = _rasterize_rgb(
-            points,
-            colors[:, 3],
-            rgba,
-            contour_sizes,
-            contour_path,
-            evenodd,
-            width,
-            height,
-            torch.zeros(4, dtype=dtype, device=device),
-            tolerance,
-            topology,
-        )
-        alpha = premul[..., 3:].clamp(0, 1)
-        rgb = premul[..., :3] / alpha.clamp(min=1e-8)
-        return torch.cat([rgb.clamp(0, 1), alpha], -1)
-    background = torch.as_tensor(background, dtype=dtype, device=device)
-    return _rasterize_rgb(
+        paint = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], 1)
+        base = torch.zeros(4, dtype=dtype, device=device)
+    else:
+        paint = colors[:, :3]
+        base = torch.as_tensor(background, dtype=dtype, device=device)
+    image = _rasterize_rgb(
         points,
         colors[:, 3],
-        colors[:, :3],
+        paint,
         contour_sizes,
         contour_path,
         evenodd,
         width,
         height,
-        background,
+        base,
         tolerance,
         topology,
     )
+    if not transparent:
+        return image
+    alpha = image[..., 3:].clamp(0, 1)
+    rgb = image[..., :3] / alpha.clamp(min=1e-8)
+    return torch.cat([rgb.clamp(0, 1), alpha], -1)
 
 
 def _rasterize_rgb(
