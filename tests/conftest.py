@@ -16,3 +16,11 @@ def device(request) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         pytest.skip("CUDA is not available on this machine")
     return torch.device(name)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A tiny random-init open_clip model (no download), shared by a test module."""
+    from clipvg.clip import tiny_clip
+
+    return tiny_clip()

@@ -3,13 +3,8 @@
 import pytest
 import torch
 
-from clipvg.clip import Encoder, TextFeatureCache, load_clip, resolve_device, tiny_clip
+from clipvg.clip import Encoder, TextFeatureCache, load_clip, resolve_device
 from clipvg.errors import ClipvgError
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return tiny_clip()
 
 
 def test_tiny_encoder_shapes_and_gradient(tiny):

@@ -14,15 +14,9 @@ from encoders import COLORS, MeanColorEncoder, square, two_boxes  # noqa: F401
 
 import clipvg
 from clipvg import edit as edit_mod
-from clipvg.clip import tiny_clip
 from clipvg.config import EditSettings
 from clipvg.edit import EditSession, run_edit
 from clipvg.scene import Scene
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return tiny_clip()
 
 
 def settings(**kw) -> EditSettings:

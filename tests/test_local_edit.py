@@ -14,7 +14,6 @@ from encoders import MeanColorEncoder, two_boxes
 from PIL import Image
 
 import clipvg
-from clipvg.clip import tiny_clip
 from clipvg.config import EditSettings
 from clipvg.edit import EditSession, run_edit
 from clipvg.metrics import background_psnr
@@ -22,11 +21,6 @@ from roi import box_mask
 
 PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"
 needs_pitt = pytest.mark.skipif(not PITT.is_file(), reason="pitt.svg not available")
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return tiny_clip()
 
 
 def settings(**kw) -> EditSettings:
