@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
+
 from .errors import ClipvgError
 
 LOCKS = ("shape", "color")
@@ -62,10 +64,10 @@ class EditSettings:
     rois: list[dict[str, Any]] = field(default_factory=list)
     source_prompt: str = "photo"
     iters: int = 150
-    patches: int = 64
-    crop_ratio: float = 0.8
-    roi_weight: float = 30.0
-    patch_weight: float = 80.0
+    patches: int = PATCHES
+    crop_ratio: float = CROP_RATIO
+    roi_weight: float = ROI_WEIGHT
+    patch_weight: float = PATCH_WEIGHT
     distortion: float = 0.3
     whole_crop: float = 0.9
     shape_lr: float = 0.2

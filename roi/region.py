@@ -21,6 +21,12 @@ from typing import Any
 
 from clipvg.errors import ClipvgError
 
+# Per-ROI defaults from CLIPVG; the edit settings take theirs from here.
+ROI_WEIGHT = 30.0
+PATCHES = 64
+CROP_RATIO = 0.8
+PATCH_WEIGHT = 80.0
+
 
 @dataclass(frozen=True)
 class ROI:
@@ -44,10 +50,10 @@ class ROI:
     w: float
     h: float
     prompt: str
-    weight: float = 30.0
-    patches: int = 64
-    crop_ratio: float = 0.8
-    patch_weight: float = 80.0
+    weight: float = ROI_WEIGHT
+    patches: int = PATCHES
+    crop_ratio: float = CROP_RATIO
+    patch_weight: float = PATCH_WEIGHT
     polygon: tuple[tuple[float, float], ...] | None = None
     mask: str | None = None
     image: str | None = None
