@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):
@@ -18,10 +19,17 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 def cmd_render(args: argparse.Namespace) -> None:
     import clipvg
     from clipvg.errors import ClipvgError
-    from clipvg.io import same_file, write_png
+    from clipvg.io import check_output, raster_kind, require_file, write_png
 
-    if same_file(args.input, args.output):
-        raise ClipvgError(f"output {args.output} is the input file; choose another name")
+    require_file(args.input)
+    kind = raster_kind(args.input)
+    if kind is not None:
+        svg = Path(args.input).with_suffix(".svg")
+        raise ClipvgError(
+            f"{args.input} is a raster image ({kind}), not an SVG; vectorize it first: "
+            f"python cli.py vectorize {args.input} -o {svg}"
+        )
+    check_output(args.output, [args.input], args.overwrite)
     if args.width is not None and args.width < 1 or args.height is not None and args.height < 1:
         raise ClipvgError("--width and --height must be positive")
     scene = clipvg.load_svg(args.input)
@@ -34,6 +42,20 @@ def cmd_render(args: argparse.Namespace) -> None:
     )
     write_png(image, args.output)
     print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.num_paths} paths)")
+
+
+def _add_overwrite_arg(p) -> None:
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output file (never an input)"
+    )
+
+
+def _add_quiet_arg(p) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _rounds(text: str) -> list[int]:
@@ -172,7 +194,7 @@ def _add_edit_parser(sub) -> None:
     _add_clip_args(p)
     p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_quiet_arg(p)
     loc = p.add_argument_group("local edits and candidates")
     loc.add_argument(
         "--edit-only",
@@ -214,16 +236,16 @@ def _add_edit_parser(sub) -> None:
     p.set_defaults(func=cmd_edit)
 
 
-def cmd_edit(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
+def cmd_edit(args: argparse.Namespace) -> int:
     from clipvg.config import merge_settings, read_config
     from clipvg.edit import RUN_RECORD, run_edit
     from clipvg.errors import ClipvgError
+    from clipvg.io import check_outside
 
     outdir = args.resume or args.output
     if not outdir:
         raise ClipvgError("give an output folder with -o OUTDIR (or --resume OUTDIR)")
+    check_outside(outdir, [args.config])
     if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
         raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
     file_values = read_config(args.config) if args.config else None
@@ -279,15 +301,20 @@ def cmd_edit(args: argparse.Namespace) -> None:
         resume=bool(args.resume),
         progress=not args.quiet,
     )
-    last = session.history[-1].loss if session.history else float("nan")
     if status == "interrupted":
         print(
             f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
             f"continue with --resume {folder.path}",
             file=sys.stderr,
         )
-        raise KeyboardInterrupt
-    print(f"wrote {folder.file('final.svg')} ({session.iteration} iterations, loss {last:.4f})")
+        return 130
+    done = _plural(session.iteration, "iteration")
+    if session.history:
+        done += f", loss {session.history[-1].loss:.4f}"
+    else:
+        done += ": the input unchanged"
+    print(f"wrote {folder.file('final.svg')} ({done})")
+    return 0
 
 
 def _add_evaluate_parser(sub) -> None:
@@ -301,6 +328,8 @@ def _add_evaluate_parser(sub) -> None:
     _add_clip_args(p)
     p.add_argument("--margin", type=float, default=0.0, help="pixels left out around the ROIs (0)")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE (- for stdout)")
+    _add_overwrite_arg(p)
+    _add_quiet_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -310,8 +339,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from clipvg.clip import load_clip, resolve_device
     from clipvg.config import EditSettings
     from clipvg.evaluate import evaluate, format_table
-    from clipvg.io import write_text
+    from clipvg.io import check_output, write_text
 
+    rois = _roi_specs(args) or []
+    if args.json and args.json != "-":
+        reads = [args.edited, args.source, args.prompt_image, args.clip_weights]
+        reads += [r.get("image") or r.get("mask") for r in rois]
+        check_output(args.json, reads, args.overwrite)
     defaults = EditSettings()
     device = resolve_device(args.device or defaults.device)
     encoder = load_clip(
@@ -319,6 +353,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         args.clip_pretrained or defaults.clip_pretrained,
         args.clip_weights,
         device,
+        progress=not args.quiet,
     )
     report = evaluate(
         args.edited,
@@ -326,7 +361,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         encoder,
         prompt=args.prompt,
         prompt_image=args.prompt_image,
-        rois=_roi_specs(args) or [],
+        rois=rois,
         source_prompt=args.source_prompt or defaults.source_prompt,
         margin=args.margin,
         device=device,
@@ -349,17 +384,16 @@ def _add_text_parser(sub) -> None:
     p.add_argument("--size", type=float, default=200.0, help="font size in pixels (200)")
     p.add_argument("--margin", type=float, default=20.0, help="white border in pixels (20)")
     p.add_argument("--no-kerning", action="store_true", help="ignore the font's kerning pairs")
+    _add_overwrite_arg(p)
     p.set_defaults(func=cmd_text)
 
 
 def cmd_text(args: argparse.Namespace) -> None:
     import clipvg
-    from clipvg.errors import ClipvgError
-    from clipvg.io import same_file
+    from clipvg.io import check_output
     from clipvg.text import text_to_scene
 
-    if args.font and same_file(args.font, args.output):
-        raise ClipvgError("the output would overwrite the font; choose another -o")
+    check_output(args.output, [args.font], args.overwrite)
     scene = text_to_scene(
         args.text, args.font, size=args.size, margin=args.margin, kerning=not args.no_kerning
     )
@@ -402,17 +436,17 @@ def _add_vectorize_parser(sub) -> None:
         metavar="PX",
         help="control-point noise the refinement makes the result tolerate (detailed: 2; 0: fit closest)",
     )
+    _add_overwrite_arg(p)
+    _add_quiet_arg(p)
     p.set_defaults(func=cmd_vectorize)
 
 
 def cmd_vectorize(args: argparse.Namespace) -> None:
-    from clipvg.errors import ClipvgError
-    from clipvg.io import same_file
+    from clipvg.io import check_output
     from clipvg.svg import save_svg
     from vectorize.pipeline import vectorize_image
 
-    if same_file(args.input, args.output):
-        raise ClipvgError(f"-o {args.output} would overwrite the input; choose another output file")
+    check_output(args.output, [args.input], args.overwrite)
     scene = vectorize_image(
         args.input,
         preset=args.preset,
@@ -423,6 +457,7 @@ def cmd_vectorize(args: argparse.Namespace) -> None:
         max_size=args.max_size,
         refine=args.refine_iters,
         robust=args.robust,
+        progress=not args.quiet,
     )
     save_svg(scene, args.output)
     groups = sorted({g for info in scene.info for g in info.groups})
@@ -444,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=None, help="output height in pixels")
     p.add_argument("--background", default="white", help="white, none (transparent) or a color")
     p.add_argument("--backend", choices=["torch", "diffvg"], default="torch")
+    _add_overwrite_arg(p)
     p.set_defaults(func=cmd_render)
 
     # Each command adds its parser here, next to the others: vectorize, edit, text, evaluate.
@@ -461,14 +497,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except ClipvgError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (Ctrl-C)", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

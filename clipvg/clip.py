@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ClipvgError
+from .io import require_file
+from .progress import phase
 
 #: ``--clip-pretrained`` value that builds the architecture with random weights.
 RANDOM_WEIGHTS = "none"
@@ -145,15 +147,16 @@ class TextFeatureCache:
     unit-length text features of ``template(prompt)``.
     """
 
-    def __init__(self, encoder: Encoder, templates: Sequence | None = None):
+    def __init__(self, encoder: Encoder, templates: Sequence | None = None, progress: bool = False):
         self.encoder = encoder
         self.templates = list(templates) if templates is not None else imagenet_templates()
+        self.progress = progress
         self._cache: dict[str, torch.Tensor] = {}
 
     def features(self, prompt: str) -> torch.Tensor:
         if prompt not in self._cache:
             texts = [t(prompt) if callable(t) else t.format(prompt) for t in self.templates]
-            with torch.no_grad():
+            with torch.no_grad(), phase(f"encoding prompt {prompt!r}", self.progress):
                 feats = F.normalize(self.encoder.encode_text(texts).float(), dim=-1)
             self._cache[prompt] = F.normalize(feats.mean(0), dim=-1)
         return self._cache[prompt]
@@ -256,6 +259,8 @@ def load_clip(
     weights: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
     cache_dir: str | None = None,
+    seed: int = 0,
+    progress: bool = False,
 ) -> OpenClipEncoder:
     """Build a CLIP encoder with open_clip's own factory and cache.
 
@@ -267,6 +272,9 @@ def load_clip(
             ``weights_only=True``); when given, ``pretrained`` only picks the
             preprocessing (mean/std, QuickGELU) if it names a known tag.
         device: where the model lives.
+        seed: seeds the initial (random) weights, without touching the global RNG: the
+            same seed always builds the same network (``pretrained="none"`` runs repeat).
+        progress: show the loading on stderr.
 
     Raises:
         ClipvgError: unknown model, unreadable checkpoint, or weights neither cached nor
@@ -289,9 +297,7 @@ def load_clip(
 
     checkpoint: str | None = None
     if weights is not None:
-        checkpoint = str(weights)
-        if not os.path.isfile(checkpoint):
-            raise ClipvgError(f"--clip-weights {checkpoint}: no such file")
+        checkpoint = str(require_file(weights, "--clip-weights"))
     elif tag_cfg:
         checkpoint = _cached_weights(tag_cfg, cache_dir)
         if checkpoint is None:
@@ -307,30 +313,34 @@ def load_clip(
             if not checkpoint:
                 raise ClipvgError(_no_weights_message(model, tag))
 
-    try:
-        with _quiet_open_clip(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            net = open_clip.create_model(
-                model,
-                pretrained=None,
-                device=device,
-                force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
-            )
-    except Exception as exc:
-        raise ClipvgError(f"could not build CLIP model {model}: {exc}") from None
-    if checkpoint is not None:
+    with phase(f"loading CLIP {model} ({tag if weights is None else weights})", progress):
         try:
-            with _quiet_open_clip():
-                open_clip.load_checkpoint(net, checkpoint, weights_only=True, device="cpu")
+            # Built on the CPU from the seed, then moved: the same weights on every device.
+            with _quiet_open_clip(), warnings.catch_warnings(), seeded(seed):
+                warnings.simplefilter("ignore")
+                net = open_clip.create_model(
+                    model,
+                    pretrained=None,
+                    device="cpu",
+                    force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
+                )
         except Exception as exc:
-            first = (
-                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            )
-            raise ClipvgError(
-                f"could not load CLIP weights {checkpoint} into {model}: {first}"
-            ) from None
+            raise ClipvgError(f"could not build CLIP model {model}: {exc}") from None
+        if checkpoint is not None:
+            try:
+                with _quiet_open_clip():
+                    open_clip.load_checkpoint(net, checkpoint, weights_only=True, device="cpu")
+            except Exception as exc:
+                first = (
+                    str(exc).strip().splitlines()[0][:200]
+                    if str(exc).strip()
+                    else type(exc).__name__
+                )
+                raise ClipvgError(
+                    f"could not load CLIP weights {checkpoint} into {model}: {first}"
+                ) from None
         net.to(device)
-    else:
+    if checkpoint is None:
         warnings.warn(
             f"CLIP {model} has RANDOM weights (--clip-pretrained none): edits will be meaningless; "
             "use this for tests and timing only",
@@ -340,6 +350,35 @@ def load_clip(
     std = tag_cfg.get("std") or open_clip.OPENAI_DATASET_STD
     label = f"{model}/{Path(checkpoint).name if weights is not None else tag}"
     return OpenClipEncoder(net, open_clip.get_tokenizer(model), mean, std, name=label)
+
+
+def tiny_config(
+    image_size: int = 32, width: int = 32, layers: int = 1, embed_dim: int = 16
+) -> dict:
+    """The ViT-B-32 open_clip config shrunk to a tiny model (a dict as in open_clip's
+    ``model_configs/*.json``; register it with ``open_clip.add_model_config``)."""
+    import open_clip
+
+    cfg = open_clip.get_model_config("ViT-B-32")
+    cfg["embed_dim"] = embed_dim
+    cfg["vision_cfg"].update(
+        image_size=image_size,
+        width=width,
+        layers=layers,
+        patch_size=max(4, image_size // 4),
+        head_width=max(8, width // 2),
+    )
+    cfg["text_cfg"].update(width=width, layers=layers, heads=max(1, width // 16), context_length=77)
+    return cfg
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block (building a model's random weights) on the CPU RNG seeded with
+    ``seed``; the global RNG state is restored afterwards, as if untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
 
 
 def tiny_clip(
@@ -352,22 +391,9 @@ def tiny_clip(
     import open_clip
     from open_clip.model import CLIP
 
-    cfg = open_clip.get_model_config("ViT-B-32")
-    cfg["embed_dim"] = embed_dim
-    cfg["vision_cfg"].update(
-        image_size=image_size,
-        width=width,
-        layers=layers,
-        patch_size=max(4, image_size // 4),
-        head_width=max(8, width // 2),
-    )
-    cfg["text_cfg"].update(width=width, layers=layers, heads=max(1, width // 16), context_length=77)
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    cfg = tiny_config(image_size, width, layers, embed_dim)
+    with seeded(seed):
         net = CLIP(**cfg)
-    finally:
-        torch.random.set_rng_state(gen_state)
     return OpenClipEncoder(
         net,
         open_clip.get_tokenizer("ViT-B-32"),

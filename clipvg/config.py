@@ -10,12 +10,12 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
 
 from .errors import ClipvgError
+from .io import require_file
 
 LOCKS = ("shape", "color")
 VECTORIZE_KEYS = ("preset", "max_paths", "max_size", "rounds", "regions", "refine")
@@ -176,6 +176,14 @@ class EditSettings:
             "patch_weight": self.patch_weight,
         }
 
+    def reference_files(self) -> list[str]:
+        """Files a run reads besides its input: exemplar images, ROI masks, CLIP weights."""
+        found = [self.prompt_image, self.clip_weights]
+        for r in self.rois:
+            if isinstance(r, Mapping):
+                found += [r.get("image"), r.get("mask")]
+        return [str(p) for p in found if isinstance(p, (str, os.PathLike)) and str(p)]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -197,9 +205,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
     A ``run.json`` (which holds ``{"settings": {...}, ...}``) gives its ``settings``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ClipvgError(f"config file {path} not found")
+    path = require_file(path, "config file")
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() == ".json":

@@ -43,8 +43,12 @@ from __future__ import annotations
 
 import json
 import platform
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +62,7 @@ from .augment import apply_grid, sample_warps, warp_grid
 from .clip import Encoder, TextFeatureCache, load_clip, resolve_device
 from .config import EditSettings
 from .errors import ClipvgError
-from .io import atomic_path, write_png, write_text
+from .io import RASTER_SUFFIXES, atomic_path, check_outside, require_file, write_png, write_text
 from .losses import (
     directional_loss,
     feature_distance,
@@ -70,7 +74,6 @@ from .losses import (
 from .metrics import read_rgb, roi_crops, square_image
 from .scene import PathInfo, Scene
 
-RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CHECKPOINT = "checkpoint.pt"
 RUN_RECORD = "run.json"
 #: Background MSE that costs as much as all ROI terms at W = 1 (30 dB PSNR).
@@ -442,15 +445,18 @@ class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def prepare(self, overwrite: bool, resume: bool, input_path: str | None) -> None:
+    def prepare(
+        self,
+        overwrite: bool,
+        resume: bool,
+        input_path: str | None,
+        reads: Sequence[str | None] = (),
+    ) -> None:
+        """Check the folder before any work: never write over what the run reads
+        (``input_path`` and the other files in ``reads``), even with ``overwrite``."""
         if self.path.exists() and not self.path.is_dir():
             raise ClipvgError(f"output {self.path} exists and is not a folder")
-        if input_path is not None:
-            inp = Path(input_path).resolve()
-            if self.path.resolve() in inp.parents:
-                raise ClipvgError(
-                    f"the input {input_path} lies inside the output folder {self.path}; pick another -o"
-                )
+        check_outside(self.path, [input_path, *reads])
         if resume:
             if not (self.path / CHECKPOINT).is_file():
                 raise ClipvgError(
@@ -486,7 +492,10 @@ class RunFolder:
 
     def write_checkpoint(self, state: dict[str, Any]) -> None:
         with atomic_path(self.file(CHECKPOINT)) as tmp:
-            torch.save(state, tmp)
+            try:
+                torch.save(state, tmp)
+            except RuntimeError as exc:  # torch's writer reports a full disk this way
+                raise OSError(str(exc).strip().splitlines()[0] or "write failed") from None
 
     def read_checkpoint(self) -> dict[str, Any]:
         try:
@@ -522,7 +531,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def load_input(settings: EditSettings) -> tuple[Scene, float]:
+def input_file(settings: EditSettings) -> Path:
+    """The run's input path, checked to exist."""
+    if not settings.input:
+        raise ClipvgError("no input given; pass an SVG or image path")
+    return require_file(settings.input)
+
+
+def load_input(settings: EditSettings, progress: bool = False) -> tuple[Scene, float]:
     """Load the input as a Scene: SVGs as they are, rasters through ``vectorize``.
 
     Returns:
@@ -531,12 +547,8 @@ def load_input(settings: EditSettings) -> tuple[Scene, float]:
     """
     from .svg import load_svg
 
-    path = settings.input
-    if not path:
-        raise ClipvgError("no input given; pass an SVG or image path")
-    p = Path(path)
-    if not p.is_file():
-        raise ClipvgError(f"input {path} not found")
+    p = input_file(settings)
+    path = str(p)
     if p.suffix.lower() not in RASTER_SUFFIXES:
         return load_svg(p), 1.0
     from PIL import Image
@@ -549,7 +561,7 @@ def load_input(settings: EditSettings) -> tuple[Scene, float]:
     from vectorize import vectorize_image
 
     options = {k: v for k, v in settings.vectorize.items() if v is not None}
-    scene = vectorize_image(str(p), seed=settings.seed, **options)
+    scene = vectorize_image(str(p), seed=settings.seed, progress=progress, **options)
     return scene, scene.width / width
 
 
@@ -603,11 +615,16 @@ class Prepared:
 
 
 def prepare_run(
-    settings: EditSettings, folder: RunFolder, resume: bool, encoder: Encoder | None
+    settings: EditSettings,
+    folder: RunFolder,
+    resume: bool,
+    encoder: Encoder | None,
+    progress: bool = False,
 ) -> Prepared:
     """Load the input (vectorizing rasters), check the ROIs, load CLIP: once per run.
 
     ``folder`` must be prepared already; with ``resume`` the scene comes from its checkpoint.
+    CLIP's random weights (``clip_pretrained="none"``) come from ``settings.seed``.
     """
     device = resolve_device(settings.device)
     state = None
@@ -623,14 +640,18 @@ def prepare_run(
             check_rois(settings, scene.width, scene.height)
         else:
             scene = None
-            if not settings.input or not Path(settings.input).is_file():
-                raise ClipvgError(f"input {settings.input} not found")
+            input_file(settings)
     if encoder is None:
         encoder = load_clip(
-            settings.clip_model, settings.clip_pretrained, settings.clip_weights, device
+            settings.clip_model,
+            settings.clip_pretrained,
+            settings.clip_weights,
+            device,
+            seed=settings.seed,
+            progress=progress,
         )
     if scene is None:
-        scene, scale = load_input(settings)
+        scene, scale = load_input(settings, progress)
         settings.rois = scaled_rois(settings.rois, scale)
     if not resume:
         initial = scene.clone()
@@ -679,11 +700,12 @@ def run_session(
         }
 
     def save(status: str) -> None:
+        # The record first: a failure (full disk) never leaves a result without it.
+        folder.write_checkpoint(session.state_dict())
+        folder.write_record(record(status))
         folder.write_scene(session.scene, "latest", exact=exact)
         if status == "finished":
             folder.write_scene(session.scene, "final", session.render, exact=exact)
-        folder.write_checkpoint(session.state_dict())
-        folder.write_record(record(status))
 
     return run_loop(session, folder, callback=callback, progress=progress, save=save)
 
@@ -721,14 +743,21 @@ def run_edit(
             "--resume continues one run; it does not work with --candidates "
             "(resume a candidate's own folder instead)"
         )
-    folder.prepare(overwrite, resume, None if resume else settings.input)
-    prep = prepare_run(settings, folder, resume, encoder)
+    folder.prepare(
+        overwrite, resume, None if resume else settings.input, settings.reference_files()
+    )
+    prep = prepare_run(settings, folder, resume, encoder, progress)
     if settings.candidates > 1:
         from .rank import run_candidates
 
         return run_candidates(settings, folder, prep, t0=t0, callback=callback, progress=progress)
     session = EditSession(
-        prep.scene, settings, prep.encoder, device=prep.device, initial=prep.initial
+        prep.scene,
+        settings,
+        prep.encoder,
+        device=prep.device,
+        initial=prep.initial,
+        texts=TextFeatureCache(prep.encoder, progress=progress),
     )
     if prep.state is not None:
         session.load_state_dict(prep.state)
@@ -780,8 +809,42 @@ def run_loop(
                 callback(session, session.iteration, rec.to_dict())
     except KeyboardInterrupt:
         bar.close()
-        save("interrupted")
+        with held_interrupt():
+            save("interrupted")
         return "interrupted"
     bar.close()
-    save("finished")
+    try:
+        with held_interrupt():
+            save("finished")
+    except KeyboardInterrupt:  # raised in the save itself (not the main thread, a callback)
+        with held_interrupt():
+            save("interrupted")
+        return "interrupted"
     return "finished"
+
+
+@contextmanager
+def held_interrupt() -> Iterator[list[int]]:
+    """Hold Ctrl-C while the run's files are written, so that they stay consistent
+    (run.json never stays at "running"); a held Ctrl-C is dropped once they are whole,
+    the run being saved by then. Only the main thread can hold signals; elsewhere the
+    block runs as is.
+
+    Yields:
+        The signals held (empty when none came).
+    """
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+
+    def hold(signum, frame):
+        if not held:
+            print("Ctrl-C: finishing writing the run's files first", file=sys.stderr)
+        held.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -30,6 +30,7 @@ from roi import build_rois, union_mask
 
 from .clip import Encoder, TextFeatureCache
 from .errors import ClipvgError
+from .io import RASTER_SUFFIXES, require_file
 from .metrics import (
     background_psnr,
     background_ssim,
@@ -40,8 +41,6 @@ from .metrics import (
     roi_crops,
     square_image,
 )
-
-RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 def _load_source(
@@ -93,8 +92,7 @@ def evaluate(
 
     edited, source = Path(edited), Path(source)
     for p, what in ((edited, "edited SVG"), (source, "--source")):
-        if not p.is_file():
-            raise ClipvgError(f"{what} {p} not found")
+        require_file(p, what)
     if margin < 0:
         raise ClipvgError(f"--margin must be >= 0 pixels, got {margin:g}")
     device = torch.device(device)

@@ -8,8 +8,8 @@ overwritten by accident.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,9 +19,22 @@ import torch
 from .errors import ClipvgError
 
 
+def _write_error(path: Path, exc: OSError) -> ClipvgError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return ClipvgError(f"cannot write {path}: {reason}; check the output location and free space")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The file gets the permissions the umask gives new files (the temporary file is
+    opened with mode 0666, like ``open``), not mkstemp's 0600.
+
+    Raises:
+        ClipvgError: ``path`` is a folder, or the location cannot be written (read-only,
+            full disk, ...): one line naming the path and the OS's reason.
+    """
     path = Path(path)
     if path.is_dir():
         raise ClipvgError(f"output {path} is a folder; give a file name")
@@ -29,13 +42,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ClipvgError(f"cannot create output folder {path.parent}: {exc.strerror}") from None
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent or "."
-    )
-    os.close(fd)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}"
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _write_error(path, exc) from None
+    else:  # pragma: no cover - 100 random names all taken
+        raise ClipvgError(f"cannot write {path}: no free temporary name in {path.parent}")
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -71,9 +94,7 @@ def open_rgba(path: str | os.PathLike, what: str = "image"):
     """
     from PIL import Image
 
-    path = Path(path)
-    if not path.is_file():
-        raise ClipvgError(f"{what} {path} not found")
+    path = require_file(path, what)
     try:
         with Image.open(path) as im:
             im.load()
@@ -88,3 +109,90 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def require_file(path: str | os.PathLike, what: str = "input") -> Path:
+    """``path`` as a Path, checked to be an existing file.
+
+    Raises:
+        ClipvgError: ``{what} {path} not found`` (the one wording of every command), or
+            the path is a folder.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ClipvgError(f"{what} {p} is a folder, not a file")
+    if not p.is_file():
+        raise ClipvgError(missing_message(p, what))
+    return p
+
+
+def missing_message(path: str | os.PathLike, what: str = "input") -> str:
+    """The message for a file that does not exist."""
+    return f"{what} {path} not found; check the path"
+
+
+def check_output(
+    output: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    overwrite: bool = False,
+) -> None:
+    """Refuse an output file that is one of the command's ``inputs`` (always, even
+    with ``overwrite``) or that exists already (unless ``overwrite``).
+
+    Raises:
+        ClipvgError: with the flag or the choice that fixes it.
+    """
+    for source in inputs:
+        if source is not None and same_file(source, output):
+            raise ClipvgError(
+                f"output {output} is the input {source}; it would be overwritten; "
+                "choose another output name"
+            )
+    if os.path.lexists(output) and not overwrite:
+        raise ClipvgError(f"output {output} exists; pass --overwrite or choose another name")
+
+
+def check_outside(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse inputs that lie inside an output ``folder`` (its files may be replaced).
+
+    Raises:
+        ClipvgError: naming the first such input.
+    """
+    root = Path(folder).resolve()
+    for source in inputs:
+        if source is not None and root in Path(source).resolve().parents:
+            raise ClipvgError(
+                f"the input {source} lies inside the output folder {folder}, whose files "
+                "are replaced; move it or pick another -o"
+            )
+
+
+#: File name suffixes of raster images (inputs that ``vectorize`` turns into SVG).
+RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+_RASTER_MAGIC = (
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def raster_kind(path: str | os.PathLike) -> str | None:
+    """The raster format of a file by its first bytes (or its suffix), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        head = b""
+    for magic, kind in _RASTER_MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if not head.lstrip().startswith((b"<", b"\x1f\x8b")):  # not XML, not .svgz
+        suffix = Path(path).suffix.lower()
+        if suffix in RASTER_SUFFIXES:
+            return suffix.lstrip(".").upper()
+    return None

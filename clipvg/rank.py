@@ -77,7 +77,7 @@ def run_candidates(
     k = settings.candidates
     if k < 1:
         raise ClipvgError(f"candidates must be >= 1, got {k}")
-    texts = TextFeatureCache(prep.encoder)
+    texts = TextFeatureCache(prep.encoder, progress=progress)
     results: list[dict[str, Any]] = []
     sessions: dict[int, EditSession] = {}
     root = folder.file("candidates")

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from .errors import ClipvgError
-from .io import write_text
+from .io import missing_message, write_text
 from .scene import PathInfo, Scene
 
 __all__ = ["SvgLimits", "load_svg", "parse_svg_string", "save_svg", "scene_to_svg_string"]
@@ -104,7 +104,7 @@ def _read_source(path: str | os.PathLike, limits: SvgLimits) -> bytes:
             raise _limit_error(f"{p} is {size} bytes", "max_file_bytes", limits.max_file_bytes)
         data = p.read_bytes()
     except FileNotFoundError:
-        raise ClipvgError(f"{p} does not exist; check the path") from None
+        raise ClipvgError(missing_message(p, "SVG")) from None
     except PermissionError:
         raise ClipvgError(f"cannot read {p}: permission denied") from None
     except OSError as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .errors import ClipvgError
+from .io import require_file
 from .scene import PathInfo, Scene
 
 FONT_DIRS = (
@@ -139,8 +140,7 @@ def text_to_scene(
     if not (size > 0 and margin >= 0):
         raise ClipvgError("--size must be positive and --margin >= 0")
     path = Path(font) if font is not None else find_font()
-    if not path.is_file():
-        raise ClipvgError(f"font {path} not found")
+    require_file(path, "font")
     try:
         tt = TTFont(str(path), fontNumber=0, lazy=True)
     except (TTLibError, OSError, Exception) as exc:  # fontTools raises several types

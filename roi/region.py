@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from clipvg.errors import ClipvgError
+from clipvg.io import require_file
 
 # Per-ROI defaults from CLIPVG; the edit settings take theirs from here.
 ROI_WEIGHT = 30.0
@@ -112,8 +113,7 @@ def check_roi(roi: ROI, width: float, height: float, index: int = 0) -> ROI:
         else f"ROI {index} ({roi.x:g} {roi.y:g} {roi.w:g} {roi.h:g})"
     )
     if roi.image is not None:
-        if not Path(roi.image).is_file():
-            raise ClipvgError(f"{name}: exemplar image {roi.image} not found")
+        require_file(roi.image, f"{name}: exemplar image")
     elif not isinstance(roi.prompt, str) or not roi.prompt.strip():
         raise ClipvgError(
             f"{name} has an empty prompt; give a non-empty --prompt / ROI text (or an exemplar image)"

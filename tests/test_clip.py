@@ -55,7 +55,7 @@ def test_random_weights_warn_and_use_model_size(recwarn):
 def test_local_weights_roundtrip(tmp_path, tiny):
     pytest.importorskip("safetensors")
     # a tiny architecture is not a registered config, so check the file path through ViT-B-32's error path
-    with pytest.raises(ClipvgError, match="no such file"):
+    with pytest.raises(ClipvgError, match="not found"):
         load_clip("ViT-B-32", "openai", weights=tmp_path / "missing.safetensors")
     bad = tmp_path / "bad.safetensors"
     from safetensors.torch import save_file

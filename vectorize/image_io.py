@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clipvg.errors import ClipvgError
+from clipvg.io import require_file
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,7 @@ def load_image(path: str | os.PathLike, max_size: int = 512) -> RasterInput:
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if not os.path.isfile(path):
-        raise ClipvgError(f"input image {path} does not exist")
+    require_file(path, "input image")
     if os.path.getsize(path) == 0:
         raise ClipvgError(f"input image {path} is empty (0 bytes)")
     try:

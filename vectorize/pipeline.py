@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from clipvg.errors import ClipvgError
+from clipvg.progress import bar
 from clipvg.scene import PathInfo, Scene
 
 from . import image_io
@@ -74,6 +75,7 @@ def vectorize_image(
     max_size: int = 512,
     refine: int | None = None,
     robust: float | None = None,
+    progress: bool = False,
 ) -> Scene:
     """Vectorize a raster image into a layered scene.
 
@@ -93,6 +95,7 @@ def vectorize_image(
         refine: renderer refinement steps (overrides the preset; 0 turns it off).
         robust: control-point noise (px) the refinement makes the stack tolerate
             (overrides the preset; 0 fits the input as closely as possible).
+        progress: show the stages (and the refinement's steps) on stderr.
 
     Returns:
         A :class:`~clipvg.scene.Scene` at the working size (the input scaled to
@@ -108,12 +111,25 @@ def vectorize_image(
         raise ClipvgError("the image is fully transparent; there is nothing to vectorize")
     boxes = [_scale_box(b, raster.scale, w, h) for b in regions]
 
-    layers = plan_layers(rgb, opaque, settings, boxes)
-    scene = trace_layers(layers, rgb, opaque, settings)
-    scene = refit_colors(scene, rgb, keep=1)
+    with bar(3, "vectorizing", progress, unit="stage") as stages:
+        stages.set_postfix_str("segmenting")
+        layers = plan_layers(rgb, opaque, settings, boxes)
+        stages.update(1)
+        stages.set_postfix_str("tracing")
+        scene = trace_layers(layers, rgb, opaque, settings)
+        stages.update(1)
+        stages.set_postfix_str("fitting colors")
+        scene = refit_colors(scene, rgb, keep=1)
+        stages.update(1)
     if settings.refine_iters > 0:
         scene = refine_scene(
-            scene, rgb, opaque, settings.refine_iters, seed=seed, sigma=settings.robust
+            scene,
+            rgb,
+            opaque,
+            settings.refine_iters,
+            seed=seed,
+            sigma=settings.robust,
+            progress=progress,
         )
     return scene
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from clipvg.errors import ClipvgError
+from clipvg.progress import bar
 from clipvg.scene import Scene
 
 _SAMPLES = 8  # polyline points per cubic segment when rasterizing for color fitting
@@ -97,6 +98,7 @@ def refine(
     lr_points: float = 0.2,
     lr_colors: float = 0.01,
     sigma: float = 0.0,
+    progress: bool = False,
 ) -> Scene:
     """Adam on points and fills to lower the MSE between ``render(scene)`` and ``rgb``.
 
@@ -118,6 +120,7 @@ def refine(
             seed always give the same output.
         lr_points, lr_colors: Adam step sizes, pixels and color units.
         sigma: control point noise, pixels, the result should tolerate (0: none).
+        progress: show the steps on stderr.
 
     Returns:
         A new scene with refined points and fills (alpha unchanged).
@@ -142,7 +145,7 @@ def refine(
     # Premultiplied target: transparent input pixels ask for nothing to be painted.
     cover = torch.as_tensor(opaque, dtype=torch.float32, device=out.device)[..., None]
     target = torch.cat([target * cover, cover], -1)
-    for _ in range(iters):
+    for _ in bar(iters, "refining", progress, iterable=range(iters)):
         opt.zero_grad(set_to_none=True)
         shown = out
         if sigma > 0:
