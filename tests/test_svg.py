@@ -532,7 +532,7 @@ def test_invalid_input_errors(text, match):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("name, match", [("missing.svg", "does not exist"), ("", "is a folder")])
+@pytest.mark.parametrize("name, match", [("missing.svg", "not found"), ("", "is a folder")])
 def test_unreadable_paths(tmp_path, name, match):
     with pytest.raises(ClipvgError, match=match):
         load_svg(tmp_path / name)

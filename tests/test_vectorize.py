@@ -299,7 +299,7 @@ def test_webp_input(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(None, "does not exist"), (b"", "empty"), (b"not an image at all", "cannot read")],
+    [(None, "not found"), (b"", "empty"), (b"not an image at all", "cannot read")],
 )
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, content, message):
     src = tmp_path / "in.png"
