@@ -339,8 +339,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from clipvg.clip import load_clip, resolve_device
     from clipvg.config import EditSettings
     from clipvg.evaluate import evaluate, format_table
-    from clipvg.io import check_output, write_text
+    from clipvg.io import check_output, require_file, write_text
 
+    require_file(args.edited, "edited SVG")  # before the slow CLIP loading
+    require_file(args.source, "--source")
     rois = _roi_specs(args) or []
     if args.json and args.json != "-":
         reads = [args.edited, args.source, args.prompt_image, args.clip_weights]
@@ -393,10 +395,10 @@ def cmd_text(args: argparse.Namespace) -> None:
     from clipvg.io import check_output
     from clipvg.text import text_to_scene
 
-    check_output(args.output, [args.font], args.overwrite)
     scene = text_to_scene(
         args.text, args.font, size=args.size, margin=args.margin, kerning=not args.no_kerning
     )
+    check_output(args.output, [args.font], args.overwrite)
     clipvg.save_svg(scene, args.output)
     print(f"wrote {args.output} ({scene.width:g}x{scene.height:g}, {scene.num_paths} glyph paths)")
 
@@ -442,10 +444,11 @@ def _add_vectorize_parser(sub) -> None:
 
 
 def cmd_vectorize(args: argparse.Namespace) -> None:
-    from clipvg.io import check_output
+    from clipvg.io import check_output, require_file
     from clipvg.svg import save_svg
     from vectorize.pipeline import vectorize_image
 
+    require_file(args.input, "input image")
     check_output(args.output, [args.input], args.overwrite)
     scene = vectorize_image(
         args.input,

@@ -700,12 +700,14 @@ def run_session(
         }
 
     def save(status: str) -> None:
-        # The record first: a failure (full disk) never leaves a result without it.
+        # The record first, so a failure (full disk) never leaves a result without it;
+        # "finished" only once final.* are whole ("saving" until then).
         folder.write_checkpoint(session.state_dict())
-        folder.write_record(record(status))
+        folder.write_record(record("saving" if status == "finished" else status))
         folder.write_scene(session.scene, "latest", exact=exact)
         if status == "finished":
             folder.write_scene(session.scene, "final", session.render, exact=exact)
+            folder.write_record(record(status))
 
     return run_loop(session, folder, callback=callback, progress=progress, save=save)
 

@@ -343,3 +343,158 @@ def test_a_run_refused_during_setup_leaves_no_folder(tmp_path, capsys):
     assert code == 2
     assert "same text features" in capsys.readouterr().err
     assert not out.exists()
+
+
+# ---- never overwrite an input; the record before the result; Ctrl-C while saving ----------
+def test_cli_overwrite_never_replaces_what_the_run_reads(cli_tiny, svg_input, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["edit", str(svg_input), "--prompt", "green", "--iters", "1", "--patches", "2"]
+    assert cli_tiny.main([*base, "-o", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    record = (out / "run.json").read_bytes()
+    final = (out / "final.png").read_bytes()
+    for extra in (
+        ["--config", str(out / "run.json")],
+        ["--prompt-image", str(out / "final.png")],
+        ["--roi-image", "0", "0", "8", "8", str(out / "final.png")],
+    ):
+        assert cli_tiny.main([*base, "-o", str(out), "--overwrite", "--quiet", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "inside the output folder" in err and "\n" not in err
+    assert (out / "run.json").read_bytes() == record and (out / "final.png").read_bytes() == final
+
+
+def test_record_and_checkpoint_come_before_the_result(tiny, svg_input, tmp_path, monkeypatch):
+    """A full disk while writing final.* leaves run.json and the checkpoint, not a
+    result without its record; resuming writes the result."""
+    out = tmp_path / "out"
+    real = edit_mod.RunFolder.write_scene
+
+    def full_disk(self, scene, name, *a, **k):
+        if name == "final":
+            raise clipvg.ClipvgError(f"cannot write {self.file('final.svg')}: No space left")
+        return real(self, scene, name, *a, **k)
+
+    monkeypatch.setattr(edit_mod.RunFolder, "write_scene", full_disk)
+    with pytest.raises(clipvg.ClipvgError, match="No space"):
+        run_edit(settings(input=str(svg_input), iters=2), out, encoder=tiny, progress=False)
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["status"] == "saving" and rec["iteration"] == 2
+    assert (out / "checkpoint.pt").is_file() and not (out / "final.svg").exists()
+    monkeypatch.setattr(edit_mod.RunFolder, "write_scene", real)
+    status, _, _ = run_edit(
+        settings(input=str(svg_input), iters=2), out, resume=True, encoder=tiny, progress=False
+    )
+    assert status == "finished" and (out / "final.svg").is_file()
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_ctrl_c_during_the_final_save_is_held(tiny, svg_input, tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    out = tmp_path / "out"
+    real = edit_mod.RunFolder.write_scene
+
+    def ctrl_c(self, scene, name, *a, **k):
+        if name == "final":
+            os.kill(os.getpid(), signal.SIGINT)  # delivered while final.* are written
+        return real(self, scene, name, *a, **k)
+
+    monkeypatch.setattr(edit_mod.RunFolder, "write_scene", ctrl_c)
+    status, _, _ = run_edit(
+        settings(input=str(svg_input), iters=2), out, encoder=tiny, progress=False
+    )
+    assert status == "finished" and (out / "final.svg").is_file()
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert "Ctrl-C" in capsys.readouterr().err
+
+
+def test_interrupt_raised_inside_the_final_save_records_interrupted(
+    cli_tiny, svg_input, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+    real = edit_mod.RunFolder.write_scene
+
+    def interrupt(self, scene, name, *a, **k):
+        if name == "final":
+            raise KeyboardInterrupt
+        return real(self, scene, name, *a, **k)
+
+    monkeypatch.setattr(edit_mod.RunFolder, "write_scene", interrupt)
+    args = ["edit", str(svg_input), "--prompt", "green", "--iters", "2", "--patches", "2"]
+    assert cli_tiny.main([*args, "-o", str(out), "--quiet"]) == 130
+    assert f"--resume {out}" in capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    monkeypatch.setattr(edit_mod.RunFolder, "write_scene", real)
+    assert cli_tiny.main(["edit", "--resume", str(out), "--quiet"]) == 0
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.parametrize(
+    "iters, words", [(0, "0 iterations: the input unchanged"), (1, "1 iteration, loss")]
+)
+def test_cli_summary_line(cli_tiny, svg_input, tmp_path, capsys, iters, words):
+    args = ["edit", str(svg_input), "--prompt", "green", "--patches", "2", "--quiet"]
+    assert cli_tiny.main([*args, "--iters", str(iters), "-o", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert words in out and "nan" not in out
+
+
+# ---- --seed seeds everything, random CLIP weights included ---------------------------------
+@pytest.fixture
+def tiny_model_name(tmp_path):
+    """A tiny open_clip config registered under a name, so the real --clip-model /
+    --clip-pretrained none path (load_clip) builds it."""
+    import open_clip
+
+    from clipvg.clip import tiny_config
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "clipvg-test-tiny.json").write_text(json.dumps(tiny_config()))
+    open_clip.add_model_config(folder)
+    return "clipvg-test-tiny"
+
+
+def test_cli_same_seed_same_losses_and_resume_continues_exactly(
+    tiny_model_name, svg_input, tmp_path, capsys
+):
+    import cli
+
+    args = [
+        "edit",
+        str(svg_input),
+        "--prompt",
+        "green",
+        "--patches",
+        "2",
+        "--seed",
+        "5",
+        "--clip-model",
+        tiny_model_name,
+        "--clip-pretrained",
+        "none",
+        "--device",
+        "cpu",
+        "--save-every",
+        "0",
+        "--quiet",
+    ]
+
+    def losses(folder):
+        return [h["loss"] for h in json.loads((folder / "run.json").read_text())["history"]]
+
+    for name in ("a", "b"):
+        assert cli.main([*args, "--iters", "8", "-o", str(tmp_path / name)]) == 0
+    assert cli.main([*args, "--iters", "4", "-o", str(tmp_path / "r")]) == 0
+    assert cli.main(["edit", "--resume", str(tmp_path / "r"), "--iters", "8", "--quiet"]) == 0
+    straight = losses(tmp_path / "a")
+    assert len(straight) == 8 and len(set(straight)) > 1
+    # Same process, same threads, same seed: every operation repeats bit for bit.
+    assert losses(tmp_path / "b") == straight
+    assert losses(tmp_path / "r") == straight
+    assert (tmp_path / "r" / "final.svg").read_text() == (tmp_path / "a" / "final.svg").read_text()
+    # another seed draws another network and other crops
+    assert cli.main([*args, "--iters", "2", "--seed", "6", "-o", str(tmp_path / "c")]) == 0
+    assert losses(tmp_path / "c") != straight[:2]
