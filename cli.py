@@ -493,8 +493,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Said when a dependency is missing: usually the project's .venv is not active.
+VENV_HINT = (
+    "run clipvg inside the project's .venv: `. .venv/bin/activate` first "
+    "(or call .venv/bin/clipvg); `make demo` or `make test` creates it"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    from clipvg.errors import ClipvgError
+    try:
+        from clipvg.errors import ClipvgError
+    except ModuleNotFoundError as exc:
+        print(f"error: Python package {exc.name!r} not found; {VENV_HINT}", file=sys.stderr)
+        return 2
 
     warnings.showwarning = _warning_line
     parser = build_parser()
@@ -503,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
     except ClipvgError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file operation the library did not word itself
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted (Ctrl-C)", file=sys.stderr)

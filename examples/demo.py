@@ -31,8 +31,8 @@ def main() -> int:
     svg = out / "cat.svg"
 
     steps = [
-        ["vectorize", str(photo), "-o", str(svg), "--preset", "fast"],
-        ["render", str(svg), "-o", str(out / "cat-vector.png")],
+        ["vectorize", str(photo), "-o", str(svg), "--preset", "fast", "--overwrite"],
+        ["render", str(svg), "-o", str(out / "cat-vector.png"), "--overwrite"],
     ]
     clip_args = ["--clip-weights", args.clip_weights] if args.clip_weights else []
     if not args.clip_weights and not weights_cached("ViT-B-32", "openai"):
@@ -63,12 +63,14 @@ def main() -> int:
             *clip_args,
         ]
     )
+    print(f"demo: {cli.VENV_HINT}; the commands it runs are:", flush=True)
     for step in steps:
         print("$ python cli.py " + " ".join(step), flush=True)
         code = cli.main(step)
         if code:
             return code
     print(f"demo: done; see {out}/cat-vector.png and {out}/edit/final.svg, final.png")
+    print("demo: to run commands yourself, first `. .venv/bin/activate` (or use .venv/bin/clipvg)")
     return 0
 
 
