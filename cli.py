@@ -367,6 +367,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         source_prompt=args.source_prompt or defaults.source_prompt,
         margin=args.margin,
         device=device,
+        progress=not args.quiet,
     )
     text = json.dumps(report, indent=1)
     if args.json == "-":

@@ -72,6 +72,7 @@ from .losses import (
     text_direction,
 )
 from .metrics import read_rgb, roi_crops, square_image
+from .progress import bar as progress_bar
 from .scene import PathInfo, Scene
 
 CHECKPOINT = "checkpoint.pt"
@@ -456,6 +457,11 @@ class RunFolder:
         (``input_path`` and the other files in ``reads``), even with ``overwrite``."""
         if self.path.exists() and not self.path.is_dir():
             raise ClipvgError(f"output {self.path} exists and is not a folder")
+        above = self.path.absolute().parent
+        while not above.exists():
+            above = above.parent
+        if not above.is_dir():  # found before any work, not when the first file is written
+            raise ClipvgError(f"cannot create output folder {self.path}: {above} is a file")
         check_outside(self.path, [input_path, *reads])
         if resume:
             if not (self.path / CHECKPOINT).is_file():
@@ -783,16 +789,8 @@ def run_loop(
     progress: bool = True,
 ) -> str:
     """Iterate up to ``settings.iters``, snapshotting; on Ctrl-C save and return "interrupted"."""
-    from tqdm import tqdm
-
     s = session.settings
-    bar = tqdm(
-        total=s.iters,
-        initial=min(session.iteration, s.iters),
-        disable=not progress,
-        unit="it",
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(s.iters, "editing", progress, initial=min(session.iteration, s.iters))
     try:
         while session.iteration < s.iters:
             rec = session.step()

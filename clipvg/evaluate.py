@@ -71,6 +71,7 @@ def evaluate(
     source_prompt: str = "photo",
     margin: float = 0.0,
     device: torch.device | str = "cpu",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Measure an edit; returns a JSON-ready report (see the module docstring).
 
@@ -82,6 +83,7 @@ def evaluate(
             is not scored.
         rois: extra ROI specs as in ``EditSettings.rois``.
         margin: pixels to leave out around the ROIs when measuring the background.
+        progress: show the prompts' encoding on stderr.
 
     Raises:
         ClipvgError: missing files, bad ROIs, a negative margin.
@@ -111,7 +113,7 @@ def evaluate(
     )
     sx, sy = size[1] / scene.width, size[0] / scene.height
     boxes = [r.scaled(sx, sy).box for r in roi_list]
-    texts = TextFeatureCache(encoder)
+    texts = TextFeatureCache(encoder, progress=progress)
     s = encoder.image_size
     with torch.no_grad():
         feats = encoder.encode_image(

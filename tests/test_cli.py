@@ -126,3 +126,11 @@ def test_missing_input_has_one_wording(tmp_path, capsys):
         assert cli.main(args) == 2
         err = one_error_line(capsys)
         assert err.endswith("not found; check the path"), err
+
+
+def test_edit_output_under_a_file_is_refused_before_any_work(files, tmp_path, capsys):
+    svg, _ = files
+    (tmp_path / "f").write_text("x")
+    out = tmp_path / "f" / "sub" / "out"
+    assert cli.main(["edit", str(svg), "--prompt", "x", "-o", str(out)]) == 2
+    assert "cannot create output folder" in one_error_line(capsys)
