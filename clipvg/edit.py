@@ -834,7 +834,8 @@ def held_interrupt() -> Iterator[list[int]]:
         The signals held (empty when none came).
     """
     held: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is None:  # None: a handler set outside Python
         yield held
         return
 
