@@ -145,11 +145,20 @@ def _add_edit_parser(sub) -> None:
         "edit", help="edit an SVG (or a vectorized image) toward a text prompt with CLIP"
     )
     p.add_argument("input", nargs="?", help="input SVG or raster image (not needed with --resume)")
-    _add_roi_args(p)
     p.add_argument("-o", "--output", help="output folder")
     p.add_argument(
         "--config", help="YAML or JSON settings file (a run.json works); flags override it"
     )
+    p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_edit_options(p)
+    p.set_defaults(func=cmd_edit)
+
+
+def _add_edit_options(p) -> None:
+    """The edit settings flags, shared by edit and batch (where they are row defaults)."""
+    _add_roi_args(p)
     p.add_argument("--iters", type=int, help="iterations (150)")
     p.add_argument("--patches", type=int, help="random patches per ROI and iteration (64)")
     p.add_argument("--crop-ratio", type=float, help="patch side / ROI's longer side (0.8)")
@@ -170,9 +179,6 @@ def _add_edit_parser(sub) -> None:
     p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
     p.add_argument("--batch-size", type=int, help="crops per CLIP pass (0: all in one)")
     _add_clip_args(p)
-    p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     loc = p.add_argument_group("local edits and candidates")
     loc.add_argument(
         "--edit-only",
@@ -211,30 +217,10 @@ def _add_edit_parser(sub) -> None:
         "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 16,64,256"
     )
     v.add_argument("--region", nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
-    p.set_defaults(func=cmd_edit)
 
 
-def cmd_edit(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from clipvg.config import merge_settings, read_config
-    from clipvg.edit import RUN_RECORD, run_edit
-    from clipvg.errors import ClipvgError
-
-    outdir = args.resume or args.output
-    if not outdir:
-        raise ClipvgError("give an output folder with -o OUTDIR (or --resume OUTDIR)")
-    if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
-        raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
-    file_values = read_config(args.config) if args.config else None
-    source = args.config or "config"
-    if args.resume:
-        if file_values is not None:
-            raise ClipvgError("--resume takes its settings from OUTDIR/run.json; drop --config")
-        file_values, source = (
-            read_config(Path(args.resume) / RUN_RECORD),
-            str(Path(args.resume) / RUN_RECORD),
-        )
+def _edit_flags(args: argparse.Namespace) -> dict:
+    """The edit settings given on the command line (None: not given)."""
     names = [
         "prompt",
         "iters",
@@ -260,7 +246,7 @@ def cmd_edit(args: argparse.Namespace) -> None:
         "rank_penalty",
     ]
     flags = {n: getattr(args, n) for n in names}
-    flags["input"] = args.input
+    flags["input"] = getattr(args, "input", None)
     flags["lock"] = args.lock
     flags["rois"] = _roi_specs(args)
     regions = [tuple(r) for r in args.region] if args.region else None
@@ -271,7 +257,31 @@ def cmd_edit(args: argparse.Namespace) -> None:
         "rounds": args.rounds,
         "regions": regions,
     }
-    settings = merge_settings(file_values, flags, source)
+    return flags
+
+
+def cmd_edit(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from clipvg.config import merge_settings, read_config
+    from clipvg.edit import RUN_RECORD, run_edit
+    from clipvg.errors import ClipvgError
+
+    outdir = args.resume or args.output
+    if not outdir:
+        raise ClipvgError("give an output folder with -o OUTDIR (or --resume OUTDIR)")
+    if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
+        raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
+    file_values = read_config(args.config) if args.config else None
+    source = args.config or "config"
+    if args.resume:
+        if file_values is not None:
+            raise ClipvgError("--resume takes its settings from OUTDIR/run.json; drop --config")
+        file_values, source = (
+            read_config(Path(args.resume) / RUN_RECORD),
+            str(Path(args.resume) / RUN_RECORD),
+        )
+    settings = merge_settings(file_values, _edit_flags(args), source)
     status, folder, session = run_edit(
         settings,
         outdir,
@@ -288,6 +298,46 @@ def cmd_edit(args: argparse.Namespace) -> None:
         )
         raise KeyboardInterrupt
     print(f"wrote {folder.file('final.svg')} ({session.iteration} iterations, loss {last:.4f})")
+
+
+def _add_batch_parser(sub) -> None:
+    p = sub.add_parser(
+        "batch", help="run the edits of a CSV or YAML jobs file on Ray (this machine or a cluster)"
+    )
+    p.add_argument("jobs", help="CSV or YAML jobs file: one row per edit (see README, Batch)")
+    p.add_argument("-o", "--output", required=True, help="output folder: one run folder per row")
+    p.add_argument("--workers", type=int, help="worker processes (cores / torch threads)")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: start Ray here)")
+    p.add_argument("--gpus-per-job", type=float, default=0.0, help="GPUs each row reserves (0)")
+    p.add_argument("--retries", type=int, default=1, help="retries of a failed row (1)")
+    p.add_argument(
+        "--encoder-factory",
+        metavar="MODULE:FUNCTION",
+        help="build CLIP with this function (no arguments) instead of the rows' CLIP settings",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_edit_options(p)
+    p.set_defaults(func=cmd_batch)
+
+
+def cmd_batch(args: argparse.Namespace) -> None:
+    from clipvg.batch import run_batch
+
+    rows = run_batch(
+        args.jobs,
+        args.output,
+        _edit_flags(args),
+        workers=args.workers,
+        ray_address=args.ray_address,
+        gpus_per_job=args.gpus_per_job,
+        retries=args.retries,
+        encoder_factory=args.encoder_factory,
+        progress=not args.quiet,
+    )
+    done = sum(r["status"] == "done" for r in rows)
+    print(f"{done} of {len(rows)} rows done; see {args.output}/summary.csv")
+    if done < len(rows):
+        sys.exit(1)
 
 
 def _add_evaluate_parser(sub) -> None:
@@ -451,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edit_parser(sub)
     _add_text_parser(sub)
     _add_evaluate_parser(sub)
+    _add_batch_parser(sub)
     return parser
 
 
