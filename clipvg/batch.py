@@ -407,9 +407,17 @@ class BatchWorker:
                     )
         return self._encoders[key]
 
+    def load(self, settings: dict[str, Any]) -> None:
+        """Build the encoder of these settings now (a warm-up; ``run`` builds it otherwise)."""
+        import torch
+
+        torch.set_num_threads(self._threads)
+        self._encoder(EditSettings.from_dict(settings))
+
     def run(self, settings: dict[str, Any], outdir: str) -> dict[str, Any]:
         """Run (or resume) one row into ``outdir``; never raises: failures come back as
-        ``{"status": "failed", "error": line}``."""
+        ``{"status": "failed", "error": line}``. ``seconds``: the edit's wall time on this
+        worker (without CLIP's one-time load)."""
         import torch
 
         from .edit import CHECKPOINT, RUN_RECORD, run_edit
@@ -425,6 +433,7 @@ class BatchWorker:
                 # the run's own record: ROIs of raster inputs are already in canvas units
                 s = EditSettings.from_dict(read_config(folder / RUN_RECORD))
             encoder = self._encoder(s)
+            t0 = time.perf_counter()  # the row's own time: CLIP's one-time load left out
 
             def check_stop(session, iteration, record) -> None:
                 if self._stop.is_set():
@@ -602,9 +611,10 @@ def run_batch(
         )
         names = (f"{WORKER_PREFIX}{uuid.uuid4().hex[:8]}-{i}" for i in itertools.count())
 
+        worker_cls = ray.remote(BatchWorker)
+
         def spawn():  # named, so that ``ray list actors`` (and the tests) can find a worker
-            worker = ray.remote(BatchWorker).options(name=next(names), **options)
-            return worker.remote(threads, encoder_factory)
+            return worker_cls.options(name=next(names), **options).remote(threads, encoder_factory)
 
         _schedule(
             ray, spawn, min(n, len(todo)), todo, out, len(jobs), summary, save, retries, progress
