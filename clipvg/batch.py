@@ -430,8 +430,9 @@ class BatchWorker:
             s = EditSettings.from_dict(settings)
             resume = s.candidates == 1 and (folder / CHECKPOINT).is_file()
             if resume and (folder / RUN_RECORD).is_file():
-                # the run's own record: ROIs of raster inputs are already in canvas units
-                s = EditSettings.from_dict(read_config(folder / RUN_RECORD))
+                # the run's own record (ROIs of raster inputs are in canvas units there),
+                # up to the row's iteration count, which a re-run may raise
+                s = EditSettings.from_dict({**read_config(folder / RUN_RECORD), "iters": s.iters})
             encoder = self._encoder(s)
             t0 = time.perf_counter()  # the row's own time: CLIP's one-time load left out
 
