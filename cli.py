@@ -219,6 +219,46 @@ def _add_edit_options(p) -> None:
     v.add_argument("--region", nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
 
 
+def cmd_edit(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from clipvg.config import merge_settings, read_config
+    from clipvg.edit import RUN_RECORD, run_edit
+    from clipvg.errors import ClipvgError
+
+    outdir = args.resume or args.output
+    if not outdir:
+        raise ClipvgError("give an output folder with -o OUTDIR (or --resume OUTDIR)")
+    if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
+        raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
+    file_values = read_config(args.config) if args.config else None
+    source = args.config or "config"
+    if args.resume:
+        if file_values is not None:
+            raise ClipvgError("--resume takes its settings from OUTDIR/run.json; drop --config")
+        file_values, source = (
+            read_config(Path(args.resume) / RUN_RECORD),
+            str(Path(args.resume) / RUN_RECORD),
+        )
+    settings = merge_settings(file_values, _edit_flags(args), source)
+    status, folder, session = run_edit(
+        settings,
+        outdir,
+        overwrite=args.overwrite,
+        resume=bool(args.resume),
+        progress=not args.quiet,
+    )
+    last = session.history[-1].loss if session.history else float("nan")
+    if status == "interrupted":
+        print(
+            f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
+            f"continue with --resume {folder.path}",
+            file=sys.stderr,
+        )
+        raise KeyboardInterrupt
+    print(f"wrote {folder.file('final.svg')} ({session.iteration} iterations, loss {last:.4f})")
+
+
 def _edit_flags(args: argparse.Namespace) -> dict:
     """The edit settings given on the command line (None: not given)."""
     names = [
@@ -258,46 +298,6 @@ def _edit_flags(args: argparse.Namespace) -> dict:
         "regions": regions,
     }
     return flags
-
-
-def cmd_edit(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from clipvg.config import merge_settings, read_config
-    from clipvg.edit import RUN_RECORD, run_edit
-    from clipvg.errors import ClipvgError
-
-    outdir = args.resume or args.output
-    if not outdir:
-        raise ClipvgError("give an output folder with -o OUTDIR (or --resume OUTDIR)")
-    if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
-        raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
-    file_values = read_config(args.config) if args.config else None
-    source = args.config or "config"
-    if args.resume:
-        if file_values is not None:
-            raise ClipvgError("--resume takes its settings from OUTDIR/run.json; drop --config")
-        file_values, source = (
-            read_config(Path(args.resume) / RUN_RECORD),
-            str(Path(args.resume) / RUN_RECORD),
-        )
-    settings = merge_settings(file_values, _edit_flags(args), source)
-    status, folder, session = run_edit(
-        settings,
-        outdir,
-        overwrite=args.overwrite,
-        resume=bool(args.resume),
-        progress=not args.quiet,
-    )
-    last = session.history[-1].loss if session.history else float("nan")
-    if status == "interrupted":
-        print(
-            f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
-            f"continue with --resume {folder.path}",
-            file=sys.stderr,
-        )
-        raise KeyboardInterrupt
-    print(f"wrote {folder.file('final.svg')} ({session.iteration} iterations, loss {last:.4f})")
 
 
 def _add_batch_parser(sub) -> None:
