@@ -12,7 +12,7 @@ DEMO_OUT ?= out/demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,cluster]'
 	touch $(STAMP)
 
 test: $(STAMP)

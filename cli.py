@@ -167,11 +167,20 @@ def _add_edit_parser(sub) -> None:
         "edit", help="edit an SVG (or a vectorized image) toward a text prompt with CLIP"
     )
     p.add_argument("input", nargs="?", help="input SVG or raster image (not needed with --resume)")
-    _add_roi_args(p)
     p.add_argument("-o", "--output", help="output folder")
     p.add_argument(
         "--config", help="YAML or JSON settings file (a run.json works); flags override it"
     )
+    p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    _add_quiet_arg(p)
+    _add_edit_options(p)
+    p.set_defaults(func=cmd_edit)
+
+
+def _add_edit_options(p) -> None:
+    """The edit settings flags, shared by edit and batch (where they are row defaults)."""
+    _add_roi_args(p)
     p.add_argument("--iters", type=int, help="iterations (150)")
     p.add_argument("--patches", type=int, help="random patches per ROI and iteration (64)")
     p.add_argument("--crop-ratio", type=float, help="patch side / ROI's longer side (0.8)")
@@ -192,9 +201,6 @@ def _add_edit_parser(sub) -> None:
     p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
     p.add_argument("--batch-size", type=int, help="crops per CLIP pass (0: all in one)")
     _add_clip_args(p)
-    p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
-    _add_quiet_arg(p)
     loc = p.add_argument_group("local edits and candidates")
     loc.add_argument(
         "--edit-only",
@@ -233,7 +239,6 @@ def _add_edit_parser(sub) -> None:
         "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 16,64,256"
     )
     v.add_argument("--region", nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
-    p.set_defaults(func=cmd_edit)
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -257,6 +262,32 @@ def cmd_edit(args: argparse.Namespace) -> int:
             read_config(Path(args.resume) / RUN_RECORD),
             str(Path(args.resume) / RUN_RECORD),
         )
+    settings = merge_settings(file_values, _edit_flags(args), source)
+    status, folder, session = run_edit(
+        settings,
+        outdir,
+        overwrite=args.overwrite,
+        resume=bool(args.resume),
+        progress=not args.quiet,
+    )
+    if status == "interrupted":
+        print(
+            f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
+            f"continue with --resume {folder.path}",
+            file=sys.stderr,
+        )
+        return 130
+    done = _plural(session.iteration, "iteration")
+    if session.history:
+        done += f", loss {session.history[-1].loss:.4f}"
+    else:
+        done += ": the input unchanged"
+    print(f"wrote {folder.file('final.svg')} ({done})")
+    return 0
+
+
+def _edit_flags(args: argparse.Namespace) -> dict:
+    """The edit settings given on the command line (None: not given)."""
     names = [
         "prompt",
         "iters",
@@ -282,7 +313,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         "rank_penalty",
     ]
     flags = {n: getattr(args, n) for n in names}
-    flags["input"] = args.input
+    flags["input"] = getattr(args, "input", None)
     flags["lock"] = args.lock
     flags["rois"] = _roi_specs(args)
     regions = [tuple(r) for r in args.region] if args.region else None
@@ -293,28 +324,46 @@ def cmd_edit(args: argparse.Namespace) -> int:
         "rounds": args.rounds,
         "regions": regions,
     }
-    settings = merge_settings(file_values, flags, source)
-    status, folder, session = run_edit(
-        settings,
-        outdir,
-        overwrite=args.overwrite,
-        resume=bool(args.resume),
+    return flags
+
+
+def _add_batch_parser(sub) -> None:
+    p = sub.add_parser(
+        "batch", help="run the edits of a CSV or YAML jobs file on Ray (this machine or a cluster)"
+    )
+    p.add_argument("jobs", help="CSV or YAML jobs file: one row per edit (see README, Batch)")
+    p.add_argument("-o", "--output", required=True, help="output folder: one run folder per row")
+    p.add_argument("--workers", type=int, help="worker processes (cores / torch threads)")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: start Ray here)")
+    p.add_argument("--gpus-per-job", type=float, default=0.0, help="GPUs each row reserves (0)")
+    p.add_argument("--retries", type=int, default=1, help="retries of a failed row (1)")
+    p.add_argument(
+        "--encoder-factory",
+        metavar="MODULE:FUNCTION",
+        help="build CLIP with this function (no arguments) instead of the rows' CLIP settings",
+    )
+    _add_quiet_arg(p)
+    _add_edit_options(p)
+    p.set_defaults(func=cmd_batch)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from clipvg.batch import run_batch
+
+    rows = run_batch(
+        args.jobs,
+        args.output,
+        _edit_flags(args),
+        workers=args.workers,
+        ray_address=args.ray_address,
+        gpus_per_job=args.gpus_per_job,
+        retries=args.retries,
+        encoder_factory=args.encoder_factory,
         progress=not args.quiet,
     )
-    if status == "interrupted":
-        print(
-            f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
-            f"continue with --resume {folder.path}",
-            file=sys.stderr,
-        )
-        return 130
-    done = _plural(session.iteration, "iteration")
-    if session.history:
-        done += f", loss {session.history[-1].loss:.4f}"
-    else:
-        done += ": the input unchanged"
-    print(f"wrote {folder.file('final.svg')} ({done})")
-    return 0
+    done = sum(r["status"] == "done" for r in rows)
+    print(f"{done} of {len(rows)} rows done; see {args.output}/summary.csv")
+    return 0 if done == len(rows) else 1
 
 
 def _add_evaluate_parser(sub) -> None:
@@ -491,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edit_parser(sub)
     _add_text_parser(sub)
     _add_evaluate_parser(sub)
+    _add_batch_parser(sub)
     return parser
 
 
