@@ -97,7 +97,6 @@ def candidates_table(args: argparse.Namespace) -> None:
     print(f"{'ratio':<22}{times[args.k] / times[1]:>10.2f}   (target <= {args.k * 1.05:.1f})")
 
 
-
 def preserve_table(args: argparse.Namespace) -> None:
     from encoders import MeanColorEncoder
 

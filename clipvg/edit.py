@@ -7,9 +7,12 @@ One iteration::
         --> Adam step --> clamp colors --> restore frozen paths (edit-only)
 
 Local edits (see :mod:`roi.mask`): the extra ROIs' soft masks at the render size
-make up the *region*. ``edit_only`` optimizes only the paths whose control-point box
-touches the region; the others get no gradient and are copied back after every step,
-so they stay bit-identical (and are written with exact digits). ``preserve_background``
+make up the *region*. ``edit_only`` (see :mod:`roi.split`) edits the paths whose curves
+lie on the *allowed* pixels (the region grown by the feather width); a path crossing
+the region's edge stays frozen and gets an editable copy clipped to the region, right
+above it. Frozen paths get no gradient and are copied back after every step, so they
+stay bit-identical (and are written with exact digits); a step that moves an edited
+curve off the allowed pixels is undone for that curve. ``preserve_background``
 adds ``W * S * (MSE + perceptual)`` between the current and the initial render
 weighted by ``1 - feather(region)``, where ``S = (sum of all ROI weights) / 1e-3``: with
 W = 1 a background change of 30 dB PSNR costs as much as every ROI term fully
@@ -138,7 +141,9 @@ class EditSession:
     """Owns the scene being edited, its ROIs, the optimizer and the RNG.
 
     Args:
-        scene: the scene to edit (moved to ``device``; edited in place).
+        scene: the scene to edit (moved to ``device``; edited in place, except that
+            ``edit_only`` may replace it with a copy holding clipped paths: use
+            ``session.scene``).
         settings: the run's settings (ROIs are built and checked against the canvas).
         encoder: CLIP behind :class:`clipvg.clip.Encoder`, shared by all ROIs.
         device: where rendering and optimization happen.
@@ -151,7 +156,8 @@ class EditSession:
     Attributes set up for local edits (render size (H, W)):
         region: (H, W) union of the extra ROIs' masks in [0, 1] (zeros without extras).
         keep: (H, W) background weight ``1 - feather(region)``.
-        editable: (N,) bool paths being optimized with ``edit_only``, else None.
+        editable: (N,) bool paths being optimized with ``edit_only``, else None
+            (N counts the clipped copies).
         targets: (R, D) unit target features per ROI (text, or reference image).
     """
 

@@ -139,13 +139,18 @@ def region_outline(
         if roi.mask:
             m = F.pad(roi_mask(roi, canvas, size), (1, 1, 1, 1)).numpy()
             # find_contours gives (row, col) of pixel centres in the padded mask
-            polys = [np.stack([(c[:, 1] - 0.5) * sx, (c[:, 0] - 0.5) * sy], 1) for c in find_contours(m, 0.5)]
+            polys = [
+                np.stack([(c[:, 1] - 0.5) * sx, (c[:, 0] - 0.5) * sy], 1)
+                for c in find_contours(m, 0.5)
+            ]
             parts.append(_polygon_path([p for p in polys if len(p) >= 3], evenodd=True))
         elif roi.polygon:
             parts.append(_polygon_path([np.array(roi.polygon, dtype=np.float64)]))
         else:
             x, y, w, h = roi.box
-            parts.append(_polygon_path([np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])]))
+            parts.append(
+                _polygon_path([np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])])
+            )
     builder = pathops.OpBuilder(fix_winding=True)
     for part in parts:
         builder.add(part, pathops.PathOp.UNION)
@@ -177,8 +182,8 @@ def split_partial(
 ) -> tuple[Scene, torch.Tensor]:
     """Give every ``partial`` path an editable copy clipped to the region, right above it.
 
-    A path already followed by a copy (its id marked, see :func:`is_region_copy`) gets
-    none. Copies keep the original's fill and groups; their fill rule is nonzero.
+    A copy, and a path already followed by one (ids marked, see :func:`is_region_copy`),
+    gets none. Copies keep the original's fill and groups; their fill rule is nonzero.
 
     Args:
         scene: the scene (canvas units).
@@ -193,8 +198,8 @@ def split_partial(
 
     n = scene.num_paths
     ids = [p.id for p in scene.info]
-    had_copy = [i + 1 < n and is_region_copy(ids[i + 1]) for i in range(n)]
-    todo = [i for i in partial.nonzero().flatten().tolist() if not had_copy[i]]
+    done = [is_region_copy(ids[i]) or (i + 1 < n and is_region_copy(ids[i + 1])) for i in range(n)]
+    todo = [i for i in partial.nonzero().flatten().tolist() if not done[i]]
     points = scene.points.detach().cpu()
     chains = list(points.split(scene.contour_sizes.tolist()))
     owner = scene.contour_path.tolist()

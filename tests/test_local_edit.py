@@ -132,6 +132,33 @@ def test_edit_only_keeps_the_outside_of_the_landscape(tmp_path):
     assert not bool(leaving.any())
 
 
+def test_edit_only_copies_survive_resume_and_re_edit(tmp_path):
+    """A checkpoint or an edited SVG already holds the copies: none are added twice."""
+    small = clipvg.load_svg(LANDSCAPE)  # a quarter of the size, to render fast
+    small.points, small.width, small.height = small.points / 4, 64.0, 64.0
+    clipvg.save_svg(small, tmp_path / "small.svg")
+    st = settings(
+        input=str(tmp_path / "small.svg"),
+        prompt="green",
+        rois=[{"x": 10, "y": 30, "w": 20, "h": 22.5, "prompt": "red"}],
+        edit_only=True,
+        iters=1,
+        feather=0.5,
+    )
+    enc = MeanColorEncoder()
+    _, _, first = run_edit(st, tmp_path / "a", encoder=enc, progress=False)
+    n = first.scene.num_paths
+    assert n > small.num_paths
+    st.iters = 2
+    status, _, resumed = run_edit(st, tmp_path / "a", resume=True, encoder=enc, progress=False)
+    assert status == "finished" and resumed.iteration == 2
+    assert resumed.scene.num_paths == n and torch.equal(resumed.editable, first.editable)
+    again = settings(**{**st.to_dict(), "input": str(tmp_path / "a" / "final.svg")})
+    _, _, second = run_edit(again, tmp_path / "b", encoder=enc, progress=False)
+    assert second.scene.num_paths == n
+    assert torch.equal(second.editable, first.editable)
+
+
 @pytest.mark.parametrize("kind", ["polygon", "mask"])
 def test_edit_only_polygon_and_mask_regions(tiny, tmp_path, kind):
     scene = two_boxes(64)

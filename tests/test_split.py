@@ -110,11 +110,13 @@ def test_split_keeps_originals_and_puts_copies_right_above():
     for new, old in ((0, 0), (2, 1), (3, 2)):
         assert torch.equal(torch.cat(out.path_contours(new)), torch.cat(scene.path_contours(old)))
         assert torch.equal(out.colors[new], scene.colors[old])
-    assert torch.equal(out.colors[1], scene.colors[0]) and torch.equal(out.colors[4], scene.colors[2])
+    assert torch.equal(out.colors[1], scene.colors[0]) and torch.equal(
+        out.colors[4], scene.colors[2]
+    )
     assert area(out.path_contours(1)) == pytest.approx(400)  # the whole box
     assert area(out.path_contours(4)) == pytest.approx(100)  # 20..30 x 20..30
-    again, is_copy2 = split_partial(out, torch.tensor([True, False, False, True, False]), outline)
-    assert again is out and torch.equal(is_copy2, is_copy)  # not split twice
+    again, is_copy2 = split_partial(out, torch.tensor([True, True, False, True, True]), outline)
+    assert again is out and torch.equal(is_copy2, is_copy)  # copies and originals: not twice
 
 
 @pytest.mark.parametrize(
