@@ -168,13 +168,16 @@ def clip_contours(
         outline: the region (see :func:`region_outline`).
 
     Returns:
-        (3m, 2) float32 chains; empty when the path misses the region.
+        (3m, 2) float32 chains; empty when the path misses the region, or when PathOps
+        cannot resolve it (the path then simply stays frozen).
     """
     import pathops
 
-    return _cubic_contours(
-        pathops.op(_contour_path(contours, evenodd), outline, pathops.PathOp.INTERSECTION)
-    )
+    try:
+        inside = pathops.op(_contour_path(contours, evenodd), outline, pathops.PathOp.INTERSECTION)
+    except pathops.PathOpsError:
+        return []
+    return _cubic_contours(inside)
 
 
 def split_partial(
