@@ -206,7 +206,7 @@ def _add_edit_options(p) -> None:
         "--edit-only",
         action="store_const",
         const=True,
-        help="optimize only paths overlapping the extra ROIs; all others stay bit-identical",
+        help="change nothing outside the extra ROIs (+ --feather); paths crossing them get clipped copies",
     )
     loc.add_argument(
         "--preserve-background",
@@ -218,7 +218,7 @@ def _add_edit_options(p) -> None:
         "--feather",
         type=float,
         metavar="PX",
-        help="soft ROI edge for --preserve-background, canvas units (2)",
+        help="soft ROI edge for --preserve-background, reach past the ROIs for --edit-only; canvas units (2)",
     )
     loc.add_argument(
         "--candidates",

@@ -47,13 +47,15 @@ class EditSettings:
         vectorize: options for raster inputs (preset, max_paths, max_size, rounds, regions, refine).
         prompt_image: exemplar reference image of the whole image (ROI 0): the target
             direction becomes E_I(reference) - E_I(source render) instead of a text one.
-        edit_only: optimize only the paths that overlap the extra ROIs' masks; every
-            other path is written back bit-identical.
+        edit_only: change nothing outside the extra ROIs grown by ``feather``: paths
+            within are edited, paths crossing the edge get an editable copy clipped to
+            the region (see :mod:`roi.split`); every other path is written back bit-identical.
         preserve_background: weight W of ``W * S * (MSE + perceptual)`` between the current
             and the initial render outside the extra ROIs (0: off); S makes W = 1 price a
             30 dB background change like all ROI terms misaligned (see clipvg.edit).
         feather: softness of the ROI mask edge for background preservation, in canvas
-            units (Gaussian sigma).
+            units (Gaussian sigma); with ``edit_only``, how far past the ROIs edited
+            curves may reach.
         candidates: run this many seeds (seed, seed + 1, ...) and rank them.
         rank_penalty: ranking score = mean CLIP similarity of the ROIs to their targets
             - rank_penalty * RMS change of the background.

@@ -7,9 +7,12 @@ One iteration::
         --> Adam step --> clamp colors --> restore frozen paths (edit-only)
 
 Local edits (see :mod:`roi.mask`): the extra ROIs' soft masks at the render size
-make up the *region*. ``edit_only`` optimizes only the paths whose control-point box
-touches the region; the others get no gradient and are copied back after every step,
-so they stay bit-identical (and are written with exact digits). ``preserve_background``
+make up the *region*. ``edit_only`` (see :mod:`roi.split`) edits the paths whose curves
+lie on the *allowed* pixels (the region grown by the feather width); a path crossing
+the region's edge stays frozen and gets an editable copy clipped to the region, right
+above it. Frozen paths get no gradient and are copied back after every step, so they
+stay bit-identical (and are written with exact digits); a step that moves an edited
+curve off the allowed pixels is undone for that curve. ``preserve_background``
 adds ``W * S * (MSE + perceptual)`` between the current and the initial render
 weighted by ``1 - feather(region)``, where ``S = (sum of all ROI weights) / 1e-3``: with
 W = 1 a background change of 30 dB PSNR costs as much as every ROI term fully
@@ -42,6 +45,7 @@ Output folder layout::
 from __future__ import annotations
 
 import json
+import math
 import platform
 import signal
 import sys
@@ -57,6 +61,14 @@ import torch
 import torch.nn.functional as F
 
 from roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
+from roi.split import (
+    allowed_mask,
+    is_region_copy,
+    region_outline,
+    segment_index,
+    segments_leaving,
+    split_partial,
+)
 
 from .augment import apply_grid, sample_warps, warp_grid
 from .clip import Encoder, TextFeatureCache, load_clip, resolve_device
@@ -133,7 +145,9 @@ class EditSession:
     """Owns the scene being edited, its ROIs, the optimizer and the RNG.
 
     Args:
-        scene: the scene to edit (moved to ``device``; edited in place).
+        scene: the scene to edit (moved to ``device``; edited in place, except that
+            ``edit_only`` may replace it with a copy holding clipped paths: use
+            ``session.scene``).
         settings: the run's settings (ROIs are built and checked against the canvas).
         encoder: CLIP behind :class:`clipvg.clip.Encoder`, shared by all ROIs.
         device: where rendering and optimization happen.
@@ -146,7 +160,8 @@ class EditSession:
     Attributes set up for local edits (render size (H, W)):
         region: (H, W) union of the extra ROIs' masks in [0, 1] (zeros without extras).
         keep: (H, W) background weight ``1 - feather(region)``.
-        editable: (N,) bool paths being optimized with ``edit_only``, else None.
+        editable: (N,) bool paths being optimized with ``edit_only``, else None
+            (N counts the clipped copies).
         targets: (R, D) unit target features per ROI (text, or reference image).
     """
 
@@ -239,18 +254,7 @@ class EditSession:
                     "--edit-only needs at least one --roi / --roi-polygon / --roi-mask region "
                     "(ROI 0, the whole image, does not count)"
                 )
-            editable = paths_overlapping(self.initial, self.region)
-            if not bool(editable.any()):
-                raise ClipvgError("--edit-only: no path overlaps the ROIs; check their coordinates")
-            self.editable = editable.to(self.device)
-            point_path = self.scene.path_point_index().to(self.device)
-            self._frozen_points = ~self.editable[point_path]
-            self._frozen_colors = ~self.editable
-            self._frozen_values = (
-                self.initial.points.detach()[self._frozen_points].clone(),
-                self.initial.colors.detach()[self._frozen_colors].clone(),
-            )
-            self._restore_frozen()
+            self._confine(extra, hw)
         self._perceptual_ref: torch.Tensor | None = None
         if s.preserve_background > 0 and hasattr(self.encoder, "intermediate_features"):
             with torch.no_grad():
@@ -258,15 +262,98 @@ class EditSession:
                     keep_composite(self.initial_image, self.keep)
                 )
 
+    def _confine(self, extra: list[ROI], hw: tuple[int, int]) -> None:
+        """``edit_only``: split partial paths, freeze the rest, bound the edited curves.
+
+        Paths whose curves lie within the allowed pixels (the region grown by the feather
+        width, :func:`roi.split.allowed_mask`) are edited in place; paths that overlap the
+        region only partly stay as they are (frozen) and get an editable copy clipped to
+        the region (:func:`roi.split.split_partial`), in both the scene and ``initial``.
+        """
+        canvas = (self.scene.width, self.scene.height)
+        self._scale = (hw[1] / canvas[0], hw[0] / canvas[1])
+        self._radius = math.floor(self.settings.feather * self._scale[0] + 1e-6)
+        self._allowed = allowed_mask(self.region, self._radius)
+        touching = paths_overlapping(self.initial, self.region)
+        if not bool(touching.any()):
+            raise ClipvgError("--edit-only: no path overlaps the ROIs; check their coordinates")
+        partial = touching & ~self._paths_within(self.initial, touching)
+        if bool(partial.any()):
+            outline = region_outline(extra, canvas, hw)
+            initial, is_copy = split_partial(self.initial, partial, outline)
+            if initial is not self.initial:
+                scene, _ = split_partial(self.scene, partial, outline)
+                if not torch.equal(scene.contour_sizes, initial.contour_sizes):
+                    raise ClipvgError(
+                        "--edit-only: the scene and its initial state differ where they meet "
+                        "the ROIs; start a new run instead of resuming"
+                    )
+                self.scene, self.initial = scene, initial
+                with torch.no_grad():
+                    self.initial_image = self._render(self.initial)
+        else:
+            is_copy = torch.tensor([is_region_copy(p.id) for p in self.initial.info])
+        touching = paths_overlapping(self.initial, self.region)
+        editable = is_copy.to(self.device) | self._paths_within(self.initial, touching)
+        self.editable = editable
+        point_path = self.scene.path_point_index().to(self.device)
+        self._frozen_points = ~editable[point_path]
+        self._frozen_colors = ~editable
+        self._frozen_values = (
+            self.initial.points.detach()[self._frozen_points].clone(),
+            self.initial.colors.detach()[self._frozen_colors].clone(),
+        )
+        self._segments = segment_index(self.scene, editable)
+        self._valid_points = self.scene.points.detach().clone()
+        self._restore_frozen()
+
+    def _paths_within(self, scene: Scene, paths: torch.Tensor) -> torch.Tensor:
+        """(N,) bool: which of ``paths`` have every curve on allowed pixels."""
+        seg = segment_index(scene, paths)
+        bad = segments_leaving(scene.points, seg, self._allowed, self._scale, self._radius)
+        owner = scene.path_point_index().to(seg.device)[seg[:, 0]]
+        out = paths.to(self.device).clone()
+        out[owner[bad]] = False
+        return out
+
+    def _mask_frozen_grads(self) -> None:
+        """Zero the gradients of frozen points and colors (``edit_only``)."""
+        if self.editable is None:
+            return
+        for tensor, frozen in (
+            (self.scene.points, self._frozen_points),
+            (self.scene.colors, self._frozen_colors),
+        ):
+            if tensor.grad is not None:
+                tensor.grad[frozen] = 0
+
     @property
     def exact_paths(self) -> torch.Tensor | None:
         """(N,) bool paths to write with exact digits (the frozen ones), or None."""
         return None if self.editable is None else ~self.editable.cpu()
 
     def _restore_frozen(self) -> None:
+        """Copy the frozen values back; undo moves that take a curve off the allowed pixels."""
         with torch.no_grad():
-            self.scene.points[self._frozen_points] = self._frozen_values[0]
+            pts = self.scene.points
+            pts[self._frozen_points] = self._frozen_values[0]
             self.scene.colors[self._frozen_colors] = self._frozen_values[1]
+            valid = self._valid_points
+            # Undoing a segment moves its end points, which its neighbours share: repeat,
+            # and after a few rounds undo the whole step.
+            for round_ in range(6):
+                seg = self._segments
+                seg = seg[(pts[seg] != valid[seg]).flatten(1).any(1)]
+                if round_ == 5:
+                    idx = seg.flatten()
+                    pts[idx] = valid[idx]
+                    break
+                bad = segments_leaving(pts, seg, self._allowed, self._scale, self._radius)
+                if not bool(bad.any()):
+                    break
+                idx = seg[bad].flatten()
+                pts[idx] = valid[idx]
+            self._valid_points = pts.detach().clone()
 
     @property
     def background_scale(self) -> float:
@@ -374,13 +461,7 @@ class EditSession:
             if total.requires_grad:
                 total.backward(retain_graph=k < len(chunks) - 1)
             per_crop.append(losses.detach())
-        if self.editable is not None:
-            for tensor, frozen in (
-                (self.scene.points, self._frozen_points),
-                (self.scene.colors, self._frozen_colors),
-            ):
-                if tensor.grad is not None:
-                    tensor.grad[frozen] = 0
+        self._mask_frozen_grads()
         self.optimizer.step()
         if "color" not in self.settings.lock:
             with torch.no_grad():
@@ -425,6 +506,8 @@ class EditSession:
         with torch.no_grad():
             self.scene.points.copy_(scene.points)
             self.scene.colors.copy_(scene.colors)
+        if self.editable is not None:
+            self._valid_points = self.scene.points.detach().clone()
         self.iteration = int(state["iteration"])
         self.generator.set_state(state["generator"])
         self.history = [StepRecord(**r) for r in state["history"]]

@@ -1,5 +1,6 @@
 """Regions of interest: box, polygon or mask + prompt + weights (see :mod:`roi.region`),
-and their soft masks at a render size (see :mod:`roi.mask`)."""
+their soft masks at a render size (see :mod:`roi.mask`), and what keeps ``--edit-only``
+inside them: clipped copies of the paths crossing their edge (see :mod:`roi.split`)."""
 
 from .mask import (
     box_mask,

@@ -18,8 +18,10 @@ from clipvg.config import EditSettings
 from clipvg.edit import EditSession, run_edit
 from clipvg.metrics import background_psnr
 from roi import box_mask
+from roi.split import is_region_copy, segments_leaving
 
 PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"
+LANDSCAPE = Path(__file__).resolve().parents[1] / "examples" / "landscape.svg"
 needs_pitt = pytest.mark.skipif(not PITT.is_file(), reason="pitt.svg not available")
 
 
@@ -29,19 +31,19 @@ def settings(**kw) -> EditSettings:
     return EditSettings(**base)
 
 
-def control_boxes(scene: clipvg.Scene) -> torch.Tensor:
-    """(N, 4) x0, y0, x1, y1 of each path's control points (computed independently)."""
-    return torch.stack(
-        [
-            torch.cat(
-                [
-                    torch.cat(scene.path_contours(i)).min(0).values,
-                    torch.cat(scene.path_contours(i)).max(0).values,
-                ]
-            )
-            for i in range(scene.num_paths)
-        ]
-    )
+def curve_boxes(scene: clipvg.Scene, samples: int = 65) -> torch.Tensor:
+    """(N, 4) x0, y0, x1, y1 of each path's curves (Bernstein form, ``samples`` per segment)."""
+    t = torch.linspace(0, 1, samples)[:, None]
+    basis = torch.cat([(1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3], 1)
+    out = []
+    for i in range(scene.num_paths):
+        pts = []
+        for c in scene.path_contours(i):
+            ctrl = torch.cat([c, c[:1]]).unfold(0, 4, 3).transpose(1, 2)  # (n, 4, 2)
+            pts.append(torch.einsum("sk,nkd->nsd", basis, ctrl).reshape(-1, 2))
+        p = torch.cat(pts)
+        out.append(torch.cat([p.min(0).values, p.max(0).values]))
+    return torch.stack(out)
 
 
 def path_values(scene: clipvg.Scene, i: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,32 +65,108 @@ def test_edit_only_leaves_other_paths_bit_identical_on_pitt(tiny, tmp_path):
     assert status == "finished"
     before = clipvg.load_svg(PITT)
     after = clipvg.load_svg(tmp_path / "out" / "final.svg")
-    assert after.num_paths == before.num_paths
-    cb = control_boxes(before)
-    outside = (cb[:, 0] >= box[2]) | (cb[:, 1] >= box[3])  # box starts at the origin
-    assert 100 < int(outside.sum()) < before.num_paths - 100
-    for i in outside.nonzero().flatten().tolist():
+    copy = torch.tensor([is_region_copy(p.id) for p in after.info])
+    assert int(copy.sum()) > 10  # paths crossing the box edge got clipped copies
+    assert bool(copy.any()) and not bool(copy[0])  # a copy lies right above its original
+    originals = after.subset((~copy).nonzero().flatten())
+    assert originals.num_paths == before.num_paths
+    cb = curve_boxes(before)
+    # only paths whose curves lie in the box grown by the feather (+1 px rounding) may move
+    f = st.feather + 1
+    within = (cb[:, :2] >= -f).all(1) & (cb[:, 2:] <= torch.tensor(box[2:]) + f).all(1)
+    assert 10 < int(within.sum()) < before.num_paths - 100
+    for i in (~within).nonzero().flatten().tolist():
         p0, c0 = path_values(before, i)
-        p1, c1 = path_values(after, i)
+        p1, c1 = path_values(originals, i)
         assert torch.equal(p0, p1) and torch.equal(c0, c1), f"path {i} changed"
-    # the edited paths did move (the test could fail)
+    # the edited paths and copies did change (the test could fail)
     moved = [
         i
-        for i in (~outside).nonzero().flatten().tolist()
-        if not torch.equal(path_values(before, i)[0], path_values(after, i)[0])
+        for i in within.nonzero().flatten().tolist()
+        if not torch.equal(path_values(before, i)[0], path_values(originals, i)[0])
     ]
     assert len(moved) > 10
-    assert json.loads((tmp_path / "out" / "run.json").read_text())["editable_paths"] > 10
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["editable_paths"] == int(sess.editable.sum()) > 10
+    assert record["num_paths"] == after.num_paths
+
+
+def test_edit_only_keeps_the_outside_of_the_landscape(tmp_path):
+    """Sky and hills cross the box: outside it (plus the feather) the render does not
+    change, while inside the sky, hills and house all change color."""
+    box = (40.0, 120.0, 80.0, 90.0)
+    st = settings(
+        prompt="green",
+        rois=[dict(zip("xywh", box, strict=True), prompt="red")],
+        edit_only=True,
+        iters=4,
+        shape_lr=2.0,  # large steps push curves out; they must be held back
+        color_lr=0.1,
+        patches=2,
+    )
+    scene = clipvg.load_svg(LANDSCAPE)
+    s = EditSession(scene, st, MeanColorEncoder(), render=lambda sc: clipvg.render(sc, 64))
+    ids = [p.id for p in s.scene.info]
+    assert {"sky-fill-clipvg-roi", "hill-back-clipvg-roi", "hill-front-clipvg-roi"} <= set(ids)
+    for _ in range(4):
+        s.step()
+    with torch.no_grad():
+        a = clipvg.render(s.scene, 64)
+        b = clipvg.render(clipvg.load_svg(LANDSCAPE), 64)
+    q = 64 / 256
+    f = st.feather
+    grown = ((box[0] - f) * q, (box[1] - f) * q, (box[2] + 2 * f) * q, (box[3] + 2 * f) * q)
+    outside = box_mask(grown, (64, 64)) == 0
+    # A path with zero coverage composites as x * 1 + c * 0 = x; the copies only add
+    # paths, so outside pixels may differ by rounding of the composite only (a few ulps).
+    assert float((a - b).abs()[outside].max()) <= 8 * 2**-24 * len(ids)
+    inside = box_mask(tuple(v * q for v in box), (64, 64)) == 1
+    assert float((a - b).abs()[inside].mean()) > 0.03
+    sky = ids.index("sky-fill-clipvg-roi")
+    assert not torch.equal(s.scene.colors[sky], s.initial.colors[sky])
+    # every moved curve stays on the allowed pixels (unmoved ones count as they started)
+    seg = s._segments
+    moved = (s.scene.points.detach()[seg] != s.initial.points[seg]).flatten(1).any(1)
+    assert int(moved.sum()) > 10
+    leaving = segments_leaving(s.scene.points, seg[moved], s._allowed, s._scale, s._radius)
+    assert not bool(leaving.any())
+
+
+def test_edit_only_copies_survive_resume_and_re_edit(tmp_path):
+    """A checkpoint or an edited SVG already holds the copies: none are added twice."""
+    small = clipvg.load_svg(LANDSCAPE)  # a quarter of the size, to render fast
+    small.points, small.width, small.height = small.points / 4, 64.0, 64.0
+    clipvg.save_svg(small, tmp_path / "small.svg")
+    st = settings(
+        input=str(tmp_path / "small.svg"),
+        prompt="green",
+        rois=[{"x": 10, "y": 30, "w": 20, "h": 22.5, "prompt": "red"}],
+        edit_only=True,
+        iters=1,
+        feather=0.5,
+    )
+    enc = MeanColorEncoder()
+    _, _, first = run_edit(st, tmp_path / "a", encoder=enc, progress=False)
+    n = first.scene.num_paths
+    assert n > small.num_paths
+    st.iters = 2
+    status, _, resumed = run_edit(st, tmp_path / "a", resume=True, encoder=enc, progress=False)
+    assert status == "finished" and resumed.iteration == 2
+    assert resumed.scene.num_paths == n and torch.equal(resumed.editable, first.editable)
+    again = settings(**{**st.to_dict(), "input": str(tmp_path / "a" / "final.svg")})
+    _, _, second = run_edit(again, tmp_path / "b", encoder=enc, progress=False)
+    assert second.scene.num_paths == n
+    assert torch.equal(second.editable, first.editable)
 
 
 @pytest.mark.parametrize("kind", ["polygon", "mask"])
 def test_edit_only_polygon_and_mask_regions(tiny, tmp_path, kind):
     scene = two_boxes(64)
     if kind == "polygon":
-        roi = {"polygon": "2,2 30,2 30,60 2,60", "prompt": "red"}
+        roi = {"polygon": "2,2 34,2 34,60 2,60", "prompt": "red"}
     else:
         m = Image.new("L", (64, 64), 0)
-        m.paste(255, (2, 2, 30, 60))
+        m.paste(255, (2, 2, 34, 60))
         m.save(tmp_path / "mask.png")
         roi = {"mask": str(tmp_path / "mask.png"), "prompt": "red"}
     s = EditSession(scene, settings(rois=[roi], edit_only=True, color_lr=0.05), tiny)
