@@ -16,6 +16,7 @@ import re
 import secrets
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -94,6 +95,7 @@ class SceneInfo:
     paths: int | None = None
     error: str | None = None
     seconds: float | None = None
+    notes: list[str] | None = None  # warnings of the SVG reader (skipped elements)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,7 +175,10 @@ class SceneStore:
         if kind == "svg":
             info = SceneInfo(sid, _display_name(name), "processing", "svg")
             try:
-                scene = self._load_svg(folder, data)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    scene = self._load_svg(folder, data)
+                info.notes = [str(w.message) for w in caught] or None
                 self._finish(info, scene, t0)
             except Exception:
                 _remove(folder)

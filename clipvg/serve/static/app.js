@@ -122,7 +122,8 @@ async function createScene(form, name) {
     }
     if (info.status === "failed") throw new Error(info.error);
     showScene(info);
-    setStatus(el, `${info.name}: ${info.width}×${info.height}, ${info.paths} paths`);
+    const notes = info.notes ? ` (${info.notes.join("; ")})` : "";
+    setStatus(el, `${info.name}: ${info.width}×${info.height}, ${info.paths} paths${notes}`);
   } catch (err) {
     setStatus(el, err.message, "error");
   }
