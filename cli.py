@@ -446,8 +446,13 @@ def _add_serve_parser(sub) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from clipvg.errors import ClipvgError
-    from clipvg.serve import serve
 
+    try:
+        from clipvg.serve import serve
+    except ImportError as exc:
+        raise ClipvgError(
+            f"the web editor needs {exc.name}: pip install -e '.[web]' (FastAPI, uvicorn)"
+        ) from None
     if args.max_upload_mb <= 0:
         raise ClipvgError("--max-upload-mb must be positive")
     serve(

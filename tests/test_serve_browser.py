@@ -35,6 +35,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(tiny, tmp_path_factory):
+    pytest.importorskip("fastapi", reason="browser tests skipped: FastAPI is not installed")
     from clipvg.serve import create_app
 
     app = create_app(tmp_path_factory.mktemp("web"), lambda random_weights: tiny, preview_interval=0)
