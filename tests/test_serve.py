@@ -37,7 +37,9 @@ FAST = {"patches": 2, "save_every": 0}
 
 @pytest.fixture
 def client(tiny, tmp_path):
-    app = create_app(tmp_path / "work", lambda random_weights: tiny, preview_interval=0)
+    app = create_app(
+        tmp_path / "work", lambda random_weights: tiny, preview_interval=0, preview_budget=None
+    )
     with TestClient(app) as c:
         c.workdir = tmp_path / "work"
         yield c
@@ -100,7 +102,15 @@ def test_svg_upload_is_served_as_our_reexport(client):
 def test_hostile_svg_loses_scripts_handlers_and_external_refs(client):
     info = upload(client, HOSTILE_SVG, name="../../evil.svg")
     text = client.get(f"/api/scenes/{info['id']}/svg").text.lower()
-    for bad in ("script", "onload", "onclick", "evil.example", "foreignobject", "javascript", "href"):
+    for bad in (
+        "script",
+        "onload",
+        "onclick",
+        "evil.example",
+        "foreignobject",
+        "javascript",
+        "href",
+    ):
         assert bad not in text, bad
     assert parse_svg_string(text).num_paths == 2  # the two rects, nothing else
     assert any("<image>" in n for n in info["notes"])  # what was dropped is reported
@@ -161,7 +171,14 @@ def test_edit_streams_events_and_writes_the_cli_run_folder(client):
     status = client.get(f"/api/edits/{jid}").json()
     assert status["iteration"] == 3 and len(status["losses"]) == 3
     folder = client.workdir / "runs" / jid
-    for name in ("final.svg", "final.png", "latest.svg", "initial.svg", "checkpoint.pt", "run.json"):
+    for name in (
+        "final.svg",
+        "final.png",
+        "latest.svg",
+        "initial.svg",
+        "checkpoint.pt",
+        "run.json",
+    ):
         assert (folder / name).is_file(), name
     record = json.loads(client.get(f"/api/edits/{jid}/run.json").text)
     assert record["status"] == "finished" and record["settings"]["lock"] == ["shape"]
@@ -216,7 +233,7 @@ def test_runs_on_disk_are_listed_and_resumed_after_restart(tiny, tmp_path):
     settings = EditSettings(input=str(svg), prompt="a painting", iters=2, **FAST)
     jid = "0123456789abcdef"
     run_edit(settings, work / "runs" / jid, encoder=tiny, progress=False)  # what cli.py edit writes
-    app = create_app(work, lambda random_weights: tiny, preview_interval=0)
+    app = create_app(work, lambda random_weights: tiny, preview_interval=0, preview_budget=None)
     with TestClient(app) as c:
         listed = c.get("/api/edits").json()["edits"]
         assert [(e["id"], e["status"], e["iteration"]) for e in listed] == [(jid, "done", 2)]
@@ -325,3 +342,37 @@ def test_examples_are_offered(client):
 
 
 del Path
+
+
+def test_shutdown_stops_the_running_edit_and_keeps_its_state(tiny, tmp_path):
+    """Ctrl-C on the server ends the lifespan: the running edit saves like the CLI's Ctrl-C."""
+    app = create_app(tmp_path, lambda r: tiny, preview_interval=0, preview_budget=None)
+    with TestClient(app) as c:
+        sid = upload(c, SMALL_SVG)["id"]
+        jid = c.post(
+            "/api/edits", json={"scene": sid, "prompt": "x", "iters": 100_000, **FAST}
+        ).json()["id"]
+        wait_iteration(c, jid, 2)
+    record = json.loads((tmp_path / "runs" / jid / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["iteration"] >= 2
+    assert (tmp_path / "runs" / jid / "latest.svg").is_file()
+    with TestClient(create_app(tmp_path, lambda r: tiny)) as c:
+        s = c.get(f"/api/edits/{jid}").json()
+        assert s["status"] == "stopped" and s["resumable"] and s["iteration"] == record["iteration"]
+
+
+def test_previews_stay_within_their_time_budget(tiny, tmp_path):
+    """With a budget, previews are spaced so that they take at most that share of the run."""
+    app = create_app(tmp_path, lambda r: tiny, preview_interval=0, preview_budget=0.05)
+    with TestClient(app) as c:
+        sid = upload(c, SMALL_SVG)["id"]
+        jid = c.post("/api/edits", json={"scene": sid, "prompt": "x", "iters": 30, **FAST}).json()[
+            "id"
+        ]
+        wait_status(c, jid, ("done",))
+        job = app.app.state.jobs.get(jid)
+        previews = sum(1 for _, k, _ in job.events if k == "preview")
+    loop = sum(h["seconds"] for h in job.history) + job.preview_seconds
+    # the first and the final preview are outside the budget rule
+    per = job.preview_seconds / previews
+    assert job.preview_seconds - 2 * per <= 0.05 * loop + per

@@ -17,7 +17,10 @@ PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.s
 CHROMIUM = find_chromium()
 
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="browser tests skipped: no system Chromium (apt-get install chromium)"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="browser tests skipped: no system Chromium (apt-get install chromium)",
+    ),
     pytest.mark.skipif(not PITT.is_file(), reason=f"browser tests skipped: {PITT} not found"),
 ]
 
@@ -38,7 +41,12 @@ def server(tiny, tmp_path_factory):
     pytest.importorskip("fastapi", reason="browser tests skipped: FastAPI is not installed")
     from clipvg.serve import create_app
 
-    app = create_app(tmp_path_factory.mktemp("web"), lambda random_weights: tiny, preview_interval=0)
+    app = create_app(
+        tmp_path_factory.mktemp("web"),
+        lambda random_weights: tiny,
+        preview_interval=0,
+        preview_budget=None,
+    )
     with running_server(app) as url:
         yield url
 
@@ -84,14 +92,18 @@ def test_draw_edit_stop_download(browser, server):
     for _ in range(3):
         last = seen[-1] if seen else 0
         shown = wait_until(
-            lambda last=last: int(after.get_attribute("data-iteration") or 0) > last
-            and after.evaluate("i => i.complete && i.naturalWidth > 0")
-            and int(after.get_attribute("data-iteration")),
+            lambda last=last: (
+                int(after.get_attribute("data-iteration") or 0) > last
+                and after.evaluate("i => i.complete && i.naturalWidth > 0")
+                and int(after.get_attribute("data-iteration"))
+            ),
             what="a new live picture",
         )
         seen.append(shown)
     first = int(line.get_attribute("data-iteration"))
-    wait_until(lambda: int(line.get_attribute("data-iteration")) > first, what="the counter to rise")
+    wait_until(
+        lambda: int(line.get_attribute("data-iteration")) > first, what="the counter to rise"
+    )
     page.click("#stop")
     wait_until(lambda: "stopped" in line.text_content(), timeout=60, what="the edit to stop")
     assert page.locator("#continue").is_enabled()

@@ -88,7 +88,10 @@ class _Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": list(message.get("headers", [])) + SECURITY_HEADERS}
+                message = {
+                    **message,
+                    "headers": list(message.get("headers", [])) + SECURITY_HEADERS,
+                }
             await send(message)
 
         length = dict(scope.get("headers", [])).get(b"content-length")
@@ -126,9 +129,7 @@ class _Guard:
         await send({"type": "http.response.body", "body": body})
 
 
-def clip_status(
-    model: str, pretrained: str, weights: str | None, injected: bool
-) -> dict[str, Any]:
+def clip_status(model: str, pretrained: str, weights: str | None, injected: bool) -> dict[str, Any]:
     """What the page shows about CLIP: found or not, and the CLI's message when not."""
     from ..clip import RANDOM_WEIGHTS, _no_weights_message, weights_cached
 
@@ -145,7 +146,9 @@ def clip_status(
     return out
 
 
-def default_factory(model: str, pretrained: str, weights: str | None, device: str) -> EncoderFactory:
+def default_factory(
+    model: str, pretrained: str, weights: str | None, device: str
+) -> EncoderFactory:
     """``factory(random_weights)`` loading CLIP as ``cli.py edit`` does."""
 
     def factory(random_weights: bool):
@@ -168,6 +171,7 @@ def create_app(
     clip_weights: str | None = None,
     max_upload_bytes: int = 50 * MB,
     preview_interval: float = 2.0,
+    preview_budget: float | None = 0.05,
     examples_dir: str | Path | None = None,
 ):
     """Build the editor's ASGI app (FastAPI).
@@ -179,6 +183,7 @@ def create_app(
         device: auto, cpu, cuda or mps (recorded in every run's settings).
         max_upload_bytes: largest request body accepted (413 above).
         preview_interval: seconds between live preview renders during an edit.
+        preview_budget: most of an edit's time that previews may take (see JobManager).
         examples_dir: folder of bundled example inputs offered by the page.
     """
     defaults = EditSettings()
@@ -190,7 +195,7 @@ def create_app(
         encoder_factory = default_factory(clip_model, clip_pretrained, clip_weights, device)
     clip_info = clip_status(clip_model, clip_pretrained, clip_weights, injected)
     scenes = SceneStore(workdir / "scenes", max_upload_bytes)
-    jobs = JobManager(workdir / "runs", encoder_factory, preview_interval)
+    jobs = JobManager(workdir / "runs", encoder_factory, preview_interval, preview_budget)
     examples = _examples(examples_dir)
 
     @asynccontextmanager
@@ -449,7 +454,9 @@ def _roi_entry(i: int, roi: Any) -> dict[str, Any]:
     if not isinstance(roi.get("prompt"), str) or not roi["prompt"].strip():
         raise ClipvgError(f"rois[{i}] needs a non-empty prompt")
     if ("box" in roi) == ("polygon" in roi):
-        raise ClipvgError(f"rois[{i}] needs exactly one of box [x, y, w, h] or polygon [[x, y], ...]")
+        raise ClipvgError(
+            f"rois[{i}] needs exactly one of box [x, y, w, h] or polygon [[x, y], ...]"
+        )
     if "box" in roi:
         box = roi["box"]
         if not (
@@ -476,7 +483,9 @@ def edit_settings(
     known = set(EDIT_FIELDS) | {"scene", "rois", "lock", "random_weights"}
     unknown = sorted(set(body) - known)
     if unknown:
-        raise ClipvgError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ClipvgError(
+            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     rois = body.get("rois") or []
     if not isinstance(rois, list):
         raise ClipvgError("rois must be a list")
@@ -546,7 +555,9 @@ def serve(
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = Server(config)
     shown = f"[{host}]" if ":" in host else host
-    print_fn(f"clipvg editor on http://{shown}:{port}/  (runs in {Path(workdir).resolve()}; Ctrl-C stops)")
+    print_fn(
+        f"clipvg editor on http://{shown}:{port}/  (runs in {Path(workdir).resolve()}; Ctrl-C stops)"
+    )
     server.run()
     print_fn("stopped; every run's latest state is saved")
 

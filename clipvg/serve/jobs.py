@@ -101,12 +101,22 @@ class JobManager:
             once per kind, and kept.
         preview_interval: seconds between live previews (a preview follows every
             iteration when iterations are slower than this).
+        preview_budget: largest fraction of the run's time spent on previews (0.05):
+            when one preview costs more than ``budget * interval``, previews are spaced
+            ``cost / budget`` apart instead. None: no cap (tests).
     """
 
-    def __init__(self, root: Path, encoder_factory: EncoderFactory, preview_interval: float = 2.0):
+    def __init__(
+        self,
+        root: Path,
+        encoder_factory: EncoderFactory,
+        preview_interval: float = 2.0,
+        preview_budget: float | None = 0.05,
+    ):
         self.root = root
         self.encoder_factory = encoder_factory
         self.preview_interval = preview_interval
+        self.preview_budget = preview_budget
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
         self._cond = threading.Condition()
@@ -193,7 +203,9 @@ class JobManager:
             elif job.status == "running":
                 job.stop.set()
             else:
-                raise ClipvgError(f"edit {job.id} is {job.status}; only queued or running edits stop")
+                raise ClipvgError(
+                    f"edit {job.id} is {job.status}; only queued or running edits stop"
+                )
         if job.status == "stopped":
             self._emit_status(job)
             self._requeued()
@@ -268,7 +280,7 @@ class JobManager:
         return self._encoders[random_weights]
 
     def _run(self, job: Job) -> None:
-        last = [time.perf_counter()]
+        last = [time.perf_counter(), 0.0]  # time and cost of the last preview
 
         def callback(session, iteration: int, record: dict) -> None:
             job.iteration = iteration
@@ -279,12 +291,19 @@ class JobManager:
             self._emit(
                 job,
                 "iter",
-                {**record, "iters": job.settings.iters, "eta_s": None if eta is None else eta * left},
+                {
+                    **record,
+                    "iters": job.settings.iters,
+                    "eta_s": None if eta is None else eta * left,
+                },
             )
             now = time.perf_counter()
-            if now - last[0] >= self.preview_interval or iteration == 1:
+            gap = self.preview_interval
+            if self.preview_budget:
+                gap = max(gap, last[1] / self.preview_budget)
+            if now - last[0] >= gap or iteration == 1:
                 self._preview(job, session.scene, iteration)
-                last[0] = time.perf_counter()
+                last[:] = time.perf_counter(), time.perf_counter() - now
             if job.stop.is_set() or self._closing:
                 raise KeyboardInterrupt
 
