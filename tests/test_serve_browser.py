@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from serve_helpers import CHROMIUM_ARGS, find_chromium, running_server
 
 PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"
