@@ -157,9 +157,9 @@ function fitZoom() {
 }
 
 function applyCompare() {
-  // 0 = all "after" (when there is one), 100 = all "before"; the split line follows the slider.
+  // 100 = all "after", 0 = all "before": the edited picture covers the left v %.
   const v = Number($("compare").value);
-  $("after").style.clipPath = `inset(0 0 0 ${v}%)`;
+  $("after").style.clipPath = `inset(0 ${100 - v}% 0 0)`;
 }
 
 // ---- regions ------------------------------------------------------------------
