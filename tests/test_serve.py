@@ -376,3 +376,32 @@ def test_previews_stay_within_their_time_budget(tiny, tmp_path):
     # the first and the final preview are outside the budget rule
     per = job.preview_seconds / previews
     assert job.preview_seconds - 2 * per <= 0.05 * loop + per
+
+
+def test_exemplar_images_replace_prompts(client):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buf, format="JPEG")
+    r = client.post("/api/images", files={"file": ("ref.jpg", buf.getvalue())})
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+    assert client.get(f"/api/images/{iid}").content[:4] == b"\x89PNG"
+    sid = upload(client, SMALL_SVG)["id"]
+    body = {
+        "scene": sid,
+        "prompt": "a painting",
+        "rois": [{"box": [4, 4, 30, 30], "image": iid}],
+        "iters": 1,
+        **FAST,
+    }
+    jid = client.post("/api/edits", json=body).json()["id"]
+    done = wait_status(client, jid, ("done", "failed"))
+    assert done["status"] == "done", done["error"]
+    assert done["rois"] == ["exemplar image"]
+    record = json.loads(client.get(f"/api/edits/{jid}/run.json").text)
+    assert record["rois"][1]["image"].endswith(iid + ".png")
+    r = client.post("/api/images", files={"file": ("x.svg", SMALL_SVG)})
+    assert r.status_code == 400 and "PNG, JPEG or WebP" in r.json()["error"]
+    r = client.post("/api/edits", json={**body, "rois": [{"box": [4, 4, 30, 30], "image": "0" * 16}]})
+    assert r.status_code == 404 and "unknown image" in r.json()["error"]

@@ -65,7 +65,16 @@ EDIT_FIELDS = (
     "batch_size",
     "feather",
 )
-ROI_FIELDS = ("box", "polygon", "prompt", "weight", "patches", "crop_ratio", "patch_weight")
+ROI_FIELDS = (
+    "box",
+    "polygon",
+    "prompt",
+    "image",
+    "weight",
+    "patches",
+    "crop_ratio",
+    "patch_weight",
+)
 MAX_ITERS = 100_000
 
 
@@ -290,6 +299,18 @@ def create_app(
         ready_scene(sid)
         return FileResponse(scenes.png_path(sid), media_type="image/png")
 
+    @app.post("/api/images", status_code=201)
+    async def add_image(request: Request):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "read"):
+            raise ClipvgError("send the picture as a multipart field named 'file'")
+        return await asyncio.to_thread(scenes.add_image, await upload.read())
+
+    @app.get("/api/images/{iid}")
+    async def get_image(iid: str):
+        return FileResponse(scenes.image_path(iid), media_type="image/png")
+
     # ---- edits --------------------------------------------------------------------
     @app.get("/api/edits")
     async def list_edits():
@@ -303,7 +324,13 @@ def create_app(
             raise ClipvgError('give the scene to edit: {"scene": ID, ...} from POST /api/scenes')
         info = ready_scene(sid)
         settings, random_weights = edit_settings(
-            body, str(scenes.svg_path(sid)), device, clip_model, clip_pretrained, clip_weights
+            body,
+            str(scenes.svg_path(sid)),
+            device,
+            clip_model,
+            clip_pretrained,
+            clip_weights,
+            images=lambda iid: str(scenes.image_path(iid)),
         )
         from ..edit import check_rois
 
@@ -443,16 +470,20 @@ async def _json_body(request, allow_empty: bool = False) -> dict[str, Any]:
     return body
 
 
-def _roi_entry(i: int, roi: Any) -> dict[str, Any]:
-    """An API ROI ``{"box": [x, y, w, h] | "polygon": [[x, y], ...], "prompt": ...}`` as a settings entry."""
+def _roi_entry(i: int, roi: Any, images: Callable[[str], str]) -> dict[str, Any]:
+    """An API ROI ``{"box": [x, y, w, h] | "polygon": [[x, y], ...], "prompt": ...}`` as a
+    settings entry; ``"image": ID`` (from POST /api/images) replaces the prompt."""
     if not isinstance(roi, dict):
         raise ClipvgError(f"rois[{i}] must be an object with box or polygon, and prompt")
     unknown = sorted(set(roi) - set(ROI_FIELDS))
     if unknown:
         raise ClipvgError(f"rois[{i}]: unknown field(s) {', '.join(unknown)}")
-    out = {k: v for k, v in roi.items() if k not in ("box", "polygon")}
-    if not isinstance(roi.get("prompt"), str) or not roi["prompt"].strip():
-        raise ClipvgError(f"rois[{i}] needs a non-empty prompt")
+    out = {k: v for k, v in roi.items() if k not in ("box", "polygon", "image")}
+    if roi.get("image") is not None:
+        out["image"] = images(str(roi["image"]))
+        out.pop("prompt", None)
+    elif not isinstance(roi.get("prompt"), str) or not roi["prompt"].strip():
+        raise ClipvgError(f"rois[{i}] needs a non-empty prompt (or an exemplar image)")
     if ("box" in roi) == ("polygon" in roi):
         raise ClipvgError(
             f"rois[{i}] needs exactly one of box [x, y, w, h] or polygon [[x, y], ...]"
@@ -478,9 +509,13 @@ def edit_settings(
     clip_model: str,
     clip_pretrained: str,
     clip_weights: str | None,
+    images: Callable[[str], str] = lambda iid: iid,
 ) -> tuple[EditSettings, bool]:
-    """The EditSettings of a POST /api/edits body (ClipvgError on bad fields)."""
-    known = set(EDIT_FIELDS) | {"scene", "rois", "lock", "random_weights"}
+    """The EditSettings of a POST /api/edits body (ClipvgError on bad fields).
+
+    ``images`` maps an exemplar image id to its stored file.
+    """
+    known = set(EDIT_FIELDS) | {"scene", "rois", "lock", "random_weights", "prompt_image"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise ClipvgError(
@@ -501,7 +536,10 @@ def edit_settings(
     values = {k: body[k] for k in EDIT_FIELDS if k in body and body[k] is not None}
     values.update(
         input=svg,
-        rois=[_roi_entry(i, r) for i, r in enumerate(rois)],
+        rois=[_roi_entry(i, r, images) for i, r in enumerate(rois)],
+        prompt_image=None
+        if body.get("prompt_image") is None
+        else images(str(body["prompt_image"])),
         lock=[lock] if lock else [],
         device=device,
         clip_model=clip_model,

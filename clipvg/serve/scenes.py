@@ -222,6 +222,33 @@ class SceneStore:
         finally:
             source.unlink(missing_ok=True)
 
+    def image_path(self, iid: str) -> Path:
+        """The stored exemplar picture ``iid`` (ClipvgError when unknown)."""
+        path = self.root.parent / "images" / (check_id(iid, "image") + ".png")
+        if not path.is_file():
+            raise ClipvgError(f"unknown image id {iid!r}")
+        return path
+
+    def add_image(self, data: bytes) -> dict:
+        """Store an exemplar picture, decoded and re-encoded as PNG (at most 1024 px)."""
+        from PIL import Image
+
+        if len(data) > self.max_bytes:
+            raise ClipvgError(f"the upload is over the limit of {self.max_bytes} bytes")
+        if sniff(data) == "svg":
+            raise ClipvgError("an exemplar must be a PNG, JPEG or WebP picture")
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.thumbnail((1024, 1024))
+                rgb = im.convert("RGB")
+        except Exception:
+            raise ClipvgError("cannot read the exemplar as a picture") from None
+        iid = new_id()
+        path = self.root.parent / "images" / (iid + ".png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rgb.save(path, format="PNG")
+        return {"id": iid, "width": rgb.width, "height": rgb.height}
+
     def wait(self, sid: str, timeout: float = 60.0) -> SceneInfo:
         """Block until the scene is no longer processing (tests and scripts)."""
         end = time.monotonic() + timeout

@@ -329,6 +329,24 @@ function renderRegionList() {
     const wi = document.createElement("input"); wi.type = "number"; wi.min = 0; wi.value = r.weight;
     wi.addEventListener("input", () => { r.weight = Number(wi.value); });
     wl.appendChild(wi); w.appendChild(wl);
+    // optional exemplar picture: the region aims at it instead of the prompt
+    const ex = document.createElement("label"); ex.className = "button small-button";
+    ex.textContent = r.image ? "exemplar ✓" : "exemplar…";
+    ex.title = r.image ? `aims at ${r.imageName || "an exemplar picture"} (click to change)` : "aim this region at a reference picture instead of the prompt";
+    const exf = document.createElement("input"); exf.type = "file"; exf.accept = "image/png,image/jpeg,image/webp"; exf.hidden = true;
+    exf.addEventListener("change", async () => {
+      const f = exf.files[0]; if (!f) return;
+      const form = new FormData(); form.append("file", f);
+      try { const img = await api("POST", "/api/images", form); r.image = img.id; r.imageName = f.name; }
+      catch (err) { setStatus($("scene-status"), err.message, "error"); }
+      renderRegionList();
+    });
+    ex.appendChild(exf); w.appendChild(ex);
+    if (r.image) {
+      const clear = document.createElement("button"); clear.textContent = "×"; clear.title = "use the prompt again";
+      clear.addEventListener("click", () => { r.image = null; renderRegionList(); });
+      w.appendChild(clear);
+    }
     div.append(head, prompt, w);
     list.appendChild(div);
   });
@@ -342,7 +360,8 @@ function editBody() {
     scene: state.scene.id,
     prompt: $("prompt").value,
     rois: state.regions.map((r) => ({
-      ...(r.kind === "box" ? { box: r.box } : { polygon: r.points }), prompt: r.prompt, weight: r.weight,
+      ...(r.kind === "box" ? { box: r.box } : { polygon: r.points }),
+      ...(r.image ? { image: r.image } : { prompt: r.prompt }), weight: r.weight,
     })),
     iters: num("iters"), seed: num("seed"), lock: $("lock").value || null,
     edit_only: $("edit_only").checked, preserve_background: num("preserve_background"),
@@ -426,7 +445,7 @@ function updateButtons() {
   const j = state.job;
   const active = j && (j.status === "running" || j.status === "queued");
   const clipOk = state.info && (state.info.clip.ready || $("random-weights").checked);
-  const hasPrompt = $("prompt").value.trim() || state.regions.some((r) => r.prompt.trim());
+  const hasPrompt = $("prompt").value.trim() || state.regions.some((r) => r.prompt.trim() || r.image);
   $("start").disabled = !state.scene || active || !clipOk;
   $("start").title = clipOk ? (hasPrompt ? "" : "type a prompt first") : "CLIP weights are missing";
   $("stop").disabled = !active;
@@ -495,8 +514,10 @@ async function openRun(e) {
       $("prompt").value = s.prompt || ""; $("iters").value = s.iters; $("seed").value = s.seed;
       state.regions = []; state.nextColor = 0;
       for (const r of s.rois || []) {
-        if (r.polygon) addRegion({ kind: "polygon", points: r.polygon, prompt: r.prompt, weight: r.weight });
-        else addRegion({ kind: "box", box: [r.x, r.y, r.w, r.h], prompt: r.prompt, weight: r.weight });
+        const m = r.image ? /([0-9a-f]{16})\.png$/.exec(r.image) : null;
+        const common = { prompt: r.prompt || "", weight: r.weight, image: m ? m[1] : null };
+        if (r.polygon) addRegion({ kind: "polygon", points: r.polygon, ...common });
+        else addRegion({ kind: "box", box: [r.x, r.y, r.w, r.h], ...common });
       }
       state.selected = null; renderRegionList(); drawOverlay();
       state.history = rec.history || []; drawPlot();
