@@ -33,19 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from serve_helpers import CHROMIUM_ARGS, find_chromium, free_port, running_server  # noqa: E402
+from serve_helpers import (  # noqa: E402
+    CHROMIUM_ARGS,
+    find_chromium,
+    free_port,
+    running_server,
+    wait_until,
+)
 
 PITT = ROOT.parent / "shared" / "data" / "svg" / "pitt.svg"
-
-
-def wait_until(check, timeout: float = 120.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise TimeoutError("condition not met")
 
 
 def picture_shown(page) -> bool:

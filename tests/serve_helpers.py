@@ -29,6 +29,20 @@ def find_chromium() -> str | None:
     return shutil.which("chromium")
 
 
+def wait_until(check, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``check()`` until it returns something true; return that (AssertionError on timeout).
+
+    Polls from Python: the editor's CSP forbids Playwright's eval-based waits.
+    """
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -403,5 +403,7 @@ def test_exemplar_images_replace_prompts(client):
     assert record["rois"][1]["image"].endswith(iid + ".png")
     r = client.post("/api/images", files={"file": ("x.svg", SMALL_SVG)})
     assert r.status_code == 400 and "PNG, JPEG or WebP" in r.json()["error"]
-    r = client.post("/api/edits", json={**body, "rois": [{"box": [4, 4, 30, 30], "image": "0" * 16}]})
+    r = client.post(
+        "/api/edits", json={**body, "rois": [{"box": [4, 4, 30, 30], "image": "0" * 16}]}
+    )
     assert r.status_code == 404 and "unknown image" in r.json()["error"]

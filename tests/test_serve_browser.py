@@ -6,11 +6,10 @@ is missing; ``.ci/run`` installs Debian's ``chromium`` package.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from serve_helpers import CHROMIUM_ARGS, find_chromium, running_server
+from serve_helpers import CHROMIUM_ARGS, find_chromium, running_server, wait_until
 
 PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"
 CHROMIUM = find_chromium()
@@ -48,17 +47,6 @@ def server(tiny, tmp_path_factory):
     )
     with running_server(app) as url:
         yield url
-
-
-def wait_until(check, timeout: float = 30.0, what: str = "condition"):
-    """Poll ``check()`` from Python (the page's CSP forbids Playwright's eval-based waits)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_draw_edit_stop_download(browser, server):
