@@ -68,7 +68,9 @@ class Job:
             "iteration": self.iteration,
             "iters": s.iters,
             "prompt": s.prompt,
-            "rois": [r.get("prompt") or ("exemplar image" if r.get("image") else "") for r in s.rois],
+            "rois": [
+                r.get("prompt") or ("exemplar image" if r.get("image") else "") for r in s.rois
+            ],
             "losses": self.history[-1]["rois"] if self.history else None,
             "seconds_per_iter": _mean_seconds(self.history),
             "error": self.error,
