@@ -175,7 +175,7 @@ def overhead_part(encoder, device: str, iters: int, rows: list) -> None:
             results["server"].append(per_iter(job.folder))
             previews = sum(1 for _, k, _ in job.events if k == "preview")
             loop = per_iter(job.folder) * job.iteration
-            share.append((job.preview_seconds, previews, loop))
+            share.append((sum(job.preview_costs), previews, loop))
         jobs.shutdown()
     cli, srv = statistics.median(results["cli"]), statistics.median(results["server"])
     rows.append(

@@ -50,7 +50,7 @@ class Job:
     preview: bytes | None = None
     preview_iteration: int = -1
     latest_scene: Any = None  # a detached Scene copy taken with the last preview
-    preview_seconds: float = 0.0
+    preview_costs: list[float] = field(default_factory=list)  # seconds of each preview
     created: float = field(default_factory=time.time)
     events: list[tuple[int, str, dict]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -338,5 +338,5 @@ class JobManager:
         copy.to("cpu")
         with self._cond:
             job.latest_scene, job.preview, job.preview_iteration = copy, png, iteration
-        job.preview_seconds += time.perf_counter() - t0
+        job.preview_costs.append(time.perf_counter() - t0)
         self._emit(job, "preview", {"iteration": iteration})
