@@ -12,11 +12,11 @@ DEMO_OUT ?= out/demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench,cluster]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,cluster,web]'
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -rs  # -rs: says why tests were skipped (e.g. no system Chromium for browser tests)
 
 demo: $(STAMP)
 	$(PY) examples/demo.py --out $(DEMO_OUT) $(DEMO_ARGS)

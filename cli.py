@@ -519,6 +519,42 @@ def cmd_vectorize(args: argparse.Namespace) -> None:
     )
 
 
+def _add_serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="local web editor: draw regions, type prompts, watch the edit")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    p.add_argument("--workdir", default="clipvg-runs", help="folder of uploads and run folders")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload in MB (50)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
+    p.add_argument("--clip-pretrained", help="open_clip pretrained tag (openai), or none")
+    p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from clipvg.errors import ClipvgError
+
+    try:
+        from clipvg.serve import serve
+    except ImportError as exc:
+        raise ClipvgError(
+            f"the web editor needs {exc.name}: pip install -e '.[web]' (FastAPI, uvicorn)"
+        ) from None
+    if args.max_upload_mb <= 0:
+        raise ClipvgError("--max-upload-mb must be positive")
+    serve(
+        args.host,
+        args.port,
+        args.workdir,
+        device=args.device,
+        clip_model=args.clip_model,
+        clip_pretrained=args.clip_pretrained,
+        clip_weights=args.clip_weights,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clipvg", description="Text-guided vector graphics editing."
@@ -541,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_text_parser(sub)
     _add_evaluate_parser(sub)
     _add_batch_parser(sub)
+    _add_serve_parser(sub)
     return parser
 
 

@@ -1,0 +1,342 @@
+"""Edit jobs: a queue per device and one worker thread that runs them in order.
+
+Each job is one run folder ``WORKDIR/runs/ID`` written by :func:`clipvg.edit.run_edit`,
+exactly as ``cli.py edit -o WORKDIR/runs/ID`` would write it, so the CLI can resume a
+run started in the page (``--resume``) and the page lists runs the CLI left there.
+The optimizer runs in the worker thread, never on the event loop; the per-iteration
+callback records progress, renders a preview PNG now and then, and raises
+KeyboardInterrupt when the job is asked to stop (the library then saves the latest
+state, checkpoint and run.json).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import EditSettings, merge_settings, read_config
+from ..edit import CHECKPOINT, RUN_RECORD, run_edit
+from ..errors import ClipvgError
+from .scenes import ID_PATTERN, check_id, new_id, preview_png
+
+log = logging.getLogger("clipvg.serve")
+
+#: Builds the CLIP encoder; the argument asks for random weights ("try the pipeline").
+EncoderFactory = Callable[[bool], Any]
+TERMINAL = ("stopped", "done", "failed")
+#: run.json status -> job status (a run left "running" was cut off: it is stopped).
+_DISK_STATUS = {"finished": "done", "interrupted": "stopped", "running": "stopped"}
+
+
+@dataclass
+class Job:
+    """One edit: its settings, folder, state and the events sent to the page."""
+
+    id: str
+    folder: Path
+    settings: EditSettings
+    status: str = "queued"
+    random_weights: bool = False
+    iteration: int = 0
+    history: list[dict] = field(default_factory=list)
+    error: str | None = None
+    preview: bytes | None = None
+    preview_iteration: int = -1
+    latest_scene: Any = None  # a detached Scene copy taken with the last preview
+    preview_costs: list[float] = field(default_factory=list)  # seconds of each preview
+    created: float = field(default_factory=time.time)
+    events: list[tuple[int, str, dict]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def resumable(self) -> bool:
+        return (self.folder / CHECKPOINT).is_file()
+
+    def summary(self, position: int | None = None) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "id": self.id,
+            "status": self.status,
+            "queue_position": position,
+            "iteration": self.iteration,
+            "iters": s.iters,
+            "prompt": s.prompt,
+            "rois": [
+                r.get("prompt") or ("exemplar image" if r.get("image") else "") for r in s.rois
+            ],
+            "losses": self.history[-1]["rois"] if self.history else None,
+            "seconds_per_iter": _mean_seconds(self.history),
+            "error": self.error,
+            "resumable": self.resumable,
+            "random_weights": self.random_weights,
+            "scene": _scene_of(s.input),
+            "created": self.created,
+        }
+
+
+def _mean_seconds(history: list[dict], last: int = 10) -> float | None:
+    recent = [h["seconds"] for h in history[-last:]]
+    return round(sum(recent) / len(recent), 4) if recent else None
+
+
+def _scene_of(path: str | None) -> str | None:
+    """The scene id of an input ``.../scenes/ID/scene.svg`` (None for other inputs)."""
+    if not path:
+        return None
+    p = Path(path)
+    return p.parent.name if p.name == "scene.svg" and ID_PATTERN.match(p.parent.name) else None
+
+
+class JobManager:
+    """The queue and its worker thread.
+
+    Args:
+        root: folder of the run folders (``WORKDIR/runs``).
+        encoder_factory: ``factory(random_weights) -> Encoder``; called in the worker,
+            once per kind, and kept.
+        preview_interval: seconds between live previews (a preview follows every
+            iteration when iterations are slower than this).
+        preview_budget: largest fraction of the run's time spent on previews (0.05):
+            when one preview costs more than ``budget * interval``, previews are spaced
+            ``cost / budget`` apart instead. None: no cap (tests).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        encoder_factory: EncoderFactory,
+        preview_interval: float = 2.0,
+        preview_budget: float | None = 0.05,
+    ):
+        self.root = root
+        self.encoder_factory = encoder_factory
+        self.preview_interval = preview_interval
+        self.preview_budget = preview_budget
+        self._jobs: dict[str, Job] = {}
+        self._queue: deque[str] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._encoders: dict[bool, Any] = {}
+        self._thread = threading.Thread(target=self._worker, name="clipvg-edit", daemon=True)
+        self._thread.start()
+
+    # ---- lookup -------------------------------------------------------------------
+    def get(self, jid: str) -> Job:
+        """The job (from memory, else from its run folder on disk); ClipvgError when unknown."""
+        check_id(jid, "edit")
+        with self._cond:
+            job = self._jobs.get(jid)
+            if job is None:
+                job = self._load(jid)
+                self._jobs[jid] = job
+            return job
+
+    def _load(self, jid: str) -> Job:
+        folder = self.root / jid
+        try:
+            record = json.loads((folder / RUN_RECORD).read_text(encoding="utf-8"))
+            settings = EditSettings.from_dict(record["settings"])
+        except (OSError, ValueError, KeyError, TypeError, ClipvgError):
+            raise ClipvgError(f"unknown edit id {jid!r}") from None
+        job = Job(jid, folder, settings, status=_DISK_STATUS.get(record.get("status"), "stopped"))
+        job.iteration = int(record.get("iteration", 0))
+        job.history = list(record.get("history", []))
+        job.random_weights = str(settings.clip_pretrained).lower() == "none"
+        job.created = (folder / RUN_RECORD).stat().st_mtime
+        return job
+
+    def position(self, job: Job) -> int | None:
+        """1-based place in the queue (None unless queued)."""
+        with self._cond:
+            return self._queue.index(job.id) + 1 if job.id in self._queue else None
+
+    def status(self, job: Job) -> dict[str, Any]:
+        return job.summary(self.position(job))
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every run: in memory, and every run folder on disk; newest first."""
+        if self.root.is_dir():
+            for p in self.root.iterdir():
+                if ID_PATTERN.match(p.name) and (p / RUN_RECORD).is_file():
+                    try:
+                        self.get(p.name)
+                    except ClipvgError:
+                        continue
+        with self._cond:
+            jobs = list(self._jobs.values())
+        return [self.status(j) for j in sorted(jobs, key=lambda j: -j.created)]
+
+    # ---- events -------------------------------------------------------------------
+    def _emit(self, job: Job, kind: str, data: dict) -> None:
+        with self._cond:
+            job.events.append((len(job.events), kind, data))
+
+    def _emit_status(self, job: Job) -> None:
+        self._emit(job, "status", self.status(job))
+
+    def events_since(self, job: Job, start: int) -> list[tuple[int, str, dict]]:
+        with self._cond:
+            return job.events[start:]
+
+    # ---- control ------------------------------------------------------------------
+    def submit(self, settings: EditSettings, random_weights: bool = False) -> Job:
+        job = Job(new_id(), Path(), settings, random_weights=random_weights)
+        job.folder = self.root / job.id
+        with self._cond:
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._emit_status(job)  # under the lock, so it precedes the worker's "running"
+            self._cond.notify_all()
+        return job
+
+    def stop(self, job: Job) -> None:
+        """Ask a running job to stop after its iteration; a queued one leaves the queue."""
+        with self._cond:
+            if job.status == "queued" and job.id in self._queue:
+                self._queue.remove(job.id)
+                job.status = "stopped"
+            elif job.status == "running":
+                job.stop.set()
+            else:
+                raise ClipvgError(
+                    f"edit {job.id} is {job.status}; only queued or running edits stop"
+                )
+        if job.status == "stopped":
+            self._emit_status(job)
+            self._requeued()
+
+    def resume(self, job: Job, iters: int | None = None) -> None:
+        """Queue a stopped, done or failed job again; it continues from its checkpoint."""
+        if job.status not in TERMINAL:
+            raise ClipvgError(f"edit {job.id} is {job.status}; stop it before resuming")
+        target = job.settings.iters if iters is None else iters
+        if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+            raise ClipvgError("iters must be a positive integer")
+        if job.resumable and target <= job.iteration:
+            raise ClipvgError(
+                f"edit {job.id} has run {job.iteration} iterations; ask for more with "
+                f'{{"iters": {job.iteration + 50}}}'
+            )
+        with self._cond:
+            if job.resumable:  # the CLI's resume path: settings from run.json, new iters
+                job.settings = merge_settings(
+                    read_config(job.folder / RUN_RECORD), {"iters": target}, str(job.folder)
+                )
+            else:
+                job.settings.iters = target
+            job.status, job.error = "queued", None
+            job.stop.clear()
+            self._queue.append(job.id)
+            self._emit_status(job)
+            self._cond.notify_all()
+
+    def _requeued(self) -> None:
+        """Tell every queued job its new place."""
+        with self._cond:
+            queued = [self._jobs[j] for j in self._queue]
+        for j in queued:
+            self._emit_status(j)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def request_stop(self) -> None:
+        """Ask the running job to stop after its iteration; start nothing new (returns at once)."""
+        with self._cond:
+            self._closing = True
+            for job in self._jobs.values():
+                if job.status == "running":
+                    job.stop.set()
+            self._cond.notify_all()
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop the running job (its latest state is saved) and end the worker."""
+        self.request_stop()
+        self._thread.join(timeout)
+
+    # ---- worker -------------------------------------------------------------------
+    def _worker(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                job = self._jobs[self._queue.popleft()]
+                job.status = "running"
+            self._emit_status(job)
+            self._requeued()
+            self._run(job)
+
+    def _encoder(self, random_weights: bool) -> Any:
+        if random_weights not in self._encoders:
+            self._encoders[random_weights] = self.encoder_factory(random_weights)
+        return self._encoders[random_weights]
+
+    def _run(self, job: Job) -> None:
+        last = [time.perf_counter(), 0.0]  # time and cost of the last preview
+
+        def callback(session, iteration: int, record: dict) -> None:
+            job.iteration = iteration
+            eta = _mean_seconds(job.history + [record])
+            with self._cond:
+                job.history.append(record)
+            left = max(0, job.settings.iters - iteration)
+            self._emit(
+                job,
+                "iter",
+                {
+                    **record,
+                    "iters": job.settings.iters,
+                    "eta_s": None if eta is None else eta * left,
+                },
+            )
+            now = time.perf_counter()
+            gap = self.preview_interval
+            if self.preview_budget:
+                gap = max(gap, last[1] / self.preview_budget)
+            if now - last[0] >= gap or iteration == 1:
+                self._preview(job, session.scene, iteration)
+                last[:] = time.perf_counter(), time.perf_counter() - now
+            if job.stop.is_set() or self._closing:
+                raise KeyboardInterrupt
+
+        try:
+            encoder = self._encoder(job.random_weights)
+            status, _, session = run_edit(
+                job.settings,
+                job.folder,
+                resume=job.resumable,
+                overwrite=not job.resumable,  # a failed start may leave files; the folder is ours
+                encoder=encoder,
+                callback=callback,
+                progress=False,
+            )
+            job.iteration = session.iteration
+            self._preview(job, session.scene, session.iteration)
+            job.status = "done" if status == "finished" else "stopped"
+        except ClipvgError as exc:
+            job.status, job.error = "failed", str(exc)
+        except Exception as exc:  # one line for the page; the traceback goes to the log
+            log.exception("edit %s failed", job.id)
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {first}"
+        self._emit_status(job)
+
+    def _preview(self, job: Job, scene, iteration: int) -> None:
+        t0 = time.perf_counter()
+        copy = scene.clone()
+        png = preview_png(copy)  # rendered on the run's device
+        copy.to("cpu")
+        with self._cond:
+            job.latest_scene, job.preview, job.preview_iteration = copy, png, iteration
+        job.preview_costs.append(time.perf_counter() - t0)
+        self._emit(job, "preview", {"iteration": iteration})
