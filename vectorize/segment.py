@@ -121,6 +121,7 @@ def ward_levels(image: np.ndarray, labels: np.ndarray, targets: Sequence[int]) -
             n_comp, newid = connected_components(
                 coo_matrix((np.ones(len(sel)), (a[sel], b[sel])), shape=(cur, cur)), directed=False
             )
+            newid = newid.astype(np.int64)  # int32 from scipy: a * cur below would overflow
             cur = int(newid.max()) + 1
             count = np.bincount(newid, count, minlength=cur)
             sums = np.stack([np.bincount(newid, sums[:, c], minlength=cur) for c in range(3)], 1)
