@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clipvg.errors import ClipvgError
+from clipvg.io import open_image
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,14 @@ def load_image(path: str | os.PathLike, max_size: int = 512) -> RasterInput:
     Raises:
         ClipvgError: the file is missing, empty or not a readable image.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
 
     if not os.path.isfile(path):
         raise ClipvgError(f"input image {path} does not exist")
     if os.path.getsize(path) == 0:
         raise ClipvgError(f"input image {path} is empty (0 bytes)")
     try:
-        with Image.open(path) as im:
+        with open_image(path, "input image") as im:
             im.load()
             im = ImageOps.exif_transpose(im)
             return from_pil(im, max_size=max_size, label=str(path))
