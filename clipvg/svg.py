@@ -415,13 +415,14 @@ def _matrix(transform: str) -> np.ndarray:
 
     try:
         m = Matrix(transform)
-        # Units (``translate(1in)``) are not SVG transform syntax: float() refuses the
-        # Length that svgelements keeps for them, and the transform is ignored.
-        return np.array(
-            [[float(v) for v in (m.a, m.c, m.e)], [float(v) for v in (m.b, m.d, m.f)], [0, 0, 1]]
-        )
     except (ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError):
         return np.eye(3)
+    values = (m.a, m.c, m.e, m.b, m.d, m.f)
+    # Units (``translate(1in)``, ``50%``) are not transform syntax: svgelements keeps
+    # them as Length objects; such a transform is invalid and ignored, as in browsers.
+    if not all(isinstance(v, (int, float)) for v in values):
+        return np.eye(3)
+    return np.array([values[:3], values[3:], (0.0, 0.0, 1.0)], dtype=np.float64)
 
 
 def _translate(x: float, y: float) -> np.ndarray:
@@ -1047,7 +1048,8 @@ def _scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
     vw, vh = (vb[2], vb[3]) if vb else (width or 300.0, height or 150.0)
     walker = _Walker(root, label, limits, vw, vh)
     state = _State(vb_matrix, {}, 1.0, (), False, ())
-    walker.walk(root, state)
+    with np.errstate(all="ignore"):  # overflowing transforms give inf, refused per path
+        walker.walk(root, state)
     scene = _scene_from_walk(walker, width, height, label, limits)
     _emit_warnings(walker.counts)
     return scene
