@@ -100,9 +100,11 @@ def _pull_in(points: torch.Tensor, width: int, height: int) -> torch.Tensor:
     reach = FAR * max(width, height)
     offset = points - centre
     dist = offset.detach().abs().amax(1, keepdim=True)
-    if not bool((dist > reach).any()):
+    far = dist > reach
+    if not bool(far.any()):
         return points
-    return centre + offset * (reach / dist.clamp(min=reach))
+    # where(): the near points keep their exact values (centre + offset may round).
+    return torch.where(far, centre + offset * (reach / dist.clamp(min=reach)), points)
 
 
 @dataclass(frozen=True)
