@@ -80,7 +80,7 @@ class SvgLimits:
     max_canvas_side: float = 16384.0
     max_paths: int = 50_000
     max_file_bytes: int = 64 * 1024 * 1024
-    max_elements: int = 400_000
+    max_elements: int = 200_000
     max_segments: int = 500_000
     max_coordinate: float = 1e9
     max_style_bytes: int = 4 * 1024 * 1024
@@ -157,9 +157,9 @@ def _parse_xml(data: bytes, label: str, limits: SvgLimits) -> Element:
 
     if not data.strip():
         raise ClipvgError(f"{label} is not a valid SVG file: it is empty")
-    # Every element starts with "<": counting them bounds the tree's memory before
-    # it is built (an over-count, from comments or CDATA, only errs on the safe side).
-    tags = data.count(b"<")
+    # Every element has one start tag, "<" not followed by "/": counting them bounds
+    # the tree's memory before it is built (comments or CDATA can only add to it).
+    tags = data.count(b"<") - data.count(b"</")
     if tags > limits.max_elements:
         raise _limit_error(
             f"{label} has about {tags} elements", "max_elements", limits.max_elements
@@ -769,6 +769,8 @@ def _expanded_size(root: Element, by_id: dict[str, Element], cap: int) -> int:
     ``<use>`` that leads back to an element being counted adds nothing (it is not
     drawn). Counts ``<defs>`` content too, so it bounds what :class:`_Walker` visits.
     """
+    if next(root.iter(f"{_SVG_NS}use"), None) is None and next(root.iter("use"), None) is None:
+        return sum(1 for _ in root.iter())  # nothing to expand: the plain count
     size: dict[int, int] = {}
     open_: set[int] = set()
     stack: list[tuple[Element, bool]] = [(root, False)]

@@ -625,7 +625,7 @@ def doubled_uses(levels: int) -> str:
     "text, limits, match",
     [
         # 2**22 elements in 1.2 KB: counted before the walk, never expanded
-        (doc(doubled_uses(22)), None, r"expands to more than 400000 elements \(through <use>\)"),
+        (doc(doubled_uses(22)), None, r"expands to more than 200000 elements \(through <use>\)"),
         (doc(doubled_uses(8)), SvgLimits(max_elements=300), "max_elements=300"),
         (doc("<g/>" * 50), SvgLimits(max_elements=40), r"about 5\d elements.*max_elements=40"),
         (
