@@ -635,6 +635,12 @@ def doubled_uses(levels: int) -> str:
         ),
         (doc('<path d="' + "M0 0 " * 30 + '"/>'), SvgLimits(max_segments=20), "max_segments=20"),
         (doc('<path d="M0 0H9V9Z"/>' * 9), SvgLimits(max_segments=20), "max_segments=20"),
+        (doc('<rect a="1" b="2" c="3"/>' * 9), SvgLimits(max_attributes=20), "max_attributes=20"),
+        (
+            doc('<polygon points="' + "1,2 " * 10_000 + '"/>'),
+            SvgLimits(max_segments=20),
+            "max_segments",
+        ),
         (
             doc("<style>" + "a{}" * 40 + "</style>"),
             SvgLimits(max_style_bytes=100),
