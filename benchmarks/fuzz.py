@@ -237,6 +237,131 @@ def build_inputs(folder: Path, n_svgs: int, n_images: int, seed: int) -> list[di
     return jobs
 
 
+def issue_cases(folder: Path) -> list[dict]:
+    """The hostile inputs reported in issue 8, one job each."""
+    import numpy as np
+    from PIL import Image
+
+    def svg(name: str, body: str, root: str = 'width="100" height="100"', head: str = "") -> str:
+        path = folder / f"case-{name}.svg"
+        path.write_text(f'{head}<svg xmlns="http://www.w3.org/2000/svg" {root}>{body}</svg>')
+        return str(path)
+
+    def render(name: str, body: str, *extra: str, **kw) -> dict:
+        return {
+            "kind": name,
+            "args": [
+                "render",
+                svg(name, body, **kw),
+                "-o",
+                str(folder / f"case-{name}.png"),
+                *extra,
+            ],
+        }
+
+    rect = '<rect width="10" height="10"/>'
+    uses = (
+        '<defs><rect id="a0" width="1" height="1"/>'
+        + "".join(f'<g id="a{i + 1}"><use href="#a{i}"/><use href="#a{i}"/></g>' for i in range(22))
+        + '</defs><use href="#a22"/>'
+    )
+    jobs = [
+        render("path to 1e39", '<path d="M0 0 L1e39 0 L0 10 Z"/>'),
+        render("rect 1e308", '<rect width="1e308" height="1e308"/>'),
+        render("path to x=1e9", '<path d="M0 0 L1e9 0 L0 10 Z"/>'),
+        render(
+            "root width 1e-300 at --width 64",
+            rect,
+            "--width",
+            "64",
+            root='width="1e-300" height="100"',
+        ),
+        render("fill rgb(1e999,0,0)", '<rect width="10" height="10" fill="rgb(1e999,0,0)"/>'),
+        render(
+            "style rgba(1e400%,0%,0%,1)", "<style>rect{fill:rgba(1e400%,0%,0%,1)}</style>" + rect
+        ),
+        render("encoding utf-1", rect, head='<?xml version="1.0" encoding="utf-1"?>'),
+        render("translate(1in 10)", '<rect width="10" height="10" transform="translate(1in 10)"/>'),
+        render("16 MB single path", '<path d="M0 0' + " L1 1" * 3_300_000 + '"/>'),
+        render("16384x16384 canvas", rect, root='width="16384" height="16384"'),
+        render("--width 100000", rect, "--width", "100000"),
+        render("100 KB <style>", "<style>" + "a" * 100_000 + "</style>" + rect),
+        render("160 KB <style>", "<style>" + "a{" * 80_000 + "</style>" + rect),
+        render("22 nested doubled <use>", uses),
+    ]
+    bomb = folder / "case-bomb.png"
+    bomb.write_bytes(_png_header(20000, 20000))
+    jobs.append(
+        {
+            "kind": "PNG claiming 20000x20000",
+            "args": ["vectorize", str(bomb), "-o", str(folder / "case-bomb.svg")],
+        }
+    )
+    yy, xx = np.indices((224, 224))
+    board = np.repeat(((yy + xx) % 2 * 255).astype(np.uint8)[..., None], 3, 2)
+    Image.fromarray(board).save(folder / "case-board.png")
+    noise = (np.random.default_rng(0).random((480, 480, 3)) * 255).astype(np.uint8)
+    Image.fromarray(noise).save(folder / "case-noise.png")
+    for name, file in (
+        ("224 px 1-px checkerboard", "case-board.png"),
+        ("480 px uniform noise", "case-noise.png"),
+    ):
+        args = [
+            "vectorize",
+            str(folder / file),
+            "-o",
+            str(folder / f"{file}.svg"),
+            "--preset",
+            "balanced",
+        ]
+        jobs.append({"kind": f"{name}, vectorize --preset balanced", "args": args})
+    args = [
+        "vectorize",
+        str(folder / "case-board.png"),
+        "-o",
+        str(folder / "r.svg"),
+        "--region",
+        "nan",
+        "0",
+        "10",
+        "10",
+    ]
+    jobs.append({"kind": "vectorize --region nan 0 10 10", "args": args})
+    return jobs
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width x height`` pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def case_table(rows: list[dict]) -> str:
+    lines = [
+        "| issue 8 input | exit | time (s) | peak memory (GB) | message |",
+        "|---|---|---:|---:|---|",
+    ]
+    for r in rows:
+        msg = re.sub(r"\S*/case-[\w.-]+", "FILE", r["detail"]).replace("|", "/")[:110]
+        lines.append(
+            f"| {r['kind']} | {r['outcome']} | {r['seconds']:.2f} | {r['maxrss_gb']:.2f} | {msg} |"
+        )
+    return "\n".join(lines)
+
+
 # ---- worker -----------------------------------------------------------------------------------
 def _alarm(signum, frame):
     raise TimeoutError(f"over {KILL} s")
@@ -368,6 +493,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=100, help="inputs per worker process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", help="folder to keep the inputs and results in")
+    p.add_argument(
+        "--cases", action="store_true", help="only the inputs reported in issue 8, one process each"
+    )
     p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -377,6 +505,9 @@ def main() -> None:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         start = time.time()
+        if args.cases:
+            print(case_table(run_batches(issue_cases(folder), args.workers, 1, folder)))
+            return
         jobs = build_inputs(folder, args.svgs, args.images, args.seed)
         rows = run_batches(jobs, args.workers, args.batch, folder)
         (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
