@@ -63,9 +63,10 @@ def write_png(image: torch.Tensor, path: str | os.PathLike) -> None:
         Image.fromarray(array, "RGBA" if array.shape[2] == 4 else "RGB").save(tmp, format="PNG")
 
 
-#: Most pixels a picture file may have; its header is checked before decoding, so
-#: a small file claiming a huge image (a "decompression bomb") costs nothing.
-MAX_IMAGE_PIXELS = 1 << 26
+#: Most pixels a picture file may have (e.g. 8192x4096); its header is checked
+#: before decoding, so a small file claiming a huge image (a "decompression bomb")
+#: costs nothing. Decoding and downscaling with alpha take ~50 bytes a pixel.
+MAX_IMAGE_PIXELS = 1 << 25
 
 
 def open_image(path: str | os.PathLike, what: str = "image"):
