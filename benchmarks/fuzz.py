@@ -460,11 +460,11 @@ def table(rows: list[dict], wall: float) -> str:
         bad = len(sel) - count["ok"] - count["refused"] - count["hang"]
         hangs = sum(not r["cpu"] <= HANG for r in sel)  # NaN (a dead worker) counts
         slow = max(r["cpu"] for r in sel)
-        wall = max(r["seconds"] for r in sel)
+        longest = max(r["seconds"] for r in sel)
         peak = max(r["maxrss_gb"] for r in sel)
         lines.append(
             f"| {len(sel)} | {kind} | {count['ok']} | {count['refused']} | {bad} | {hangs} | "
-            f"{slow:.2f} | {wall:.2f} | {peak:.2f} |"
+            f"{slow:.2f} | {longest:.2f} | {peak:.2f} |"
         )
     refusals: dict[str, int] = {}
     for r in rows:

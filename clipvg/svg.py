@@ -189,7 +189,8 @@ def _parse_xml(data: bytes, label: str, limits: SvgLimits) -> Element:
         ) from None
     if _local(root.tag) != "svg" or not _is_svg_tag(root.tag):
         raise ClipvgError(
-            f"{label} is not a valid SVG file: the root element is <{_local(root.tag)}>, not <svg>"
+            f"{label} is not a valid SVG file: the root element is <{root.tag}>, not <svg> "
+            'in the SVG namespace (xmlns="http://www.w3.org/2000/svg")'
         )
     return root
 
