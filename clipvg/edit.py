@@ -640,11 +640,13 @@ def load_input(settings: EditSettings, progress: bool = False) -> tuple[Scene, f
     path = str(p)
     if p.suffix.lower() not in RASTER_SUFFIXES:
         return load_svg(p), 1.0
-    from PIL import Image
+    from .io import open_image
 
     try:
-        with Image.open(p) as im:
+        with open_image(p, "input image") as im:
             width = im.size[0]
+    except ClipvgError:
+        raise
     except Exception:
         raise ClipvgError(f"cannot read {path} as an image") from None
     from vectorize import vectorize_image

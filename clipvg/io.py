@@ -86,19 +86,53 @@ def write_png(image: torch.Tensor, path: str | os.PathLike) -> None:
         Image.fromarray(array, "RGBA" if array.shape[2] == 4 else "RGB").save(tmp, format="PNG")
 
 
+#: Most pixels a picture file may have (e.g. 8192x4096); its header is checked
+#: before decoding, so a small file claiming a huge image (a "decompression bomb")
+#: costs nothing. Decoding and downscaling with alpha take ~50 bytes a pixel.
+MAX_IMAGE_PIXELS = 1 << 25
+
+
+def open_image(path: str | os.PathLike, what: str = "image"):
+    """``PIL.Image.open(path)`` (not yet decoded), refusing more than :data:`MAX_IMAGE_PIXELS`.
+
+    Raises:
+        ClipvgError: the header claims too many pixels. PIL's own errors (not an
+            image, truncated) pass through for the caller to word.
+    """
+    import warnings
+
+    from PIL import Image
+
+    def too_large(size: str) -> ClipvgError:
+        return ClipvgError(
+            f"{what} {path} is {size} pixels, over the limit of {MAX_IMAGE_PIXELS}; downscale it first"
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError:
+            raise too_large(f"more than {2 * Image.MAX_IMAGE_PIXELS}") from None
+    if im.width * im.height > MAX_IMAGE_PIXELS:
+        im.close()
+        raise too_large(f"{im.width}x{im.height}")
+    return im
+
+
 def open_rgba(path: str | os.PathLike, what: str = "image"):
     """Open a picture file as a loaded PIL RGBA image.
 
     Raises:
-        ClipvgError: missing or unreadable file; ``what`` names it in the message.
+        ClipvgError: missing, unreadable or too large file; ``what`` names it in the message.
     """
-    from PIL import Image
-
     path = require_file(path, what)
     try:
-        with Image.open(path) as im:
+        with open_image(path, what) as im:
             im.load()
             return im.convert("RGBA")
+    except ClipvgError:
+        raise
     except Exception:
         raise ClipvgError(f"cannot read {what} {path} as an image") from None
 

@@ -62,13 +62,32 @@ class SvgLimits:
         max_canvas_side: largest canvas width or height, in px (user units).
         max_paths: most filled paths a file may produce (after ``<use>`` expansion).
         max_file_bytes: largest file (or decompressed ``.svgz``) size, in bytes.
-        max_elements: most elements visited, counting ``<use>`` expansions.
+        max_elements: most elements, counting ``<use>`` expansions (checked before the
+            tree is built and before it is walked, so a refusal is quick).
+        max_segments: most path segments (cubic pieces, and moves) in the whole file,
+            after ``<use>`` expansion; bounds the memory and time of import (about
+            5 us a segment) and rendering.
+        max_coordinate: largest coordinate magnitude after all transforms, in px;
+            keeps every point representable in float32 with room to scale it.
+        max_style_bytes: most characters of ``<style>`` text, all elements together.
+        max_style_matches: most (element, rule) comparisons made applying ``<style>``.
+        max_attributes: most attributes in the file (counted as ``=`` signs before
+            parsing; the XML parser takes ~10 us for each).
+
+    Import time is linear in these quantities (roughly 100 us a path, 30 us an
+    element, 5 us a segment on a busy core), so the defaults keep any accepted file
+    within seconds and well under 4 GB; raise them for trusted, heavy files.
     """
 
     max_canvas_side: float = 16384.0
-    max_paths: int = 200_000
+    max_paths: int = 50_000
     max_file_bytes: int = 64 * 1024 * 1024
-    max_elements: int = 2_000_000
+    max_elements: int = 200_000
+    max_segments: int = 500_000
+    max_coordinate: float = 1e9
+    max_style_bytes: int = 1024 * 1024
+    max_style_matches: int = 10_000_000
+    max_attributes: int = 500_000
 
 
 # ---- warnings -------------------------------------------------------------------------
@@ -134,15 +153,31 @@ def _decompress(data: bytes, label: str, limits: SvgLimits) -> bytes:
     return out
 
 
-def _parse_xml(data: bytes, label: str) -> Element:
+def _parse_xml(data: bytes, label: str, limits: SvgLimits) -> Element:
     """Parse with defusedxml (entities and external references refused); check the root."""
     import defusedxml.ElementTree as DET
     from defusedxml import DefusedXmlException
 
     if not data.strip():
         raise ClipvgError(f"{label} is not a valid SVG file: it is empty")
+    # Every element has one start tag, "<" not followed by "/": counting them bounds
+    # the tree's memory before it is built (comments or CDATA can only add to it).
+    tags = data.count(b"<") - data.count(b"</")
+    if tags > limits.max_elements:
+        raise _limit_error(
+            f"{label} has about {tags} elements", "max_elements", limits.max_elements
+        )
+    attributes = data.count(b"=")  # an over-count (text, CSS), never an under-count
+    if attributes > limits.max_attributes:
+        raise _limit_error(
+            f"{label} has about {attributes} attributes", "max_attributes", limits.max_attributes
+        )
     try:
         root = DET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except (LookupError, UnicodeError) as exc:
+        raise ClipvgError(
+            f"{label} is not a valid SVG file: unusable text encoding ({exc}); save it as UTF-8"
+        ) from None
     except DefusedXmlException:
         raise ClipvgError(
             f"{label} contains XML entity declarations or external references (DTD), which clipvg "
@@ -154,7 +189,8 @@ def _parse_xml(data: bytes, label: str) -> Element:
         ) from None
     if _local(root.tag) != "svg" or not _is_svg_tag(root.tag):
         raise ClipvgError(
-            f"{label} is not a valid SVG file: the root element is <{_local(root.tag)}>, not <svg>"
+            f"{label} is not a valid SVG file: the root element is <{root.tag}>, not <svg> "
+            'in the SVG namespace (xmlns="http://www.w3.org/2000/svg")'
         )
     return root
 
@@ -170,13 +206,36 @@ def _is_svg_tag(tag: object) -> bool:
 
 
 # ---- CSS ----------------------------------------------------------------------------------
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_CSS_RULE = re.compile(r"([^{}]+)\{([^}]*)\}")
 _STYLED = frozenset(
     "fill fill-opacity fill-rule opacity stroke stroke-width display visibility color "
     "clip-path mask filter".split()
 )
 _INHERITED = ("fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "visibility", "color")
+
+
+def _strip_comments(text: str) -> str:
+    """CSS text without ``/* ... */`` comments, in linear time (an unclosed one runs to the end)."""
+    out, pos = [], 0
+    while (start := text.find("/*", pos)) >= 0:
+        out.append(text[pos:start])
+        end = text.find("*/", start + 2)
+        pos = len(text) if end < 0 else end + 2
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _css_rules(text: str) -> list[tuple[str, str]]:
+    """``(selectors, body)`` of each ``selectors { body }`` rule, in linear time.
+
+    Text after the last ``}`` (an unclosed rule) is dropped, as are rules without
+    a selector.
+    """
+    rules = []
+    for chunk in text.split("}")[:-1]:
+        selectors, sep, body = chunk.partition("{")
+        if sep and selectors.strip():
+            rules.append((selectors, body))
+    return rules
 
 
 def _declarations(text: str) -> dict[str, str]:
@@ -201,15 +260,20 @@ class _Rule:
     declarations: dict[str, str]
 
 
-def _stylesheet(root: Element) -> dict[str, list[_Rule]]:
+def _stylesheet(root: Element, label: str, limits: SvgLimits) -> dict[str, list[_Rule]]:
     """``<style>`` rules with compound simple selectors (``*``, ``tag``, ``.a.b``,
     ``tag.c``, ``#id``), indexed by their most selective part. Selectors with
     combinators, attributes or pseudo-classes are ignored."""
     index: dict[str, list[_Rule]] = {}
     order = 0
-    for el in root.iter(f"{_SVG_NS}style"):
-        text = _CSS_COMMENT.sub("", "".join(el.itertext()))
-        for selectors, body in _CSS_RULE.findall(text):
+    texts = ["".join(el.itertext()) for el in root.iter(f"{_SVG_NS}style")]
+    size = sum(len(t) for t in texts)
+    if size > limits.max_style_bytes:
+        raise _limit_error(
+            f"{label} has {size} characters of <style>", "max_style_bytes", limits.max_style_bytes
+        )
+    for text in texts:
+        for selectors, body in _css_rules(_strip_comments(text)):
             decl = _declarations(body)
             for sel in selectors.split(","):
                 m = _SIMPLE_SELECTOR.match(sel.strip())
@@ -234,25 +298,31 @@ def _stylesheet(root: Element) -> dict[str, list[_Rule]]:
     return index
 
 
-def _element_style(el: Element, tag: str, sheet: dict[str, list[_Rule]]) -> dict[str, str]:
-    """The element's own declared properties: attributes < stylesheet (by specificity,
-    then source order) < inline style."""
+def _sheet_style(
+    sheet: dict[str, list[_Rule]], tag: str, classes: frozenset[str], el_id: str | None
+) -> tuple[dict[str, str], int]:
+    """Declarations of the rules that match, by specificity then source order, and
+    how many rules were compared (the work done)."""
+    keys = ["*", tag, *(f".{c}" for c in classes)] + ([f"#{el_id}"] if el_id else [])
+    candidates = [r for key in keys for r in sheet.get(key, ())]
+    matched = [
+        r
+        for r in candidates
+        if (r.tag is None or r.tag == tag)
+        and r.classes <= classes
+        and (r.id is None or r.id == el_id)
+    ]
+    style: dict[str, str] = {}
+    for rule in sorted(matched, key=lambda r: r.specificity):
+        style.update(rule.declarations)
+    return style, len(candidates)
+
+
+def _element_style(el: Element, sheet_style: dict[str, str]) -> dict[str, str]:
+    """The element's own declared properties: attributes < stylesheet < inline style."""
     attrib = el.attrib
     style = {k: v.strip() for k, v in attrib.items() if k in _STYLED}
-    if sheet:
-        el_id = attrib.get("id")
-        classes = set(attrib.get("class", "").split())
-        keys = ["*", tag, *(f".{c}" for c in classes)] + ([f"#{el_id}"] if el_id else [])
-        matched = [
-            r
-            for key in keys
-            for r in sheet.get(key, ())
-            if (r.tag is None or r.tag == tag)
-            and r.classes <= classes
-            and (r.id is None or r.id == el_id)
-        ]
-        for rule in sorted(matched, key=lambda r: r.specificity):
-            style.update(rule.declarations)
+    style.update(sheet_style)
     if "style" in attrib:
         style.update(_declarations(attrib["style"]))
     return style
@@ -269,8 +339,43 @@ def _parse_opacity(value: str | None) -> float:
     return min(max(x, 0.0), 1.0) if math.isfinite(x) else 1.0
 
 
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_COLOR_FUNCTION = re.compile(
+    rf"^(rgba?|hsla?)\(\s*({_NUMBER})(%|deg)?\s*[,\s]\s*({_NUMBER})(%?)\s*[,\s]\s*({_NUMBER})(%?)"
+    rf"\s*(?:[,/]\s*({_NUMBER})(%?)\s*)?\)$",
+    re.IGNORECASE,
+)
+
+
+def _unit(x: float) -> float:
+    """Clamp to [0, 1] (CSS clamps out-of-range colour components; inf included)."""
+    return min(max(x, 0.0), 1.0)
+
+
+def _color_function(m: re.Match) -> tuple[float, float, float, float]:
+    """``rgb()``/``rgba()``/``hsl()``/``hsla()`` numbers -> RGBA in [0, 1], clamped.
+
+    Numbers of any magnitude are fine: ``float`` gives +-inf past the float range,
+    and the regular expression admits no NaN.
+    """
+    import colorsys
+
+    fn, a, a_unit, b, b_unit, c, c_unit, alpha, alpha_unit = m.groups()
+    opacity = 1.0 if alpha is None else _unit(float(alpha) / (100.0 if alpha_unit else 1.0))
+    if fn.lower().startswith("rgb"):
+        rgb = [
+            _unit(float(v) / (100.0 if u == "%" else 255.0))
+            for v, u in ((a, a_unit), (b, b_unit), (c, c_unit))
+        ]
+        return (*rgb, opacity)  # type: ignore[return-value]
+    hue = float(a)
+    hue = (hue % 360.0) / 360.0 if math.isfinite(hue) else 0.0
+    r, g, b_ = colorsys.hls_to_rgb(hue, _unit(float(c) / 100.0), _unit(float(b) / 100.0))
+    return (r, g, b_, opacity)
+
+
 def _parse_color(value: str, current: str) -> tuple[float, float, float, float] | None:
-    """CSS color -> straight RGBA in [0, 1]; None for ``none``."""
+    """CSS color -> straight RGBA in [0, 1]; None for ``none`` or an unreadable colour."""
     from svgelements import Color
 
     value = value.strip()
@@ -278,7 +383,15 @@ def _parse_color(value: str, current: str) -> tuple[float, float, float, float] 
         value = current.strip()
     if value.lower() in ("none", ""):
         return None
-    v = Color.parse(value)
+    m = _COLOR_FUNCTION.match(value)
+    if m:
+        return _color_function(m)
+    if "(" in value:  # a colour function we cannot read; svgelements would guess black
+        return None
+    try:
+        v = Color.parse(value)
+    except (ValueError, TypeError, OverflowError, IndexError):
+        return None
     if v is None:
         return None
     return (
@@ -298,7 +411,7 @@ def _length(value: str | None, relative: float | None = None) -> float | None:
         return None
     try:
         x = Length(value.strip()).value(ppi=_DEFAULT_PPI, relative_length=relative)
-    except (ValueError, TypeError, ZeroDivisionError):
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
         return None
     if not isinstance(x, (int, float)) or not math.isfinite(x):
         return None
@@ -311,9 +424,14 @@ def _matrix(transform: str) -> np.ndarray:
 
     try:
         m = Matrix(transform)
-    except (ValueError, TypeError, IndexError, ZeroDivisionError):
+    except (ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError):
         return np.eye(3)
-    return np.array([[m.a, m.c, m.e], [m.b, m.d, m.f], [0.0, 0.0, 1.0]])
+    values = (m.a, m.c, m.e, m.b, m.d, m.f)
+    # Units (``translate(1in)``, ``50%``) are not transform syntax: svgelements keeps
+    # them as Length objects; such a transform is invalid and ignored, as in browsers.
+    if not all(isinstance(v, (int, float)) for v in values):
+        return np.eye(3)
+    return np.array([values[:3], values[3:], (0.0, 0.0, 1.0)], dtype=np.float64)
 
 
 def _translate(x: float, y: float) -> np.ndarray:
@@ -405,7 +523,9 @@ class _ContourSink:
     closed cubic chains in the element's local coordinates.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int, on_over: object) -> None:
+        self.budget = budget  # segments this path may still add
+        self.on_over = on_over  # called (no arguments) to raise when the budget runs out
         self.contours: list[list[float]] = []
         self.current_point: _XY | None = None  # read by the lexer for relative coordinates
         self._pts: list[float] | None = None
@@ -437,12 +557,18 @@ class _ContourSink:
 
     def move(self, coord, relative: bool = False) -> None:
         self._finish()
+        self.budget -= 1  # a move costs the lexer as much as a segment
+        if self.budget < 0:
+            self.on_over()
         x, y = self._xy(coord)
         self._sx, self._sy = x, y
         self._set_current(x, y)
         self._last_c2 = self._last_q = None
 
-    def _open(self) -> list[float]:
+    def _open(self, segments: int = 1) -> list[float]:
+        self.budget -= segments
+        if self.budget < 0:
+            self.on_over()
         if self._pts is None:
             self._sx, self._sy = self._cx, self._cy
             self._pts = [self._cx, self._cy]
@@ -523,7 +649,7 @@ class _ContourSink:
             self._line_to(x, y)
             return
         a = Arc((self._cx, self._cy), abs(rx), abs(ry), rotation, large_arc, sweep, (x, y))
-        pts = self._open()
+        pts = self._open(4)
         pts.extend(
             _arc_cubics(
                 a.center.x, a.center.y, a.rx, a.ry, a.get_rotation(), a.get_start_t(), a.sweep
@@ -552,15 +678,19 @@ class _ContourSink:
         self.contours.append(pts)
 
 
-def _path_contours(d: str) -> tuple[list[list[float]], bool]:
-    """Path data -> (contours in local coordinates, whether the data had an error)."""
+def _path_contours(d: str, budget: int, on_over) -> tuple[list[list[float]], bool]:
+    """Path data -> (contours in local coordinates, whether the data had an error).
+
+    ``on_over()`` is called (and must raise) as soon as the path has more than
+    ``budget`` segments, before their memory is spent.
+    """
     from svgelements import SVGLexicalParser
 
-    sink = _ContourSink()
+    sink = _ContourSink(budget, on_over)
     bad = False
     try:
         SVGLexicalParser().parse(sink, d)
-    except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError):
+    except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError, OverflowError):
         bad = True  # keep what was drawn before the error, as browsers do
     sink.end()  # the lexer does not always call it
     return sink.contours, bad
@@ -571,8 +701,12 @@ def _num(value: str | None, relative: float, default: float = 0.0) -> float:
     return default if x is None else x
 
 
-def _shape_d(el: Element, tag: str, vw: float, vh: float) -> str | None:
-    """Basic shapes as path data (None when the shape is not rendered)."""
+def _shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str | None:
+    """Basic shapes as path data (None when the shape is not rendered).
+
+    A polygon keeps at most ``max_points + 1`` points: enough to exceed the
+    segment budget, without building path data for all of a huge list.
+    """
     g = el.get
     diag = math.hypot(vw, vh) / math.sqrt(2.0)
     if tag == "rect":
@@ -613,7 +747,7 @@ def _shape_d(el: Element, tag: str, vw: float, vh: float) -> str | None:
         points = (g("points") or "").strip()
         if not points:
             return None
-        nums = re.split(r"[\s,]+", points)
+        nums = re.split(r"[\s,]+", points, maxsplit=2 * max_points + 2)[: 2 * max_points + 2]
         if len(nums) % 2:
             nums = nums[:-1]  # an odd coordinate count drops the last one (SVG spec)
         return "M" + " ".join(nums) + ("Z" if tag == "polygon" else "")
@@ -640,15 +774,62 @@ class _State:
     use_stack: tuple[int, ...]
 
 
+def _expanded_size(root: Element, by_id: dict[str, Element], cap: int) -> int:
+    """How many elements the tree has once every ``<use>`` is expanded (at most ``cap + 1``).
+
+    A post-order walk over children and ``<use>`` targets with one count per element,
+    so it takes time linear in the file even when the expansion is exponential; a
+    ``<use>`` that leads back to an element being counted adds nothing (it is not
+    drawn). Counts ``<defs>`` content too, so it bounds what :class:`_Walker` visits.
+    """
+    if next(root.iter(f"{_SVG_NS}use"), None) is None and next(root.iter("use"), None) is None:
+        return sum(1 for _ in root.iter())  # nothing to expand: the plain count
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Element, bool]] = [(root, False)]
+    while stack:
+        el, done = stack.pop()
+        key = id(el)
+        target = None
+        if _local(el.tag) == "use":
+            href = el.get("href") or el.get(_XLINK_HREF) or ""
+            target = by_id.get(href[1:]) if href.startswith("#") else None
+        if done:
+            n = 1 + sum(size.get(id(c), 0) for c in el)
+            if target is not None:
+                n += size.get(id(target), 0)
+            size[key] = min(n, cap + 1)
+            open_.discard(key)
+            continue
+        if key in size or key in open_:
+            continue
+        open_.add(key)
+        stack.append((el, True))
+        stack.extend((c, False) for c in el)
+        if target is not None:
+            stack.append((target, False))
+    return size[id(root)]
+
+
 class _Walker:
     def __init__(self, root: Element, label: str, limits: SvgLimits, vw: float, vh: float) -> None:
         self.label = label
         self.limits = limits
-        self.sheet = _stylesheet(root)
+        self.sheet = _stylesheet(root, label, limits)
         self.by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+        expanded = _expanded_size(root, self.by_id, limits.max_elements)
+        if expanded > limits.max_elements:
+            raise _limit_error(
+                f"{label} expands to more than {limits.max_elements} elements (through <use>)",
+                "max_elements",
+                limits.max_elements,
+            )
         self.vw, self.vh = vw, vh
         self.counts: dict[str, int] = {}
         self.visited = 0
+        self.segments = 0
+        self.style_cache: dict[tuple, dict[str, str]] = {}
+        self.style_work = 0
         self.points: list[np.ndarray] = []
         self.sizes: list[int] = []
         self.owner: list[int] = []
@@ -658,6 +839,37 @@ class _Walker:
 
     def _count(self, kind: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def _sheet_style(self, el: Element, tag: str) -> dict[str, str]:
+        """The stylesheet's declarations for ``el``, cached per (tag, classes, id)."""
+        if not self.sheet:
+            return {}
+        el_id = el.get("id")
+        key = (
+            tag,
+            frozenset(el.get("class", "").split()),
+            el_id if f"#{el_id}" in self.sheet else None,
+        )
+        found = self.style_cache.get(key)
+        if found is None:
+            found, work = _sheet_style(self.sheet, *key)
+            self.style_cache[key] = found
+            self.style_work += work + 1
+            if self.style_work > self.limits.max_style_matches:
+                raise _limit_error(
+                    f"{self.label} has a <style> too costly to apply (over "
+                    f"{self.limits.max_style_matches} rule comparisons)",
+                    "max_style_matches",
+                    self.limits.max_style_matches,
+                )
+        return found
+
+    def _too_many_segments(self) -> None:
+        raise _limit_error(
+            f"{self.label} has more than {self.limits.max_segments} path segments",
+            "max_segments",
+            self.limits.max_segments,
+        )
 
     def walk(self, el: Element, state: _State, depth: int = 0) -> None:
         if not _is_svg_tag(el.tag):
@@ -676,7 +888,7 @@ class _Walker:
         tag = _local(el.tag)
         if tag not in _CONTAINERS and tag not in _SHAPES and tag != "use" and tag not in _SKIPPED:
             return  # defs, symbol, clipPath, mask, gradients, metadata ...: not rendered
-        style = _element_style(el, tag, self.sheet)
+        style = _element_style(el, self._sheet_style(el, tag))
         if style.get("display", "").lower() == "none":
             return
         if tag in _SKIPPED:
@@ -759,10 +971,12 @@ class _Walker:
         if rgba is None or tag == "line":
             self._count("unfilled")
             return
-        d = _shape_d(el, tag, self.vw, self.vh)
+        d = _shape_d(el, tag, self.vw, self.vh, self.limits.max_segments - self.segments)
         if not d:
             return
-        contours, bad = _path_contours(d)
+        contours, bad = _path_contours(
+            d, self.limits.max_segments - self.segments, self._too_many_segments
+        )
         if bad:
             self._count("bad_data")
         if not contours:
@@ -777,14 +991,21 @@ class _Walker:
                 "max_paths",
                 self.limits.max_paths,
             )
+        bound = self.limits.max_coordinate
         for c in contours:
             pts = np.asarray(c, dtype=np.float64).reshape(-1, 2)
-            if not np.isfinite(pts).all():
+            with np.errstate(all="ignore"):  # overflow shows up as inf, checked below
+                pts = pts @ matrix[:2, :2].T + matrix[:2, 2]
+                ok = bool((np.abs(pts) <= bound).all())  # False for NaN too
+            if not ok:
                 raise ClipvgError(
-                    f"{self.label} has paths with infinite or NaN coordinates; fix the path data"
+                    f"{self.label} has paths with infinite or NaN coordinates, or beyond "
+                    f"{bound:g} px after transforms (the limit max_coordinate); fix the path "
+                    "data or transforms"
                 )
-            self.points.append(pts @ matrix[:2, :2].T + matrix[:2, 2])
+            self.points.append(pts)
             self.sizes.append(pts.shape[0])
+            self.segments += pts.shape[0] // 3
             self.owner.append(index)
         alpha = rgba[3] * opacity * _parse_opacity(props.get("fill-opacity"))
         self.colors.append((rgba[0], rgba[1], rgba[2], alpha))
@@ -830,7 +1051,7 @@ def _scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
         raise _limit_error(f"{label} is {len(data)} bytes", "max_file_bytes", limits.max_file_bytes)
     if data[:2] == b"\x1f\x8b":
         data = _decompress(data, label, limits)
-    root = _parse_xml(data, label)
+    root = _parse_xml(data, label, limits)
     width, height, vb_matrix = _canvas(root, label)
     if width is not None and height is not None and max(width, height) > limits.max_canvas_side:
         raise _limit_error(
@@ -842,7 +1063,8 @@ def _scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
     vw, vh = (vb[2], vb[3]) if vb else (width or 300.0, height or 150.0)
     walker = _Walker(root, label, limits, vw, vh)
     state = _State(vb_matrix, {}, 1.0, (), False, ())
-    walker.walk(root, state)
+    with np.errstate(all="ignore"):  # overflowing transforms give inf, refused per path
+        walker.walk(root, state)
     scene = _scene_from_walk(walker, width, height, label, limits)
     _emit_warnings(walker.counts)
     return scene

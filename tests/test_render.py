@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from shapes import circle, rect, scene_of
+from shapes import circle, polygon, rect, scene_of
 from tolerance import U64, sum_error
 
 from clipvg import ClipvgError
@@ -323,3 +323,69 @@ def test_edges_on_pixel_boundaries_keep_their_gradient(evenodd, reverse):
         # float64: rounding in the difference is ~u64 * loss / 1e-4 < 1e-8; the 1e-3 is the
         # step's own (second-order) area change at the rectangle's corners.
         assert points.grad[index].item() == pytest.approx(forward, rel=1e-3), index
+
+
+# ---- limits and hostile geometry (issue 8) ------------------------------------------------
+def test_output_size_over_the_pixel_limit_is_refused():
+    from clipvg.render.raster import MAX_PIXELS
+
+    scene = scene_of(16, 16, [[rect(2, 2, 5, 5)]], [BLACK])
+    for size in [(100_000, None), (None, 100_000), (4097, 4097)]:
+        with pytest.raises(ClipvgError, match=f"over the limit of {MAX_PIXELS} pixels"):
+            render(scene, *size)
+    with pytest.raises(ClipvgError, match="over the limit"):
+        render(scene, 2048, samples=8)  # sub-pixels count
+    tall = Scene(1e-300, 100.0, scene.points, scene.colors, scene.contour_sizes,
+                 scene.contour_path, scene.evenodd)  # fmt: skip
+    with pytest.raises(ClipvgError, match="over the limit"):
+        render(tall, 64)  # 64 x 6.4e303
+    with pytest.raises(ClipvgError, match="at least 1x1"):
+        render(tall)
+
+
+def test_far_points_render_like_points_at_the_pull_in_distance():
+    """Points beyond FAR canvas sizes are moved radially onto that distance: a
+    triangle reaching 1e9 renders as the same triangle reaching FAR * size."""
+    from clipvg.render.raster import FAR
+
+    size = 32
+    far_x = 2.0**30  # exact in float32
+    far = scene_of(size, size, [[polygon([(0, 2), (far_x, 2), (16, 30)])]], [BLACK])
+    # Offset from the centre (16, 16) is (far_x - 16, -14); its max-norm goes to FAR * size.
+    scale = FAR * size / (far_x - 16)
+    near = scene_of(
+        size, size, [[polygon([(0, 2), (16 + FAR * size, 16 - 14 * scale), (16, 30)])]], [BLACK]
+    )
+    a, b = coverage(far), coverage(near)
+    assert bool(torch.isfinite(a).all())
+    # float32 rounding of the far coordinates: within 1e-3 of a pixel's coverage
+    assert torch.allclose(a, b, atol=1e-3)
+
+
+def test_nonfinite_points_and_too_many_pieces_are_refused():
+    from clipvg.render import raster
+
+    scene = scene_of(16, 16, [[rect(2, 2, 5, 5)]], [BLACK])
+    bad = scene.points.clone()
+    bad[0, 0] = float("nan")
+    args = (scene.colors, scene.contour_sizes, scene.contour_path, scene.evenodd, 16, 16)
+    with pytest.raises(ClipvgError, match="infinite or NaN"):
+        rasterize(bad, *args)
+    zigzag = polygon([(0 if i % 2 else 4000, i * 0.37) for i in range(2000)])
+    big = scene_of(4000, 1000, [[zigzag]], [BLACK])
+    with pytest.raises(ClipvgError, match=f"over the limit of {raster.MAX_PIECES}"):
+        render(big)
+
+
+def test_cli_render_huge_canvas_or_width_exits_2(tmp_path, capsys):
+    import cli
+
+    src = tmp_path / "a.svg"
+    src.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="16384" height="16384"><rect width="4" height="4"/></svg>'
+    )
+    for extra in ([], ["--width", "100000"]):
+        assert cli.main(["render", str(src), "-o", str(tmp_path / "a.png"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "over the limit" in err[0]
+    assert not (tmp_path / "a.png").exists()

@@ -377,3 +377,41 @@ def test_robust_option_is_validated(tmp_path, capsys):
     Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(img)
     assert cli.main(["vectorize", str(img), "-o", str(tmp_path / "a.svg"), "--robust", "-1"]) == 2
     assert "--robust" in capsys.readouterr().err
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width x height`` pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (9000, 9000)])
+def test_cli_image_over_the_pixel_limit_exits_2(tmp_path, capsys, size):
+    """Refused from the header, before decoding (PIL's bomb error above 179 Mpx, ours below)."""
+    src = tmp_path / "bomb.png"
+    src.write_bytes(png_claiming(*size))
+    assert run_cli(str(src), "-o", str(tmp_path / "out.svg")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "over the limit" in err[0] and "downscale" in err[0]
+
+
+@pytest.mark.parametrize("box", [["nan", "0", "10", "10"], ["0", "0", "inf", "10"]])
+def test_cli_nonfinite_region_exits_2(tmp_path, capsys, box):
+    src = tmp_path / "in.png"
+    Image.fromarray(disk_image()).save(src)
+    args = [str(src), "-o", str(tmp_path / "out.svg"), "--preset", "fast", "--region", *box]
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "finite" in err[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clipvg.errors import ClipvgError
-from clipvg.io import require_file
+from clipvg.io import open_image, require_file
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,13 @@ def load_image(path: str | os.PathLike, max_size: int = 512) -> RasterInput:
     Raises:
         ClipvgError: the file is missing, empty or not a readable image.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
 
     require_file(path, "input image")
     if os.path.getsize(path) == 0:
         raise ClipvgError(f"input image {path} is empty (0 bytes)")
     try:
-        with Image.open(path) as im:
+        with open_image(path, "input image") as im:
             im.load()
             im = ImageOps.exif_transpose(im)
             return from_pil(im, max_size=max_size, label=str(path))

@@ -267,8 +267,8 @@ def _load(image, max_size: int) -> image_io.RasterInput:
 
 
 def _scale_box(box, scale: float, w: int, h: int) -> tuple[int, int, int, int]:
-    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
-        raise ClipvgError(f"a region is X Y W H with positive W and H, got {tuple(box)}")
+    if len(box) != 4 or not all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+        raise ClipvgError(f"a region is X Y W H, finite, with positive W and H, got {tuple(box)}")
     x, y, bw, bh = (float(v) * scale for v in box)
     x0, y0 = int(np.clip(np.floor(x), 0, w)), int(np.clip(np.floor(y), 0, h))
     x1, y1 = int(np.clip(np.ceil(x + bw), 0, w)), int(np.clip(np.ceil(y + bh), 0, h))

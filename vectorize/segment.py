@@ -94,7 +94,10 @@ def ward_levels(image: np.ndarray, labels: np.ndarray, targets: Sequence[int]) -
             a, b = edges[:, 0], edges[:, 1]
             na, nb = count[a], count[b]
             cost = na * nb / (na + nb) * ((mean[a] - mean[b]) ** 2).sum(1)
-            order = np.argsort(cost, kind="stable")
+            # Equal costs (flat colours, checkerboards) are ordered by a hash of the
+            # edge, not by label: by label, every region proposes to its lower
+            # neighbour, almost all receive, and a pass merges only a handful.
+            order = np.lexsort((_edge_hash(a, b), cost))
             rank = np.arange(len(order))
             best = np.full(cur, len(order), dtype=np.int64)
             np.minimum.at(best, a[order], rank)
@@ -121,6 +124,7 @@ def ward_levels(image: np.ndarray, labels: np.ndarray, targets: Sequence[int]) -
             n_comp, newid = connected_components(
                 coo_matrix((np.ones(len(sel)), (a[sel], b[sel])), shape=(cur, cur)), directed=False
             )
+            newid = newid.astype(np.int64)  # int32 from scipy: a * cur below would overflow
             cur = int(newid.max()) + 1
             count = np.bincount(newid, count, minlength=cur)
             sums = np.stack([np.bincount(newid, sums[:, c], minlength=cur) for c in range(3)], 1)
@@ -131,6 +135,14 @@ def ward_levels(image: np.ndarray, labels: np.ndarray, targets: Sequence[int]) -
             edges = np.stack([keys // cur, keys % cur], 1)
         found[target] = np.where(valid, mapping[np.maximum(labels, 0)], -1).astype(np.int32)
     return [found[int(t)] for t in targets]
+
+
+def _edge_hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A fixed pseudo-random uint64 per edge ``(a, b)`` (multiplicative hashing)."""
+    with np.errstate(over="ignore"):
+        h = a.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + b.astype(np.uint64)
+        h ^= h >> np.uint64(29)
+        return h * np.uint64(0xBF58476D1CE4E5B9)
 
 
 def _check_image(image: np.ndarray, opaque: np.ndarray) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..errors import ClipvgError
 from ..scene import Scene
-from .raster import rasterize
+from .raster import check_size, rasterize
 
 _NAMED = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "magenta": (1.0, 0.0, 1.0)}
 
@@ -33,6 +35,30 @@ def parse_background(background) -> tuple[float, float, float] | None:
     if len(rgb) != 3 or not all(0 <= v <= 1 for v in rgb):
         raise ClipvgError(f"background must be 3 values in [0, 1], got {rgb}")
     return rgb  # type: ignore[return-value]
+
+
+def output_size(scene: Scene, width: float | None, height: float | None) -> tuple[int, int]:
+    """The pixel size to render ``scene`` at: ``width`` and/or ``height`` (one alone
+    keeps the aspect ratio), or the canvas size.
+
+    Raises:
+        ClipvgError: a size below 1 pixel, not finite, or over :data:`~clipvg.render.raster.MAX_PIXELS`.
+    """
+    sw, sh = float(scene.width), float(scene.height)
+    if width is None and height is None:
+        w, h = sw, sh
+    else:
+        if width is not None and height is None:
+            w = float(width)
+            h = max(1.0, w * (sh / sw))
+        elif height is not None and width is None:
+            h = float(height)
+            w = max(1.0, h * (sw / sh))
+        else:
+            w, h = float(width), float(height)  # type: ignore[arg-type]
+    if math.isfinite(w) and math.isfinite(h):
+        w, h = round(w), round(h)
+    return check_size(w, h)
 
 
 def render(
@@ -64,14 +90,10 @@ def render(
         >>> scene = clipvg.load_svg("pitt.svg")
         >>> image = clipvg.render(scene, 256)          # (256, 256, 3)
     """
-    if width is None and height is None:
-        width, height = round(scene.width), round(scene.height)
-    elif height is None:
-        height = max(1, round(width * scene.height / scene.width))
-    elif width is None:
-        width = max(1, round(height * scene.width / scene.height))
+    width, height = output_size(scene, width, height)
     if not (isinstance(samples, int) and 1 <= samples <= 8):
         raise ClipvgError(f"samples must be an integer from 1 to 8, got {samples!r}")
+    check_size(width * samples, height * samples)
     bg = parse_background(background)
     if backend == "diffvg":
         from .diffvg_backend import render_diffvg

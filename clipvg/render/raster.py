@@ -48,6 +48,63 @@ COVER_EPSILON = 1e-6
 CHUNK_CELLS = 1 << 22
 #: Side of the square tiles used to group paths into levels, in pixels.
 LEVEL_TILE = 8
+#: Most output pixels one rasterization may have (sub-pixels included): the image
+#: and its compositing buffers take about 50 bytes a pixel.
+MAX_PIXELS = 1 << 24
+#: Most line pieces, row pieces or cell pieces one rasterization may create; each
+#: costs up to ~100 bytes while it is split (forward pass).
+MAX_PIECES = 1 << 22
+#: Most bounding-box cells one rasterization may accumulate (~40 bytes each kept).
+MAX_CELLS = 1 << 25
+#: Points farther than this many canvas sizes from the canvas are pulled towards it.
+FAR = 1024.0
+
+
+def check_size(width: float, height: float) -> tuple[int, int]:
+    """Validate an output size: whole, at least 1x1 and at most :data:`MAX_PIXELS` pixels.
+
+    Returns:
+        ``(width, height)`` as ints.
+
+    Raises:
+        ClipvgError: a size that is not finite, below 1 or too large to render.
+    """
+    w, h = float(width), float(height)
+    if not (math.isfinite(w) and math.isfinite(h)) or w * h > MAX_PIXELS:
+        raise ClipvgError(
+            f"output size {w:.6g}x{h:.6g} is over the limit of {MAX_PIXELS} pixels "
+            f"(e.g. {math.isqrt(MAX_PIXELS)}x{math.isqrt(MAX_PIXELS)}); ask for a smaller width or height"
+        )
+    if w < 1 or h < 1 or w != int(w) or h != int(h):
+        raise ClipvgError(f"output size must be whole pixels, at least 1x1, got {w:g}x{h:g}")
+    return int(w), int(h)
+
+
+def _check_pieces(count: int, what: str, width: int, height: int, limit: int = MAX_PIECES) -> None:
+    if count > limit:
+        raise ClipvgError(
+            f"rendering this scene at {width}x{height} needs {count} {what}, over the limit of "
+            f"{limit}; render it smaller or simplify the paths"
+        )
+
+
+def _pull_in(points: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Move points farther than :data:`FAR` canvas sizes from the canvas centre
+    radially onto that distance (max-norm), so the arithmetic stays finite and
+    precise; nearer points (any sane scene) are returned unchanged.
+
+    The direction of a far edge as seen from the canvas changes by at most about
+    1/FAR radian, which is what its pixels can show of it anyway.
+    """
+    centre = points.new_tensor([width / 2, height / 2])
+    reach = FAR * max(width, height)
+    offset = points - centre
+    dist = offset.detach().abs().amax(1, keepdim=True)
+    far = dist > reach
+    if not bool(far.any()):
+        return points
+    # where(): the near points keep their exact values (centre + offset may round).
+    return torch.where(far, centre + offset * (reach / dist.clamp(min=reach)), points)
 
 
 @dataclass(frozen=True)
@@ -78,7 +135,7 @@ class Topology:
 
 
 def _flatten(
-    points: torch.Tensor, topo: Topology, tolerance: float
+    points: torch.Tensor, topo: Topology, tolerance: float, width: int, height: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sample every cubic into a closed polyline per contour.
 
@@ -93,7 +150,9 @@ def _flatten(
     p3 = points[topo.seg_next]
     with torch.no_grad():
         dd = torch.maximum((p0 - 2 * p1 + p2).norm(dim=1), (p1 - 2 * p2 + p3).norm(dim=1))
-        k = torch.ceil(torch.sqrt(0.75 * dd / tolerance)).clamp_(1, MAX_PIECES_PER_SEGMENT).long()
+        k = torch.ceil(torch.sqrt(0.75 * dd / tolerance)).nan_to_num_(MAX_PIECES_PER_SEGMENT)
+        k = k.clamp_(1, MAX_PIECES_PER_SEGMENT).long()
+        _check_pieces(int(k.sum()), "line pieces", width, height)
         seg = torch.repeat_interleave(torch.arange(len(k), device=k.device), k)
         first = torch.cumsum(k, 0) - k
         i = torch.arange(len(seg), device=k.device) - first[seg]
@@ -107,7 +166,7 @@ def _flatten(
     return start, end, topo.seg_path[seg]
 
 
-def _split_rows(start, end, path, height):
+def _split_rows(start, end, path, width, height):
     """Cut lines at integer rows; drop rows off the canvas.
 
     Horizontal lines are kept as zero-height pieces: they cover nothing, but their
@@ -128,6 +187,7 @@ def _split_rows(start, end, path, height):
         # the next row, which carries the gradient of moving it further down.
         r_hi = torch.floor(ybot).clamp_(-1, height - 1).long()
         count = (r_hi - r_lo + 1).clamp_(min=0)
+        _check_pieces(int(count.sum()), "row pieces", width, height)
         line = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         row = (
             torch.arange(len(line), device=count.device)
@@ -158,7 +218,7 @@ def _clamp_unit(x: torch.Tensor) -> torch.Tensor:
     return x + (x.clamp(0, 1) - x).detach()
 
 
-def _split_cols(xa, xz, h, sign, width):
+def _split_cols(xa, xz, h, sign, width, height):
     """Cut row pieces at integer columns.
 
     Column -1 stands for everything left of the canvas and column ``width`` for
@@ -173,6 +233,7 @@ def _split_cols(xa, xz, h, sign, width):
         c_lo = torch.floor(xmin).clamp_(-1, width).long()
         c_hi = torch.floor(xmax).clamp_(-1, width).long()  # see r_hi in _split_rows
         count = c_hi - c_lo + 1
+        _check_pieces(int(count.sum()), "cell pieces", width, height)
         piece = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         col = (
             torch.arange(len(piece), device=count.device)
@@ -347,8 +408,10 @@ def rasterize(
     """
     if points.ndim != 2 or points.shape[1] != 2:
         raise ClipvgError(f"points must be (P, 2), got {tuple(points.shape)}")
-    if width < 1 or height < 1:
-        raise ClipvgError(f"output size must be at least 1x1, got {width}x{height}")
+    width, height = check_size(width, height)
+    if not bool(torch.isfinite(points.detach()).all()):
+        raise ClipvgError("the scene has infinite or NaN coordinates; it cannot be rendered")
+    points = _pull_in(points, width, height)
     device, dtype = points.device, points.dtype
     transparent = background is None
     if transparent:
@@ -397,9 +460,9 @@ def _rasterize_rgb(
     if n == 0 or points.shape[0] == 0:
         return background.expand(height, width, channels).clone()
     topo = topology if topology is not None else Topology.build(contour_sizes, contour_path)
-    start, end, line_path = _flatten(points, topo, tolerance)
-    xa, xz, h, sign, row, rpath = _split_rows(start, end, line_path, height)
-    left, right, col, piece = _split_cols(xa, xz, h, sign, width)
+    start, end, line_path = _flatten(points, topo, tolerance, width, height)
+    xa, xz, h, sign, row, rpath = _split_rows(start, end, line_path, width, height)
+    left, right, col, piece = _split_cols(xa, xz, h, sign, width, height)
     cell_row, cell_path = row[piece], rpath[piece]
 
     with torch.no_grad():
@@ -429,6 +492,7 @@ def _rasterize_rgb(
         bw = (boxes[:, 2] - boxes[:, 0] + 2).clamp(min=0)  # one spare column on the right
         bh = (boxes[:, 3] - boxes[:, 1] + 1).clamp(min=0)
         size = torch.where(empty, torch.zeros_like(bw), bw * bh)
+        _check_pieces(int(size.sum()), "bounding-box cells", width, height, MAX_CELLS)
         offset = torch.zeros(n, dtype=torch.long, device=device)
         offset[order] = torch.cumsum(size[order], 0) - size[order]
         box_c0, box_r0 = boxes[:, 0].contiguous(), boxes[:, 1].contiguous()
