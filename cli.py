@@ -168,7 +168,20 @@ def _add_edit_parser(sub) -> None:
     )
     p.add_argument("--seed", type=int, help="random seed (0)")
     p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
-    p.add_argument("--batch-size", type=int, help="crops per CLIP pass (0: all in one)")
+    p.add_argument(
+        "--batch-size", type=int, help="crops per CLIP pass; bounds memory (16; 0: all in one)"
+    )
+    p.add_argument(
+        "--source-features",
+        choices=["pool", "whole", "paired"],
+        help="initial-render features: warp pool encoded once, whole ROI once, "
+        "or same warps every iteration (pool)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        help="CLIP's image passes; auto = bf16 autocast where faster (auto)",
+    )
     _add_clip_args(p)
     p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
@@ -247,6 +260,8 @@ def cmd_edit(args: argparse.Namespace) -> None:
         "seed",
         "save_every",
         "batch_size",
+        "source_features",
+        "precision",
         "device",
         "clip_model",
         "clip_pretrained",
