@@ -173,12 +173,15 @@ def apply_grid(image: torch.Tensor, grid: torch.Tensor, inside: torch.Tensor) ->
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ClipvgError(f"expected an (H, W, 3) image, got {tuple(image.shape)}")
-    b = grid.shape[0]
-    src = (image - 1).permute(2, 0, 1).unsqueeze(0).expand(b, -1, -1, -1)
-    grid = grid.to(image.device, image.dtype)
+    b, s_h, s_w, _ = grid.shape
+    # One source image and all patches' grids stacked into one tall grid: the backward
+    # then accumulates into one (3, H, W) gradient, not B copies of it summed afterwards.
+    src = (image - 1).permute(2, 0, 1).unsqueeze(0)
+    grid = grid.to(image.device, image.dtype).reshape(1, b * s_h, s_w, 2)
     out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = out.view(3, b, s_h, s_w).transpose(0, 1)
     mask = inside.to(image.device, image.dtype).permute(0, 3, 1, 2)
-    return out * mask + 1  # zero padding of (image - 1) reads as white
+    return (out * mask + 1).contiguous()  # zero padding of (image - 1) reads as white
 
 
 def sample_patches(
