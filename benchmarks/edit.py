@@ -11,7 +11,7 @@ The 150-iteration edit time is extrapolated: setup (incl. the warp pool's encodi
 + 150 x the median iteration.
 
     python benchmarks/edit.py [--reps 3] [--rois 1,3] [--modes pool,whole,paired]
-        [--precisions fp32,bf16] [--device cpu]
+        [--precisions fp32,bf16] [--device cpu] [--memory-only]
 """
 
 from __future__ import annotations
@@ -109,7 +109,11 @@ def run_case(args: argparse.Namespace) -> dict:
             x = chunk[: min(batch, n - lo)].clone().requires_grad_(True)
             encoder.encode_image(x).square().sum().backward()
 
-    it, fb = interleaved([session.step, clip_fp32], device, args.reps)
+    if args.memory_only:  # one iteration for the peak memory, no timing
+        session.step()
+        it = fb = float("nan")
+    else:
+        it, fb = interleaved([session.step, clip_fp32], device, args.reps)
     return {
         "rois": int(n_roi),
         "crops": n,
@@ -133,6 +137,9 @@ def main() -> None:
     ap.add_argument("--rois", default="1,3", help="ROI counts to time")
     ap.add_argument("--modes", default="pool,whole,paired", help="--source-features modes")
     ap.add_argument("--precisions", default="fp32,bf16", help="precisions (auto, fp32, bf16)")
+    ap.add_argument(
+        "--memory-only", action="store_true", help="setup + one iteration per case, peak memory"
+    )
     ap.add_argument("--case", help=argparse.SUPPRESS)  # internal: one configuration
     args = ap.parse_args()
     if args.case:
@@ -169,6 +176,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--case", f"{r},{m},{p}", "--svg", args.svg]
         cmd += ["--reps", str(args.reps), "--device", args.device]
         cmd += ["--patches", str(args.patches), "--batch-size", str(args.batch_size)]
+        cmd += ["--memory-only"] if args.memory_only else []
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             print(f"| {r} | | {m} | {p} | failed: {out.stderr.strip().splitlines()[-1]} |")
