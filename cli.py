@@ -199,7 +199,20 @@ def _add_edit_options(p) -> None:
     )
     p.add_argument("--seed", type=int, help="random seed (0)")
     p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
-    p.add_argument("--batch-size", type=int, help="crops per CLIP pass (0: all in one)")
+    p.add_argument(
+        "--batch-size", type=int, help="crops per CLIP pass; bounds memory (16; 0: all in one)"
+    )
+    p.add_argument(
+        "--source-features",
+        choices=["pool", "whole", "paired"],
+        help="initial-render features: warp pool encoded once, whole ROI once, "
+        "or same warps every iteration (pool)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        help="CLIP's image passes; auto = bf16 autocast where faster (auto)",
+    )
     _add_clip_args(p)
     loc = p.add_argument_group("local edits and candidates")
     loc.add_argument(
@@ -300,6 +313,8 @@ def _edit_flags(args: argparse.Namespace) -> dict:
         "seed",
         "save_every",
         "batch_size",
+        "source_features",
+        "precision",
         "device",
         "clip_model",
         "clip_pretrained",

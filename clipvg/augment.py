@@ -31,12 +31,30 @@ class Warps(NamedTuple):
         boxes: (B, 4) float32 ``x0, y0, side, side`` of each square crop, image pixels.
         corners: (B, 4, 2) float32 where the crop's corners (TL, TR, BR, BL) land in the
             output patch, in [0, 1] patch units (identity = unit square corners).
-        roi: (4,) float32 ``x, y, w, h`` of the ROI box; samples outside it read white.
+        roi: (4,) or (B, 4) float32 ``x, y, w, h`` of the ROI box (one for all, or one
+            per patch); samples outside it read white.
     """
 
     boxes: torch.Tensor
     corners: torch.Tensor
     roi: torch.Tensor
+
+    def take(self, index: torch.Tensor | slice) -> Warps:
+        """The warps at ``index`` (a slice or (K,) long tensor), ROI boxes per patch."""
+        return Warps(self.boxes[index], self.corners[index], self.per_patch_roi()[index])
+
+    def per_patch_roi(self) -> torch.Tensor:
+        """(B, 4) ROI box of each patch."""
+        return self.roi.expand(self.boxes.shape[0], 4) if self.roi.ndim == 1 else self.roi
+
+
+def cat_warps(warps: list[Warps]) -> Warps:
+    """One :class:`Warps` holding the patches of several (possibly of different ROIs)."""
+    return Warps(
+        torch.cat([w.boxes for w in warps]),
+        torch.cat([w.corners for w in warps]),
+        torch.cat([w.per_patch_roi() for w in warps]),
+    )
 
 
 _UNIT = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
@@ -135,7 +153,7 @@ def warp_grid(
     q = pix @ hom.transpose(1, 2)
     q = q[..., :2] / q[..., 2:3]
     xy = warps.boxes[:, None, :2] + q * warps.boxes[:, None, 2:3]  # image pixels
-    rx, ry, rw, rh = warps.roi.tolist()
+    rx, ry, rw, rh = warps.roi.reshape(-1, 1, 4).unbind(-1)  # each (1 or B, 1)
     inside = (
         (xy[..., 0] >= rx) & (xy[..., 0] <= rx + rw) & (xy[..., 1] >= ry) & (xy[..., 1] <= ry + rh)
     )
@@ -155,12 +173,15 @@ def apply_grid(image: torch.Tensor, grid: torch.Tensor, inside: torch.Tensor) ->
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ClipvgError(f"expected an (H, W, 3) image, got {tuple(image.shape)}")
-    b = grid.shape[0]
-    src = (image - 1).permute(2, 0, 1).unsqueeze(0).expand(b, -1, -1, -1)
-    grid = grid.to(image.device, image.dtype)
+    b, s_h, s_w, _ = grid.shape
+    # One source image and all patches' grids stacked into one tall grid: the backward
+    # then accumulates into one (3, H, W) gradient, not B copies of it summed afterwards.
+    src = (image - 1).permute(2, 0, 1).unsqueeze(0)
+    grid = grid.to(image.device, image.dtype).reshape(1, b * s_h, s_w, 2)
     out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = out.view(3, b, s_h, s_w).transpose(0, 1)
     mask = inside.to(image.device, image.dtype).permute(0, 3, 1, 2)
-    return out * mask + 1  # zero padding of (image - 1) reads as white
+    return (out * mask + 1).contiguous()  # zero padding of (image - 1) reads as white
 
 
 def sample_patches(

@@ -55,6 +55,8 @@ class OpenClipEncoder:
         tokenizer: the matching tokenizer (``open_clip.get_tokenizer``).
         mean, std: per-channel normalization of the model's preprocessing.
         name: a label for messages and run records.
+        fuse_attention: replace the visual tower's attention modules by
+            :class:`clipvg.clip_attention.FusedSelfAttention` (same weights, fused kernel).
     """
 
     def __init__(
@@ -64,10 +66,15 @@ class OpenClipEncoder:
         mean: Sequence[float],
         std: Sequence[float],
         name: str = "",
+        fuse_attention: bool = True,
     ):
         self.model = model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
+        if fuse_attention:
+            from .clip_attention import fuse_attention as fuse
+
+            fuse(self.model.visual)
         self.tokenizer = tokenizer
         size = model.visual.image_size
         size = size if isinstance(size, int) else tuple(size)
@@ -382,7 +389,12 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def tiny_clip(
-    image_size: int = 32, width: int = 32, layers: int = 1, embed_dim: int = 16, seed: int = 0
+    image_size: int = 32,
+    width: int = 32,
+    layers: int = 1,
+    embed_dim: int = 16,
+    seed: int = 0,
+    fuse_attention: bool = True,
 ) -> OpenClipEncoder:
     """A tiny random-weight open_clip ViT built from the ViT-B-32 config (no download).
 
@@ -400,6 +412,7 @@ def tiny_clip(
         open_clip.OPENAI_DATASET_MEAN,
         open_clip.OPENAI_DATASET_STD,
         name="tiny",
+        fuse_attention=fuse_attention,
     )
 
 
@@ -415,3 +428,44 @@ def weights_cached(
         else {}
     )
     return bool(cfg) and _cached_weights(cfg, cache_dir) is not None
+
+
+# ---- precision ------------------------------------------------------------------------------
+def cpu_flags() -> set[str]:
+    """The CPU feature flags of /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def clip_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+    """Autocast dtype for CLIP's image passes: ``torch.bfloat16``, or None for fp32.
+
+    ``auto`` picks bf16 only where it is faster than fp32 for a ViT forward+backward:
+    CUDA GPUs with bf16 support, and CPUs with AMX tiles (``amx_bf16``: Intel Xeon
+    Sapphire Rapids and later). CPUs with only ``avx512_bf16`` (AMD EPYC Zen 4) ran bf16
+    autocast slower than fp32 when measured, and other CPUs and MPS get fp32.
+    """
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ClipvgError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
+    device = torch.device(device)
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if device.type == "cpu" and "amx_bf16" in cpu_flags():
+        return torch.bfloat16
+    return None
+
+
+def clip_autocast(device: torch.device | str, dtype: torch.dtype | None):
+    """Context for CLIP passes at ``dtype`` (from :func:`clip_dtype`; None: plain fp32)."""
+    device = torch.device(device)
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)

@@ -18,6 +18,10 @@ from .errors import ClipvgError
 from .io import require_file
 
 LOCKS = ("shape", "color")
+SOURCE_FEATURES = ("pool", "whole", "paired")
+PRECISIONS = ("auto", "fp32", "bf16")
+#: Crops per CLIP pass: peak memory stays under 3 GB (ViT-B-32, 512 px; benchmarks/edit.py).
+BATCH_SIZE = 16
 VECTORIZE_KEYS = ("preset", "max_paths", "max_size", "rounds", "regions", "refine")
 
 
@@ -41,7 +45,15 @@ class EditSettings:
         lock: parameters kept fixed: any of "shape", "color".
         seed: seeds every random draw (augmentation, vectorization).
         save_every: iterations between snapshots (0: none).
-        batch_size: crops per CLIP pass (0: all crops of all ROIs in one pass).
+        batch_size: crops per CLIP pass (0: all crops of all ROIs in one pass). Every
+            crop still counts in the same Adam step; smaller passes bound the memory.
+        source_features: reference features of the image direction: ``pool`` (the
+            initial render under a pool of warps drawn and encoded once, each iteration
+            drawing its warps from it), ``whole`` (the initial ROI encoded once,
+            unaugmented, as published CLIPVG) or ``paired`` (the initial render under
+            this iteration's warps, encoded every iteration).
+        precision: CLIP's image passes in ``fp32``, ``bf16`` autocast, or ``auto`` (bf16
+            where faster: see :func:`clipvg.clip.clip_dtype`); the renderer stays fp32.
         device: auto, cpu, cuda or mps.
         clip_model, clip_pretrained, clip_weights: which CLIP (see clipvg.clip.load_clip).
         vectorize: options for raster inputs (preset, max_paths, max_size, rounds, regions, refine).
@@ -77,7 +89,9 @@ class EditSettings:
     lock: list[str] = field(default_factory=list)
     seed: int = 0
     save_every: int = 50
-    batch_size: int = 0
+    batch_size: int = BATCH_SIZE
+    source_features: str = "pool"
+    precision: str = "auto"
     device: str = "auto"
     clip_model: str = "ViT-B-32"
     clip_pretrained: str = "openai"
@@ -143,6 +157,15 @@ class EditSettings:
             raise ClipvgError(f"edit-only must be true or false, got {self.edit_only!r}")
         if self.prompt_image is not None and not isinstance(self.prompt_image, str):
             raise ClipvgError("prompt-image must be a file path")
+        for name, choices in (
+            ("source_features", SOURCE_FEATURES),
+            ("precision", PRECISIONS),
+        ):
+            if getattr(self, name) not in choices:
+                raise ClipvgError(
+                    f"{name.replace('_', '-')} must be one of {', '.join(choices)}, "
+                    f"got {getattr(self, name)!r}"
+                )
         if isinstance(self.lock, str):
             self.lock = [self.lock]
         self.lock = sorted(set(self.lock))

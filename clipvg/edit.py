@@ -2,9 +2,24 @@
 
 One iteration::
 
-    render(scene) --crops of every ROI (same warps on the initial render)--> CLIP
-        --> directional loss per crop --> weighted sum (+ background term)
+    render(scene) --crops of every ROI, in chunks of batch_size--> CLIP (fwd + bwd per chunk,
+        gradients summed into a detached copy of the render)
+        --> one backward through the renderer (+ background term)
         --> Adam step --> clamp colors --> restore frozen paths (edit-only)
+
+Every crop's loss ``1 - cos(dI, dT)`` needs the features of the initial render as the
+origin of dI (``source_features``):
+
+- ``pool`` (default): at the start each ROI draws a pool of ``POOL_FACTOR`` times its
+  crops per iteration (warps of the whole-ROI crop and of the patches), and encodes
+  the initial render under them once; every iteration draws its warps from the pool,
+  so the same warp is still applied to the current and the initial render (the
+  augmentation's own change cancels out of dI) at the cost of one CLIP pass per
+  iteration. The pool is re-drawn from the seed on resume (same draws, same features).
+- ``whole``: the initial ROI encoded once, unaugmented (published CLIPVG); the
+  iteration's warps are drawn freshly.
+- ``paired``: the initial render under this iteration's own fresh warps, encoded
+  every iteration without gradient (a second CLIP forward per iteration).
 
 Local edits (see :mod:`roi.mask`): the extra ROIs' soft masks at the render size
 make up the *region*. ``edit_only`` (see :mod:`roi.split`) edits the paths whose curves
@@ -26,9 +41,10 @@ Exemplar prompts: an ROI with an ``image`` (``--prompt-image`` for ROI 0) aims a
 ``normalize(E_I(reference)) - normalize(E_I(source region))`` instead of a text
 direction; the source region is the ROI's whole crop of the initial render.
 
-All ROIs' crops (whole-ROI crop + patches) go through CLIP in one batch (or
-``batch_size`` chunks); the initial render's features for the same warps are computed
-without gradient in a second pass.
+All ROIs' crops (whole-ROI crop + patches) count in one Adam step, but go through CLIP
+in chunks of ``batch_size``: each chunk's graph is freed after its backward, so peak
+memory does not grow with the number of ROIs. CLIP runs under ``precision`` (bf16
+autocast where faster, see :func:`clipvg.clip.clip_dtype`); the renderer stays fp32.
 
 Output folder layout::
 
@@ -70,8 +86,15 @@ from roi.split import (
     split_partial,
 )
 
-from .augment import apply_grid, sample_warps, warp_grid
-from .clip import Encoder, TextFeatureCache, load_clip, resolve_device
+from .augment import Warps, apply_grid, cat_warps, sample_warps, warp_grid
+from .clip import (
+    Encoder,
+    TextFeatureCache,
+    clip_autocast,
+    clip_dtype,
+    load_clip,
+    resolve_device,
+)
 from .config import EditSettings
 from .errors import ClipvgError
 from .io import RASTER_SUFFIXES, atomic_path, check_outside, require_file, write_png, write_text
@@ -82,6 +105,7 @@ from .losses import (
     keep_composite,
     masked_mse,
     text_direction,
+    widen,
 )
 from .metrics import read_rgb, roi_crops, square_image
 from .progress import bar as progress_bar
@@ -91,6 +115,8 @@ CHECKPOINT = "checkpoint.pt"
 RUN_RECORD = "run.json"
 #: Background MSE that costs as much as all ROI terms at W = 1 (30 dB PSNR).
 BACKGROUND_MSE = 1e-3
+#: ``source_features="pool"``: warps per ROI drawn at the start, in iterations' worth.
+POOL_FACTOR = 8
 
 #: Called after every iteration with (session, iteration, record); may raise KeyboardInterrupt.
 Callback = Callable[["EditSession", int, dict], None]
@@ -152,7 +178,7 @@ class EditSession:
         encoder: CLIP behind :class:`clipvg.clip.Encoder`, shared by all ROIs.
         device: where rendering and optimization happen.
         initial: the reference scene (defaults to a copy of ``scene``); features of its
-            render under the same warps are the origin of every image direction.
+            render are the origin of every image direction (``settings.source_features``).
         render: the differentiable renderer (``clipvg.render``), pluggable for tests
             (e.g. ``lambda s: clipvg.render(s, 256)`` to optimize at a smaller size).
         texts: a text-feature cache to share between sessions (candidates).
@@ -163,6 +189,7 @@ class EditSession:
         editable: (N,) bool paths being optimized with ``edit_only``, else None
             (N counts the clipped copies).
         targets: (R, D) unit target features per ROI (text, or reference image).
+        clip_dtype: autocast dtype of CLIP's image passes (None: fp32).
     """
 
     def __init__(
@@ -198,12 +225,14 @@ class EditSession:
             **settings.roi_defaults(),
         )
         self.generator = torch.Generator().manual_seed(settings.seed)
+        self.clip_dtype = clip_dtype(settings.precision, self.device)
         self.iteration = 0
         self.history: list[StepRecord] = []
         with torch.no_grad():
             self.initial_image = self._render(self.initial)
         self.targets, self.directions = self._directions(texts or TextFeatureCache(encoder))
         self._setup_local()
+        self._setup_sources()
         self.optimizer = self._make_optimizer()
 
     # ---- setup ----------------------------------------------------------------------
@@ -327,6 +356,40 @@ class EditSession:
             if tensor.grad is not None:
                 tensor.grad[frozen] = 0
 
+    def _setup_sources(self) -> None:
+        """Reference features computed once: the warp pool's or the whole ROIs'.
+
+        Drawn from ``self.generator`` right after seeding, so a resumed session (which
+        restores the generator afterwards) re-derives the very same pool.
+        """
+        mode = self.settings.source_features
+        hw = tuple(self.initial_image.shape[:2])
+        self._pool: list[tuple[Warps, torch.Tensor]] = []
+        self._whole_features: torch.Tensor | None = None
+        if mode == "pool":
+            for roi in self.rois:
+                warps = self._roi_warps(roi, hw, POOL_FACTOR)
+                self._pool.append((warps, self._reference_features(warps, hw)))
+        elif mode == "whole":
+            sx, sy = hw[1] / self.scene.width, hw[0] / self.scene.height
+            boxes = [roi.scaled(sx, sy).box for roi in self.rois]
+            crops = roi_crops(self.initial_image, boxes, self.encoder.image_size)
+            with torch.no_grad(), clip_autocast(self.device, self.clip_dtype):
+                self._whole_features = widen(self.encoder.encode_image(crops))
+
+    def _reference_features(self, warps: Warps, hw: tuple[int, int]) -> torch.Tensor:
+        """(B, D) features (float32, or the encoder's wider dtype) of the initial render under
+        ``warps``, no gradient."""
+        n = warps.boxes.shape[0]
+        batch = self.settings.batch_size or max(n, 1)
+        out = []
+        for lo in range(0, n, batch):
+            grid, inside = warp_grid(warps.take(slice(lo, lo + batch)), self.encoder.image_size, hw)
+            crops = apply_grid(self.initial_image, grid, inside)
+            with torch.no_grad(), clip_autocast(self.device, self.clip_dtype):
+                out.append(widen(self.encoder.encode_image(crops)))
+        return torch.cat(out)
+
     @property
     def exact_paths(self) -> torch.Tensor | None:
         """(N,) bool paths to write with exact digits (the frozen ones), or None."""
@@ -399,21 +462,34 @@ class EditSession:
         return image
 
     # ---- one iteration --------------------------------------------------------------
-    def _warps(self, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """Grids of every crop of every ROI for this iteration: whole-ROI crop first, then patches."""
+    def _roi_warps(self, roi: ROI, hw: tuple[int, int], k: int) -> Warps:
+        """``k`` whole-ROI crop warps, then ``k * roi.patches`` patch warps (render pixels)."""
         s = self.settings
-        sx, sy = hw[1] / self.scene.width, hw[0] / self.scene.height
-        grids, insides, counts = [], [], []
-        for roi in self.rois:
-            box = roi.scaled(sx, sy).box
-            whole = sample_warps(box, 1, 1.0, 0.0, self.generator, min_ratio=s.whole_crop)
-            patches = sample_warps(box, roi.patches, roi.crop_ratio, s.distortion, self.generator)
-            for w in (whole, patches):
-                g, m = warp_grid(w, self.encoder.image_size, hw)
-                grids.append(g)
-                insides.append(m)
+        box = roi.scaled(hw[1] / self.scene.width, hw[0] / self.scene.height).box
+        whole = sample_warps(box, k, 1.0, 0.0, self.generator, min_ratio=s.whole_crop)
+        patches = sample_warps(box, k * roi.patches, roi.crop_ratio, s.distortion, self.generator)
+        return cat_warps([whole, patches])
+
+    def _draw(self, hw: tuple[int, int]) -> tuple[Warps, torch.Tensor | None, list[int]]:
+        """This iteration's warps of every crop of every ROI (whole-ROI crop first, then
+        patches), their (B, D) reference features (None: ``paired``, computed per
+        chunk), and the crop count per ROI."""
+        mode = self.settings.source_features
+        warps, refs, counts = [], [], []
+        for i, roi in enumerate(self.rois):
             counts.append(1 + roi.patches)
-        return torch.cat(grids), torch.cat(insides), counts
+            if mode == "pool":
+                pool, feats = self._pool[i]
+                whole = torch.randint(POOL_FACTOR, (1,), generator=self.generator)
+                patches = torch.randperm(POOL_FACTOR * roi.patches, generator=self.generator)
+                index = torch.cat([whole, POOL_FACTOR + patches[: roi.patches]])
+                warps.append(pool.take(index))
+                refs.append(feats[index.to(feats.device)])
+                continue
+            warps.append(self._roi_warps(roi, hw, 1))
+            if self._whole_features is not None:
+                refs.append(self._whole_features[i : i + 1].expand(counts[-1], -1))
+        return cat_warps(warps), (torch.cat(refs) if refs else None), counts
 
     def _coefficients(self, counts: list[int]) -> torch.Tensor:
         """(B,) weight of each crop's loss: ``weight`` on the whole crop, ``patch_weight / n`` on each patch."""
@@ -430,15 +506,20 @@ class EditSession:
         hw = (image.shape[0], image.shape[1])
         if hw != tuple(self.initial_image.shape[:2]):
             raise ClipvgError("the render size changed during the run")
-        grid, inside, counts = self._warps(hw)
+        warps, reference, counts = self._draw(hw)
         directions = torch.cat(
             [self.directions[i : i + 1].expand(n, -1) for i, n in enumerate(counts)]
         )
         coef = self._coefficients(counts)
-        crops = apply_grid(image, grid, inside)
-        batch = self.settings.batch_size or crops.shape[0]
-        per_crop = []
         self.optimizer.zero_grad(set_to_none=True)
+        # CLIP runs chunk by chunk on a detached copy of the render, each chunk's graph
+        # freed by its backward; the summed gradient then goes through the renderer once.
+        leaf = image.detach().requires_grad_(image.requires_grad)
+        per_crop = self._clip_backward(leaf, warps, reference, directions, coef)
+        roots, grads = [], []
+        if leaf.grad is not None:
+            roots.append(image)
+            grads.append(leaf.grad)
         background = None
         if self.settings.preserve_background > 0:
             background = (
@@ -446,21 +527,11 @@ class EditSession:
                 * self.background_scale
                 * self.background_loss(image)
             )
-        chunks = range(0, crops.shape[0], batch)
-        for k, lo in enumerate(chunks):
-            hi = min(lo + batch, crops.shape[0])
-            with torch.no_grad():
-                ref = self.encoder.encode_image(
-                    apply_grid(self.initial_image, grid[lo:hi], inside[lo:hi])
-                )
-            cur = self.encoder.encode_image(crops[lo:hi])
-            losses = directional_loss(cur, ref, directions[lo:hi])
-            total = (coef[lo:hi] * losses).sum()
-            if k == 0 and background is not None:
-                total = total + background
-            if total.requires_grad:
-                total.backward(retain_graph=k < len(chunks) - 1)
-            per_crop.append(losses.detach())
+            if background.requires_grad:
+                roots.append(background)
+                grads.append(torch.ones_like(background))
+        if roots:
+            torch.autograd.backward(roots, grads)
         self._mask_frozen_grads()
         self.optimizer.step()
         if "color" not in self.settings.lock:
@@ -468,8 +539,7 @@ class EditSession:
                 self.scene.colors.clamp_(0.0, 1.0)
         if self.editable is not None:
             self._restore_frozen()
-        losses = torch.cat(per_crop)
-        weighted = (coef * losses).split(counts)
+        weighted = (coef * per_crop).split(counts)
         roi_losses = [float(w.sum()) for w in weighted]
         bg = float(background.detach()) if background is not None else None
         self.iteration += 1
@@ -482,6 +552,49 @@ class EditSession:
         )
         self.history.append(record)
         return record
+
+    def _clip_backward(
+        self,
+        image: torch.Tensor,
+        warps: Warps,
+        reference: torch.Tensor | None,
+        directions: torch.Tensor,
+        coef: torch.Tensor,
+    ) -> torch.Tensor:
+        """Weighted directional loss of every crop, backward chunk by chunk.
+
+        Args:
+            image: (H, W, 3) leaf render in [0, 1]; its ``.grad`` accumulates
+                ``d sum(coef * loss) / d image`` over all chunks.
+            warps: B crops; reference: (B, D) features of the initial render or None
+                (encoded here under the same warps); directions: (B, D); coef: (B,).
+
+        Returns:
+            (B,) per-crop losses, detached.
+        """
+        n = warps.boxes.shape[0]
+        batch = self.settings.batch_size or max(n, 1)
+        size = self.encoder.image_size
+        hw = (image.shape[0], image.shape[1])
+        out = []
+        for lo in range(0, n, batch):
+            hi = min(lo + batch, n)
+            grid, inside = warp_grid(warps.take(slice(lo, hi)), size, hw)
+            crops = apply_grid(image, grid, inside)
+            with clip_autocast(self.device, self.clip_dtype):
+                current = self.encoder.encode_image(crops)
+            if reference is None:
+                source = apply_grid(self.initial_image, grid, inside)
+                with torch.no_grad(), clip_autocast(self.device, self.clip_dtype):
+                    ref = self.encoder.encode_image(source)
+            else:
+                ref = reference[lo:hi]
+            losses = directional_loss(current, ref, directions[lo:hi])
+            total = (coef[lo:hi] * losses).sum()
+            if total.requires_grad:
+                total.backward()
+            out.append(losses.detach())
+        return torch.cat(out)
 
     # ---- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from .errors import ClipvgError
 
 
-def _wide(x: torch.Tensor) -> torch.Tensor:
+def widen(x: torch.Tensor) -> torch.Tensor:
     """Half-precision features to float32; float32/float64 stay as they are."""
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
@@ -41,7 +41,7 @@ def text_direction(target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     Returns:
         Same shape, unit length along the last dim.
     """
-    d = F.normalize(_wide(target), dim=-1) - F.normalize(_wide(source), dim=-1)
+    d = F.normalize(widen(target), dim=-1) - F.normalize(widen(source), dim=-1)
     if bool((d.norm(dim=-1) < 1e-6).any()):
         raise ClipvgError(
             "the prompt and the source prompt give the same text features; use a different --prompt or --source-prompt"
@@ -65,7 +65,7 @@ def image_direction(
         raise ClipvgError(
             f"feature shapes differ: {tuple(current.shape)} vs {tuple(initial.shape)}"
         )
-    d = F.normalize(_wide(current), dim=-1) - F.normalize(_wide(initial), dim=-1)
+    d = F.normalize(widen(current), dim=-1) - F.normalize(widen(initial), dim=-1)
     return d / d.norm(dim=-1, keepdim=True).clamp_min(floor)
 
 
@@ -144,8 +144,8 @@ def feature_distance(current: torch.Tensor, initial: torch.Tensor) -> torch.Tens
         Scalar in [0, 4].
     """
     dim = 1 if current.ndim == 4 else -1
-    a = F.normalize(_wide(current), dim=dim)
-    b = F.normalize(_wide(initial), dim=dim)
+    a = F.normalize(widen(current), dim=dim)
+    b = F.normalize(widen(initial), dim=dim)
     return ((a - b) ** 2).sum(dim).mean()
 
 

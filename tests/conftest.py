@@ -18,6 +18,15 @@ def device(request) -> torch.device:
     return torch.device(name)
 
 
+@pytest.fixture(autouse=True)
+def same_arithmetic_on_every_cpu(monkeypatch):
+    """``--precision auto`` picks bf16 on CPUs with AMX and fp32 elsewhere; tests pin it
+    to fp32 so that every CPU runs the same arithmetic (bf16 is tested by asking for it)."""
+    import clipvg.clip
+
+    monkeypatch.setattr(clipvg.clip, "cpu_flags", lambda: set())
+
+
 @pytest.fixture(scope="module")
 def tiny():
     """A tiny random-init open_clip model (no download), shared by a test module."""

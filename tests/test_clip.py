@@ -88,3 +88,72 @@ def test_resolve_device():
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
     with pytest.raises(ClipvgError):
         resolve_device("tpu")
+
+
+# ---- fused attention -------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_attention_matches_multihead_attention(batch_first, causal):
+    """float64: both compute the same sums in a different order (error ~1e-15)."""
+    from clipvg.clip_attention import FusedSelfAttention
+
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(32, 4, batch_first=batch_first).double().eval()
+    fused = FusedSelfAttention(mha)
+    assert fused.in_proj_weight is mha.in_proj_weight and fused.out_proj is mha.out_proj
+    x = torch.randn(3, 7, 32, dtype=torch.float64)
+    x = x if batch_first else x.transpose(0, 1)
+    mask = torch.full((7, 7), float("-inf"), dtype=torch.float64).triu(1) if causal else None
+    outs, grads = [], []
+    for module in (mha, fused):
+        xi = x.clone().requires_grad_(True)
+        out = module(xi, xi, xi, need_weights=False, attn_mask=mask)[0]
+        out.square().sum().backward()
+        outs.append(out.detach())
+        grads.append(xi.grad)
+    assert torch.allclose(outs[0], outs[1], rtol=0, atol=1e-12)
+    assert torch.allclose(grads[0], grads[1], rtol=0, atol=1e-12)
+
+
+def test_fused_tiny_clip_matches_open_clip_features_and_gradients():
+    """The swap keeps the weights (same objects, same state-dict names), the features
+    (to 1e-5) and the input gradients (to 1e-4), in float64; no weight gets a gradient."""
+    from clipvg.clip import tiny_clip
+    from clipvg.clip_attention import FusedSelfAttention
+
+    ref = tiny_clip(seed=5, layers=2, fuse_attention=False)
+    new = tiny_clip(seed=5, layers=2)
+    blocks = new.model.visual.transformer.resblocks
+    assert all(isinstance(b.attn, FusedSelfAttention) for b in blocks)
+    assert new.model.state_dict().keys() == ref.model.state_dict().keys()
+    params = dict(new.model.named_parameters())
+    assert (
+        blocks[0].attn.in_proj_weight
+        is params["visual.transformer.resblocks.0.attn.in_proj_weight"]
+    )
+    ref.model.double()
+    new.model.double()
+    x = torch.rand(4, 3, 32, 32, dtype=torch.float64)
+    feats, grads = [], []
+    for enc in (ref, new):
+        xi = x.clone().requires_grad_(True)
+        f = enc.encode_image(xi)
+        (f * torch.linspace(-1, 1, f.shape[1], dtype=f.dtype)).sum().backward()
+        feats.append(f.detach())
+        grads.append(xi.grad)
+    assert torch.allclose(feats[0], feats[1], rtol=0, atol=1e-5)
+    assert torch.allclose(grads[0], grads[1], rtol=0, atol=1e-4)
+    assert all(p.grad is None for p in new.model.parameters())
+
+
+def test_clip_precision_choice(monkeypatch):
+    import clipvg.clip as clip_mod
+
+    assert clip_mod.clip_dtype("fp32", "cpu") is None
+    assert clip_mod.clip_dtype("bf16", "cpu") == torch.bfloat16
+    monkeypatch.setattr(clip_mod, "cpu_flags", lambda: {"avx512f", "amx_bf16", "avx512_bf16"})
+    assert clip_mod.clip_dtype("auto", "cpu") == torch.bfloat16
+    monkeypatch.setattr(clip_mod, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})  # e.g. AMD Zen 4
+    assert clip_mod.clip_dtype("auto", "cpu") is None
+    with pytest.raises(ClipvgError, match="precision"):
+        clip_mod.clip_dtype("fp16", "cpu")

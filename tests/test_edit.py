@@ -36,7 +36,8 @@ def box_mean(image: torch.Tensor, x: int, y: int, w: int, h: int) -> torch.Tenso
 
 
 # ---- analytic encoder: sign, ROI coordinates and reference features ---------------------
-def test_rois_pull_their_own_box_toward_their_color():
+@pytest.mark.parametrize("source", ["pool", "whole", "paired"])
+def test_rois_pull_their_own_box_toward_their_color(source):
     scene = two_boxes(64)
     before = clipvg.render(scene).detach()
     rois = [
@@ -52,6 +53,7 @@ def test_rois_pull_their_own_box_toward_their_color():
         iters=25,
         color_lr=0.02,
         lock=["shape"],
+        source_features=source,
     )
     for _ in range(25):
         s.step()
@@ -498,3 +500,88 @@ def test_cli_same_seed_same_losses_and_resume_continues_exactly(
     # another seed draws another network and other crops
     assert cli.main([*args, "--iters", "2", "--seed", "6", "-o", str(tmp_path / "c")]) == 0
     assert losses(tmp_path / "c") != straight[:2]
+
+
+# ---- source features, chunked CLIP passes, precision ---------------------------------------
+def test_pool_warps_keep_their_pairing_with_the_initial_render():
+    """Each iteration's reference features are the initial render's under the very warps
+    the iteration draws from the pool (the augmentation cancels out of dI)."""
+    from clipvg.augment import apply_grid, warp_grid
+
+    rois = [{"x": 2, "y": 3, "w": 40, "h": 20, "prompt": "red"}]
+    s = session(two_boxes(), MeanColorEncoder(), rois=rois, patches=5, batch_size=7)
+    hw = tuple(s.initial_image.shape[:2])
+    assert [len(w.boxes) for w, _ in s._pool] == [edit_mod.POOL_FACTOR * 6] * 2
+    for _ in range(3):
+        warps, reference, counts = s._draw(hw)
+        assert counts == [6, 6] and reference.shape == (12, 3)
+        grid, inside = warp_grid(warps, s.encoder.image_size, hw)
+        expect = s.encoder.encode_image(apply_grid(s.initial_image, grid, inside))
+        # the same crops through the same float32 mean: equal up to summation order
+        assert torch.allclose(reference, expect, rtol=0, atol=16 * 256 * 2**-24)
+
+
+def test_whole_source_features_are_the_unaugmented_roi():
+    from clipvg.metrics import roi_crops
+
+    rois = [{"x": 32, "y": 8, "w": 32, "h": 40, "prompt": "blue"}]
+    s = session(two_boxes(), MeanColorEncoder(), rois=rois, source_features="whole")
+    boxes = [r.box for r in s.rois]
+    expect = roi_crops(s.initial_image, boxes, 16).mean(dim=(2, 3))
+    assert torch.equal(s._whole_features, expect)
+    warps, reference, counts = s._draw(tuple(s.initial_image.shape[:2]))
+    assert torch.equal(reference, expect.repeat_interleave(torch.tensor(counts), 0))
+
+
+@pytest.mark.parametrize("source", ["pool", "paired"])
+def test_iteration_does_not_depend_on_the_chunk_size(source):
+    """The gradient reaching the render is the sum of every crop's, whatever the chunks.
+
+    In float64 (render cast up, tiny CLIP in float64) chunking only reorders a sum of
+    B = 8 per-crop terms and changes the batch the K <= 128-term dot products of the
+    tiny ViT run in: relative error ~ (B + K) * 2^-53 ~ 2e-14 of the terms, times at
+    most 1 / DIRECTION_FLOOR = 100 from the loss; 1e-9 of the largest gradient leaves
+    a margin of 1000x over that bound and is still far below any real change.
+    """
+    from clipvg.clip import tiny_clip
+
+    encoder = tiny_clip(seed=2)
+    encoder.model.double()
+    results = []
+    for batch in (0, 1, 3):
+        grads = []
+
+        def render(scene, grads=grads):
+            image = clipvg.render(scene).double()
+            if image.requires_grad:  # not the initial render (no_grad)
+                image.register_hook(grads.append)
+            return image
+
+        rois = [{"x": 2, "y": 3, "w": 40, "h": 20, "prompt": "red"}]
+        s = EditSession(
+            two_boxes(),
+            settings(rois=rois, patches=3, batch_size=batch, source_features=source),
+            encoder,
+            render=render,
+        )
+        s.step()  # iteration 1: render == initial, the loss's gradient is -dT / floor
+        rec = s.step()  # iteration 2: a real direction
+        results.append((grads[-1], rec.rois))
+    ref_grad, ref_rois = results[0]
+    scale = float(ref_grad.abs().max())
+    assert scale > 0
+    for grad, rois in results[1:]:
+        assert float((grad - ref_grad).abs().max()) <= 1e-9 * scale
+        assert rois == pytest.approx(ref_rois, rel=1e-9)
+
+
+def test_bf16_precision_runs_and_settings_are_checked(tiny):
+    s = session(two_boxes(), tiny, precision="bf16", patches=2, batch_size=2)
+    assert s.clip_dtype == torch.bfloat16
+    rec = s.step()
+    assert all(torch.isfinite(torch.tensor(rec.rois)))
+    assert session(two_boxes(), tiny, precision="fp32").clip_dtype is None
+    with pytest.raises(clipvg.ClipvgError, match="source-features"):
+        settings(source_features="cached")
+    with pytest.raises(clipvg.ClipvgError, match="precision"):
+        settings(precision="fp16")
