@@ -389,12 +389,15 @@ class BatchWorker:
         self._stop.set()
 
     def _encoder(self, s: EditSettings):
-        from .clip import load_clip, resolve_device
+        from .clip import RANDOM_WEIGHTS, load_clip, resolve_device
 
+        # Random weights are drawn from the row's seed, as `cli.py edit` draws them.
+        random = (s.clip_pretrained or "").strip().lower() == RANDOM_WEIGHTS
+        seed = s.seed if random and not s.clip_weights else 0
         key = (
             ("factory",)
             if self._factory
-            else (s.clip_model, s.clip_pretrained, s.clip_weights, s.device)
+            else (s.clip_model, s.clip_pretrained, s.clip_weights, s.device, seed)
         )
         if key not in self._encoders:
             if self._factory:
@@ -403,7 +406,11 @@ class BatchWorker:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the driver warns about random weights
                     self._encoders[key] = load_clip(
-                        s.clip_model, s.clip_pretrained, s.clip_weights, resolve_device(s.device)
+                        s.clip_model,
+                        s.clip_pretrained,
+                        s.clip_weights,
+                        resolve_device(s.device),
+                        seed=seed,
                     )
         return self._encoders[key]
 

@@ -27,6 +27,23 @@ def same_arithmetic_on_every_cpu(monkeypatch):
     monkeypatch.setattr(clipvg.clip, "cpu_flags", lambda: set())
 
 
+@pytest.fixture
+def tiny_model_name(tmp_path):
+    """A tiny open_clip config registered under a name, so the real --clip-model /
+    --clip-pretrained none path (load_clip) builds it."""
+    import json
+
+    import open_clip
+
+    from clipvg.clip import tiny_config
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "clipvg-test-tiny.json").write_text(json.dumps(tiny_config()))
+    open_clip.add_model_config(folder)
+    return "clipvg-test-tiny"
+
+
 @pytest.fixture(scope="module")
 def tiny():
     """A tiny random-init open_clip model (no download), shared by a test module."""

@@ -353,3 +353,30 @@ def test_batch_joins_a_two_node_cluster(two_nodes, inputs, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert {r["status"] for r in table.values()} == {"done"}
     assert len(nodes) == 2, nodes
+
+
+def test_worker_draws_random_clip_weights_from_each_rows_seed(tiny_model_name):
+    """A row with random CLIP weights gets the network `cli.py edit --seed` builds;
+    one worker keeps one encoder per seed."""
+    import torch
+
+    from clipvg.batch import BatchWorker
+    from clipvg.clip import load_clip
+    from clipvg.config import EditSettings
+
+    worker = BatchWorker(threads=1)
+
+    def row(seed):
+        return EditSettings(
+            prompt="red", seed=seed, clip_model=tiny_model_name, clip_pretrained="none",
+            device="cpu",
+        )  # fmt: skip
+
+    a, b, a_again = worker._encoder(row(3)), worker._encoder(row(4)), worker._encoder(row(3))
+    assert a is a_again and a is not b
+    expect = load_clip(tiny_model_name, "none", None, "cpu", seed=3)
+    for got, want in zip(a.model.parameters(), expect.model.parameters(), strict=True):
+        assert torch.equal(got, want)
+    assert not all(
+        torch.equal(x, y) for x, y in zip(a.model.parameters(), b.model.parameters(), strict=True)
+    )

@@ -444,21 +444,6 @@ def test_cli_summary_line(cli_tiny, svg_input, tmp_path, capsys, iters, words):
 
 
 # ---- --seed seeds everything, random CLIP weights included ---------------------------------
-@pytest.fixture
-def tiny_model_name(tmp_path):
-    """A tiny open_clip config registered under a name, so the real --clip-model /
-    --clip-pretrained none path (load_clip) builds it."""
-    import open_clip
-
-    from clipvg.clip import tiny_config
-
-    folder = tmp_path / "configs"
-    folder.mkdir()
-    (folder / "clipvg-test-tiny.json").write_text(json.dumps(tiny_config()))
-    open_clip.add_model_config(folder)
-    return "clipvg-test-tiny"
-
-
 def test_cli_same_seed_same_losses_and_resume_continues_exactly(
     tiny_model_name, svg_input, tmp_path, capsys
 ):
