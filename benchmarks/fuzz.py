@@ -32,6 +32,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from pictures import png_claiming  # noqa: E402  (shared with the tests)
+
 SHARED = ROOT.parent / "shared" / "data" / "svg"
 HANG = 10.0  # CPU seconds: an input slower than this counts as a hang
 KILL = 60  # CPU seconds: an input is abandoned after this (SIGPROF in the worker)
@@ -290,7 +293,7 @@ def issue_cases(folder: Path) -> list[dict]:
         render("22 nested doubled <use>", uses),
     ]
     bomb = folder / "case-bomb.png"
-    bomb.write_bytes(_png_header(20000, 20000))
+    bomb.write_bytes(png_claiming(20000, 20000))
     jobs.append(
         {
             "kind": "PNG claiming 20000x20000",
@@ -328,25 +331,6 @@ def issue_cases(folder: Path) -> list[dict]:
     ]
     jobs.append({"kind": "vectorize --region nan 0 10 10", "args": args})
     return jobs
-
-
-def _png_header(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width x height`` pixels."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
 
 
 def case_table(rows: list[dict]) -> str:

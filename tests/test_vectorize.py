@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from pictures import png_claiming
 from PIL import Image
 
 import cli
@@ -377,24 +378,6 @@ def test_robust_option_is_validated(tmp_path, capsys):
     Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(img)
     assert cli.main(["vectorize", str(img), "-o", str(tmp_path / "a.svg"), "--robust", "-1"]) == 2
     assert "--robust" in capsys.readouterr().err
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width x height`` pixels (a decompression bomb)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.mark.parametrize("size", [(20000, 20000), (9000, 9000)])
