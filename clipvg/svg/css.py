@@ -9,11 +9,33 @@ from xml.etree.ElementTree import Element
 from .limits import SvgLimits, limit_error
 from .source import SVG_NS
 
+#: Properties read from attributes and CSS; the rest are ignored.
 STYLED = frozenset(
-    "fill fill-opacity fill-rule opacity stroke stroke-width display visibility color "
-    "clip-path mask filter".split()
+    "fill fill-opacity fill-rule opacity stroke stroke-width stroke-opacity stroke-linecap "
+    "stroke-linejoin stroke-miterlimit stroke-dasharray stroke-dashoffset display visibility "
+    "color clip-path clip-rule mask filter stop-color stop-opacity marker-start marker-mid "
+    "marker-end marker".split()
 )
-INHERITED = ("fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "visibility", "color")
+#: Properties a child takes from its parent unless it sets them (CSS inheritance).
+INHERITED = (
+    "fill",
+    "fill-opacity",
+    "fill-rule",
+    "stroke",
+    "stroke-width",
+    "stroke-opacity",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "stroke-miterlimit",
+    "stroke-dasharray",
+    "stroke-dashoffset",
+    "visibility",
+    "color",
+    "clip-rule",
+    "marker-start",
+    "marker-mid",
+    "marker-end",
+)
 
 
 def _strip_comments(text: str) -> str:

@@ -41,14 +41,16 @@ def _arc_cubics(
 class _ContourSink:
     """Receives svgelements' path tokens (absolute coordinates) and builds contours.
 
-    ``contours`` holds flat float lists ``[x0, y0, c0ax, c0ay, ...]`` of 3n points each:
-    closed cubic chains in the element's local coordinates.
+    ``contours`` holds flat float lists ``[x0, y0, c0ax, c0ay, ...]`` in the element's
+    local coordinates, ``is_closed`` whether each was ended by ``Z`` (see
+    :func:`path_contours` for the two layouts).
     """
 
     def __init__(self, budget: int, on_over: object) -> None:
         self.budget = budget  # segments this path may still add
         self.on_over = on_over  # called (no arguments) to raise when the budget runs out
         self.contours: list[list[float]] = []
+        self.is_closed: list[bool] = []
         self.current_point: _XY | None = None  # read by the lexer for relative coordinates
         self._pts: list[float] | None = None
         self._sx = self._sy = 0.0
@@ -181,30 +183,37 @@ class _ContourSink:
         self._set_current(x, y)
 
     def closed(self, relative: bool = False) -> None:
-        self._finish()
+        self._finish(closed=True)
         self._set_current(self._sx, self._sy)
         self._last_c2 = self._last_q = None
 
     # contour bookkeeping ---------------------------------------------------------------
-    def _finish(self) -> None:
+    def _finish(self, closed: bool = False) -> None:
         pts, self._pts = self._pts, None
         if pts is None or len(pts) < 8:  # fewer than one segment
             return
-        sx, sy, ex, ey = pts[0], pts[1], pts[-2], pts[-1]
-        tol = 1e-9 * (1.0 + abs(sx) + abs(sy))
-        if abs(ex - sx) <= tol and abs(ey - sy) <= tol:
-            del pts[-2:]  # the last segment already returns to p0
-        else:
-            dx, dy = (sx - ex) / 3.0, (sy - ey) / 3.0
-            pts.extend((ex + dx, ey + dy, sx - dx, sy - dy))
-        self.contours.append(pts)
+        self.contours.append(close_contour(pts) if closed else pts)
+        self.is_closed.append(closed)
 
 
-def path_contours(d: str, budget: int, on_over) -> tuple[list[list[float]], bool]:
-    """Path data -> (contours in local coordinates, whether the data had an error).
+def close_contour(pts: list[float]) -> list[float]:
+    """An open chain ``p0 ... pn`` (3n + 1 points, flat) -> a closed one (3m points):
+    the end point is dropped when it is back at ``p0``, else a straight segment closes it."""
+    sx, sy, ex, ey = pts[0], pts[1], pts[-2], pts[-1]
+    tol = 1e-9 * (1.0 + abs(sx) + abs(sy))
+    if abs(ex - sx) <= tol and abs(ey - sy) <= tol and len(pts) > 2:
+        return pts[:-2]  # the last segment already returns to p0
+    dx, dy = (sx - ex) / 3.0, (sy - ey) / 3.0
+    return [*pts, ex + dx, ey + dy, sx - dx, sy - dy]
 
-    ``on_over()`` is called (and must raise) as soon as the path has more than
-    ``budget`` segments, before their memory is spent.
+
+def path_contours(d: str, budget: int, on_over) -> tuple[list[list[float]], list[bool], bool]:
+    """Path data -> (contours in local coordinates, closed flags, whether the data had an error).
+
+    A closed contour (ended by ``Z``) is ``3n`` flat points ``p0 c0a c0b p1 ...``
+    whose last segment returns to ``p0``; an open one is ``3n + 1`` points ending at
+    its last point ``pn``. ``on_over()`` is called (and must raise) as soon as the
+    path has more than ``budget`` segments, before their memory is spent.
     """
     from svgelements import SVGLexicalParser
 
@@ -215,7 +224,7 @@ def path_contours(d: str, budget: int, on_over) -> tuple[list[list[float]], bool
     except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError, OverflowError):
         bad = True  # keep what was drawn before the error, as browsers do
     sink.end()  # the lexer does not always call it
-    return sink.contours, bad
+    return sink.contours, sink.is_closed, bad
 
 
 def shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str | None:

@@ -15,7 +15,7 @@ from .css import INHERITED, element_style, match_rules, stylesheet
 from .geometry import length, length_or, parse_transform, translate, viewbox, viewbox_matrix
 from .limits import SvgLimits, limit_error
 from .paint import parse_color, parse_opacity
-from .pathdata import path_contours, shape_d
+from .pathdata import close_contour, path_contours, shape_d
 from .source import SVG_NS, XLINK_HREF, is_svg_tag, local_name
 
 MAX_DEPTH = 256
@@ -260,9 +260,10 @@ class Walker:
         d = shape_d(el, tag, self.vw, self.vh, self.limits.max_segments - self.segments)
         if not d:
             return
-        contours, bad = path_contours(
+        contours, closed, bad = path_contours(
             d, self.limits.max_segments - self.segments, self._too_many_segments
         )
+        contours = [c if k else close_contour(c) for c, k in zip(contours, closed, strict=True)]
         if bad:
             self._count("bad_data")
         if not contours:
