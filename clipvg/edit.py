@@ -109,7 +109,7 @@ from .losses import (
 )
 from .metrics import read_rgb, roi_crops, square_image
 from .progress import bar as progress_bar
-from .scene import PathInfo, Scene
+from .scene import Scene
 
 CHECKPOINT = "checkpoint.pt"
 RUN_RECORD = "run.json"
@@ -141,30 +141,12 @@ class StepRecord:
 
 def scene_state(scene: Scene) -> dict[str, Any]:
     """A Scene as plain tensors and lists (safe for ``torch.load(weights_only=True)``)."""
-    return {
-        "width": float(scene.width),
-        "height": float(scene.height),
-        "points": scene.points.detach().cpu().clone(),
-        "colors": scene.colors.detach().cpu().clone(),
-        "contour_sizes": scene.contour_sizes.cpu().clone(),
-        "contour_path": scene.contour_path.cpu().clone(),
-        "evenodd": scene.evenodd.cpu().clone(),
-        "info": [[p.id, list(p.groups)] for p in scene.info],
-    }
+    return scene.state()
 
 
 def scene_from_state(state: dict[str, Any]) -> Scene:
-    """Inverse of :func:`scene_state`."""
-    return Scene(
-        width=state["width"],
-        height=state["height"],
-        points=state["points"].clone(),
-        colors=state["colors"].clone(),
-        contour_sizes=state["contour_sizes"].clone(),
-        contour_path=state["contour_path"].clone(),
-        evenodd=state["evenodd"].clone(),
-        info=[PathInfo(i, tuple(g)) for i, g in state["info"]],
-    )
+    """Inverse of :func:`scene_state` (also reads fill-only checkpoints)."""
+    return Scene.from_state(state)
 
 
 class EditSession:
