@@ -13,7 +13,7 @@ from .source import SVG_NS
 STYLED = frozenset(
     "fill fill-opacity fill-rule opacity stroke stroke-width stroke-opacity stroke-linecap "
     "stroke-linejoin stroke-miterlimit stroke-dasharray stroke-dashoffset display visibility "
-    "color clip-path clip-rule mask filter stop-color stop-opacity marker-start marker-mid "
+    "color clip-path clip-rule mask filter stop-color stop-opacity marker-start marker-mid paint-order "
     "marker-end marker".split()
 )
 #: Properties a child takes from its parent unless it sets them (CSS inheritance).
@@ -32,6 +32,7 @@ INHERITED = (
     "visibility",
     "color",
     "clip-rule",
+    "paint-order",
     "marker-start",
     "marker-mid",
     "marker-end",

@@ -39,8 +39,12 @@ class Gradient:
         kind: ``"linear"`` or ``"radial"``.
         geometry: in gradient space: linear ``(x1, y1, x2, y2)``; radial
             ``(cx, cy, r, fx, fy, fr)`` with the focal circle inside the end circle.
-        transform: (3, 3) float64 affine from gradient space to canvas pixels
-            (the CTM, the bounding box for objectBoundingBox, ``gradientTransform``).
+        transform: (3, 3) float64 affine from gradient space to canvas pixels (the
+            CTM, the bounding box for objectBoundingBox, ``gradientTransform``); when
+            ``units_bbox``, only ``gradientTransform`` (the box is measured on the
+            canvas at render time, which is the same when the CTM only scales by
+            positive factors and translates).
+        units_bbox: objectBoundingBox kept as such (geometry in box units).
         spread: ``"pad"``, ``"reflect"`` or ``"repeat"``.
         offsets: stop offsets in [0, 1], non-decreasing, at least 2.
         colors: straight RGBA in [0, 1] of each stop (``stop-opacity`` in alpha).
@@ -54,6 +58,7 @@ class Gradient:
     offsets: tuple[float, ...]
     colors: tuple[RGBA, ...]
     id: str | None = None
+    units_bbox: bool = False
 
 
 Paint = RGBA | Gradient | None
@@ -148,7 +153,9 @@ class GradientResolver:
             g_matrix = np.eye(3)  # a singular gradientTransform is ignored (as resvg does)
         spread = (self._attr(chain, "spreadMethod", GRADIENTS) or "pad").strip()
         spread = spread if spread in ("pad", "reflect", "repeat") else "pad"
-        transform = ctm @ box @ g_matrix
+        axis_aligned = ctm[0, 1] == 0 and ctm[1, 0] == 0 and ctm[0, 0] > 0 and ctm[1, 1] > 0
+        keep_box = bbox_units and axis_aligned
+        transform = g_matrix if keep_box else ctm @ box @ g_matrix
         kind = "linear" if local_name(el.tag) == "linearGradient" else "radial"
         tags = frozenset((local_name(el.tag),))
 
@@ -182,7 +189,7 @@ class GradientResolver:
                 k = r * 0.999 / dist
                 fx, fy = cx + dx * k, cy + dy * k
             geometry = (cx, cy, r, fx, fy, fr)
-        return Gradient(kind, geometry, transform, spread, offsets, colors, el.get("id"))
+        return Gradient(kind, geometry, transform, spread, offsets, colors, el.get("id"), keep_box)
 
     # ---- href chains ------------------------------------------------------------------
     def _chain(self, el: Element) -> list[Element]:

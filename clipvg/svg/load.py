@@ -31,7 +31,7 @@ def scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
     vb = viewbox(root)
     vw, vh = (vb[2], vb[3]) if vb else (width or 300.0, height or 150.0)
     walker = Walker(root, label, limits, vw, vh)
-    state = State(vb_matrix, {}, 1.0, (), False, ())
+    state = State(vb_matrix, {}, (), -1, False, ())
     with np.errstate(all="ignore"):  # overflowing transforms give inf, refused per path
         walker.walk(root, state)
     scene = scene_from_walk(walker, width, height, label, limits)

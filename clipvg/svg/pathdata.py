@@ -280,3 +280,33 @@ def shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str
     if tag == "line":
         return f"M{length_or(g('x1'), vw)!r},{length_or(g('y1'), vh)!r}L{length_or(g('x2'), vw)!r},{length_or(g('y2'), vh)!r}"
     return el.get("d") or None  # path
+
+
+def segments(points: np.ndarray, closed: bool) -> np.ndarray:
+    """A contour's cubic segments: (m, 4, 2) from (3n, 2) closed or (3n + 1, 2) open points."""
+    if closed:
+        ring = np.concatenate([points, points[:1]])
+        return np.stack([ring[0:-1:3], ring[1::3], ring[2::3], ring[3::3]], 1)
+    return np.stack([points[0:-1:3], points[1::3], points[2::3], points[3::3]], 1)
+
+
+def exact_bounds(contours: list[np.ndarray], closed: list[bool]) -> np.ndarray | None:
+    """The tight bounding box ``[[x0, y0], [x1, y1]]`` of cubic contours (their
+    extrema, not their control points); None when there are none."""
+    if not contours:
+        return None
+    seg = np.concatenate([segments(c, k) for c, k in zip(contours, closed, strict=True)])
+    p0, p1, p2, p3 = seg[:, 0], seg[:, 1], seg[:, 2], seg[:, 3]
+    a = -p0 + 3 * p1 - 3 * p2 + p3  # B'(t) / 3 = a t^2 + b t + c
+    b = 2 * (p0 - 2 * p1 + p2)
+    c = p1 - p0
+    with np.errstate(all="ignore"):
+        disc = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
+        roots = [(-b + disc) / (2 * a), (-b - disc) / (2 * a), np.where(b != 0, -c / b, 0.0)]
+    candidates = [p0, p3]
+    for t in roots:
+        t = np.where(np.isfinite(t) & (t > 0) & (t < 1), t, 0.0)
+        mt = 1 - t
+        candidates.append(mt**3 * p0 + 3 * mt**2 * t * p1 + 3 * mt * t**2 * p2 + t**3 * p3)
+    allp = np.concatenate(candidates)
+    return np.stack([allp.min(0), allp.max(0)])

@@ -1,41 +1,71 @@
-"""The tree walk: resolved elements -> a Scene (styles cascaded, transforms baked)."""
+"""The tree walk: resolved elements -> a Scene (styles cascaded, transforms baked).
+
+Every shape becomes one scene path in paint order, with its fill and stroke paint
+(flat or gradient, see :mod:`.gradient`), its stroke state (:mod:`.stroke`), its
+``opacity``, its clip (:mod:`.clip`) and the innermost enclosing group. Every
+``<g>`` becomes a row of the group table (id, ``inkscape:label``, Inkscape's
+layer attributes, opacity, clip); other containers (``<use>``, ``<a>``, nested
+``<svg>``) only when they carry an opacity or a clip.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 import numpy as np
-import torch
 
 from ..errors import ClipvgError
 from ..scene import PathInfo, Scene
+from .build import PathSpec, SceneBuilder
+from .clip import CLIP_ALL, ClipResolver
 from .css import INHERITED, element_style, match_rules, stylesheet
 from .geometry import length, length_or, parse_transform, translate, viewbox, viewbox_matrix
+from .gradient import GradientResolver, href_of
 from .limits import SvgLimits, limit_error
-from .paint import parse_color, parse_opacity
-from .pathdata import close_contour, path_contours, shape_d
-from .source import SVG_NS, XLINK_HREF, is_svg_tag, local_name
+from .paint import parse_opacity
+from .pathdata import exact_bounds, path_contours, shape_d
+from .source import SVG_NS, is_svg_tag, local_name
+from .stroke import stroke_first, stroke_style
 
 MAX_DEPTH = 256
+INKSCAPE = "{http://www.inkscape.org/namespaces/inkscape}"
+SODIPODI = "{http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd}"
 
-_WARNINGS = {
-    "text": "skipped {n} <text> element{s} (text is not editable; convert it to paths first)",
-    "image": "skipped {n} <image> element{s} (embedded raster images are not editable)",
-    "foreignObject": "skipped {n} <foreignObject> element{s} (embedded HTML is not editable)",
-    "unfilled": 'skipped {n} unfilled path{s} (fill="none"; only filled areas are editable)',
-    "paint": "skipped {n} path{s} filled with a gradient or pattern (only flat colors are editable; flatten them first)",
-    "stroke": "ignored the stroke of {n} path{s} (strokes are not editable; convert strokes to paths first to keep them)",
-    "clip": "ignored clip-path/mask on {n} element{s} (content is imported unclipped)",
-    "filter": "ignored filter on {n} element{s} (filters are not editable)",
+#: Elements and features clipvg cannot edit, listed together in one warning.
+UNEDITABLE = {
+    "text": "<text>",
+    "image": "<image>",
+    "foreignObject": "<foreignObject>",
+    "filter": "filter",
+    "mask": "mask",
+    "marker": "marker",
+    "pattern": "pattern paint",
+    "clip_shape": "clip-path shape",
+    "clip_child": "clip-path on a clipPath child",
+}
+_OTHER_WARNINGS = {
     "use": "skipped {n} <use> element{s} whose target is missing or contains the <use> itself",
     "bad_data": "{n} path{s} had malformed path data; imported up to the first error",
+    "href_loop": "{n} gradient href chain{s} loop back on themselves; followed up to the loop",
 }
 
 
 def emit_warnings(counts: dict[str, int]) -> None:
-    for kind, template in _WARNINGS.items():
+    """One warning listing what cannot be edited, then one per other kind of problem."""
+    parts = [f"{counts[k]} {name}" for k, name in UNEDITABLE.items() if counts.get(k)]
+    if parts:
+        warnings.warn(
+            "not editable, so left out: "
+            + ", ".join(parts)
+            + " (text, images and foreign objects are dropped; filters, masks, markers and "
+            "clip shapes are ignored and their elements imported without them; a pattern "
+            "paint becomes its fallback colour or none)",
+            stacklevel=4,
+        )
+    for kind, template in _OTHER_WARNINGS.items():
         n = counts.get(kind, 0)
         if n:
             warnings.warn(template.format(n=n, s="" if n == 1 else "s"), stacklevel=4)
@@ -44,16 +74,17 @@ def emit_warnings(counts: dict[str, int]) -> None:
 CONTAINERS = frozenset(("g", "a", "switch", "svg"))
 SHAPES = frozenset(("path", "rect", "circle", "ellipse", "polygon", "polyline", "line"))
 SKIPPED = frozenset(("text", "image", "foreignObject"))  # counted in warnings
+_MARKABLE = frozenset(("path", "line", "polyline", "polygon"))
 
 
 @dataclass
 class State:
-    """What flows down the tree: transform, inherited properties, group opacity, group ids."""
+    """What flows down the tree: transform, inherited properties, enclosing groups."""
 
     matrix: np.ndarray
     inherited: dict[str, str]
-    opacity: float
-    groups: tuple[str, ...]
+    groups: tuple[str, ...]  # ids of the enclosing <g>, outermost first (PathInfo.groups)
+    group: int  # innermost group-table row, -1 = the root
     in_use: bool  # inside a <use> expansion: ids are copies and are not kept
     use_stack: tuple[int, ...]
 
@@ -76,8 +107,8 @@ def expanded_size(root: Element, by_id: dict[str, Element], cap: int) -> int:
         key = id(el)
         target = None
         if local_name(el.tag) == "use":
-            href = el.get("href") or el.get(XLINK_HREF) or ""
-            target = by_id.get(href[1:]) if href.startswith("#") else None
+            ref = href_of(el)
+            target = by_id.get(ref) if ref else None
         if done:
             n = 1 + sum(size.get(id(c), 0) for c in el)
             if target is not None:
@@ -96,6 +127,8 @@ def expanded_size(root: Element, by_id: dict[str, Element], cap: int) -> int:
 
 
 class Walker:
+    """Walks the element tree once, filling a :class:`SceneBuilder`."""
+
     def __init__(self, root: Element, label: str, limits: SvgLimits, vw: float, vh: float) -> None:
         self.label = label
         self.limits = limits
@@ -108,21 +141,78 @@ class Walker:
                 "max_elements",
                 limits.max_elements,
             )
+        self.parent = {id(c): el for el in root.iter() for c in el}
         self.vw, self.vh = vw, vh
+        self.diag = math.hypot(vw, vh) / math.sqrt(2.0)
         self.counts: dict[str, int] = {}
         self.visited = 0
-        self.segments = 0
         self.style_cache: dict[tuple, dict[str, str]] = {}
+        self._styles: dict[int, dict[str, str]] = {}
         self.style_work = 0
-        self.points: list[np.ndarray] = []
-        self.sizes: list[int] = []
-        self.owner: list[int] = []
-        self.colors: list[tuple[float, float, float, float]] = []
-        self.evenodd: list[bool] = []
-        self.info: list[PathInfo] = []
+        self.builder = SceneBuilder()
+        self.gradients = GradientResolver(
+            self.by_id, self.style, lambda el: self.parent.get(id(el)), vw, vh
+        )
+        self.clips = ClipResolver(self)
 
-    def _count(self, kind: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+    # ---- helpers the resolvers share --------------------------------------------------
+    def count(self, kind: str, n: int = 1) -> None:
+        if n:
+            self.counts[kind] = self.counts.get(kind, 0) + n
+
+    def style(self, el: Element) -> dict[str, str]:
+        """The element's declared properties (attributes < ``<style>`` < ``style=``)."""
+        found = self._styles.get(id(el))
+        if found is None:
+            found = element_style(el, self._sheet_style(el, local_name(el.tag)))
+            self._styles[id(el)] = found
+        return found
+
+    def cascaded(self, el: Element) -> dict[str, str]:
+        """Inherited properties at ``el`` from its ancestors, then its own (for content
+        that is not reached by the walk, such as clip path children)."""
+        chain = []
+        node: Element | None = el
+        while node is not None:
+            chain.append(node)
+            node = self.parent.get(id(node))
+        props: dict[str, str] = {}
+        for node in reversed(chain):
+            style = self.style(node)
+            if node is el:
+                props.update({k: v for k, v in style.items() if v != "inherit"})
+            else:
+                props.update({k: v for k, v in style.items() if k in INHERITED and v != "inherit"})
+        return props
+
+    def canvas_contours(
+        self, el: Element, tag: str, matrix: np.ndarray
+    ) -> tuple[list[np.ndarray], list[bool], np.ndarray | None]:
+        """A shape's contours in canvas pixels, their closed flags, and its tight
+        bounding box in its own user space (None when it has no geometry)."""
+        budget = self.limits.max_segments - self.builder.segments
+        d = shape_d(el, tag, self.vw, self.vh, budget)
+        if not d:
+            return [], [], None
+        flat, closed, bad = path_contours(d, budget, self._too_many_segments)
+        if bad:
+            self.count("bad_data")
+        local = [np.asarray(c, dtype=np.float64).reshape(-1, 2) for c in flat]
+        bound = self.limits.max_coordinate
+        out = []
+        for pts in local:
+            with np.errstate(all="ignore"):  # overflow shows up as inf, checked below
+                pts = pts @ matrix[:2, :2].T + matrix[:2, 2]
+                ok = bool((np.abs(pts) <= bound).all())  # False for NaN too
+            if not ok:
+                raise ClipvgError(
+                    f"{self.label} has paths with infinite or NaN coordinates, or beyond "
+                    f"{bound:g} px after transforms (the limit max_coordinate); fix the path "
+                    "data or transforms"
+                )
+            out.append(pts)
+            self.builder.segments += pts.shape[0] // 3
+        return out, closed, exact_bounds(local, closed)
 
     def _sheet_style(self, el: Element, tag: str) -> dict[str, str]:
         """The stylesheet's declarations for ``el``, cached per (tag, classes, id)."""
@@ -155,6 +245,7 @@ class Walker:
             self.limits.max_segments,
         )
 
+    # ---- the walk ---------------------------------------------------------------------
     def walk(self, el: Element, state: State, depth: int = 0) -> None:
         if not is_svg_tag(el.tag):
             return
@@ -172,39 +263,74 @@ class Walker:
         tag = local_name(el.tag)
         if tag not in CONTAINERS and tag not in SHAPES and tag != "use" and tag not in SKIPPED:
             return  # defs, symbol, clipPath, mask, gradients, metadata ...: not rendered
-        style = element_style(el, self._sheet_style(el, tag))
-        if style.get("display", "").lower() == "none":
+        style = self.style(el)
+        if style.get("display", "").strip().lower() == "none":
             return
         if tag in SKIPPED:
-            self._count(tag)
+            self.count(tag)
             return
         inherited = state.inherited
         own = {k: v for k, v in style.items() if k in INHERITED and v != "inherit"}
         if own:
             inherited = {**inherited, **own}
-        if any(style.get(k, "none").strip() != "none" for k in ("clip-path", "mask")):
-            self._count("clip")
-        if style.get("filter", "none").strip() != "none":
-            self._count("filter")
+        for feature in ("filter", "mask"):
+            if style.get(feature, "none").strip() != "none":
+                self.count(feature)
         matrix = state.matrix
         transform = el.get("transform")
         if transform:
             matrix = matrix @ parse_transform(transform)
-        opacity = state.opacity * parse_opacity(style.get("opacity"))
+        opacity = parse_opacity(style.get("opacity"))
+        clip_ref = style.get("clip-path")
         if tag in SHAPES:
-            self._shape(el, tag, matrix, inherited, opacity, state)
+            self._shape(el, tag, matrix, inherited, opacity, clip_ref, state)
             return
-        groups = state.groups
+        target = None
         if tag == "svg" and depth > 0:
             matrix = matrix @ self._nested_svg(el)
-        elif tag == "g" and not state.in_use and el.get("id"):
-            groups = (*groups, el.get("id"))
-        if tag == "use":
-            self._use(el, state, matrix, inherited, opacity, depth)
-            return
-        child_state = State(matrix, inherited, opacity, groups, state.in_use, state.use_stack)
-        for child in el:
+        elif tag == "use":
+            target = self._use_target(el, state)
+            if target is None:
+                return
+            matrix = matrix @ translate(
+                length_or(el.get("x"), self.vw), length_or(el.get("y"), self.vh)
+            )
+        has_clip = clip_ref is not None and clip_ref.strip() not in ("", "none")
+        group, groups = state.group, state.groups
+        first = len(self.builder.paths)
+        if tag == "g" or opacity < 1 or has_clip:
+            gid = None if state.in_use else el.get("id")
+            group = self.builder.add_group(
+                state.group, opacity, -1, gid, el.get(f"{INKSCAPE}label"), _layer_attrs(el)
+            )
+            if tag == "g" and gid:
+                groups = (*groups, gid)
+        if target is not None:
+            stack = (*state.use_stack, id(el), id(target))
+            child_state = State(matrix, inherited, groups, group, True, stack)
+            children = list(target) if local_name(target.tag) == "symbol" else [target]
+        else:
+            child_state = State(matrix, inherited, groups, group, state.in_use, state.use_stack)
+            children = list(el)
+        for child in children:
             self.walk(child, child_state, depth + 1)
+        if has_clip:
+            clip = self.clips.resolve(clip_ref, matrix, self._bbox_since(first, matrix))
+            if clip == CLIP_ALL:
+                self._drop_since(first)
+            else:
+                self.builder.group_clip[group] = clip
+
+    def _use_target(self, el: Element, state: State) -> Element | None:
+        ref = href_of(el)
+        target = self.by_id.get(ref) if ref else None
+        if target is None or id(target) in state.use_stack or id(el) in state.use_stack:
+            self.count("use")
+            return None
+        if any(node is el for node in target.iter()):  # the target contains this <use>
+            self.count("use")
+            return None
+        return target
 
     def _nested_svg(self, el: Element) -> np.ndarray:
         x, y = length_or(el.get("x"), self.vw), length_or(el.get("y"), self.vh)
@@ -215,28 +341,25 @@ class Walker:
             m = m @ viewbox_matrix(vb, w or vb[2], h or vb[3], el.get("preserveAspectRatio"))
         return m
 
-    def _use(
-        self, el: Element, state: State, matrix: np.ndarray, inherited, opacity: float, depth: int
-    ) -> None:
-        href = el.get("href") or el.get(XLINK_HREF) or ""
-        target = self.by_id.get(href[1:]) if href.startswith("#") else None
-        if target is None or id(target) in state.use_stack or id(el) in state.use_stack:
-            self._count("use")
-            return
-        if any(node is el for node in target.iter()):  # the target contains this <use>
-            self._count("use")
-            return
-        matrix = matrix @ translate(
-            length_or(el.get("x"), self.vw), length_or(el.get("y"), self.vh)
-        )
-        child_state = State(
-            matrix, inherited, opacity, state.groups, True, (*state.use_stack, id(el), id(target))
-        )
-        if local_name(target.tag) == "symbol":
-            for child in target:
-                self.walk(child, child_state, depth + 1)
-        else:
-            self.walk(target, child_state, depth + 1)
+    def _bbox_since(
+        self, first: int, matrix: np.ndarray
+    ) -> tuple[float, float, float, float] | None:
+        """The bounding box, in the user space of ``matrix``, of the paths from ``first`` on."""
+        paths = self.builder.paths[first:]
+        contours = [c for p in paths for c in p.contours]
+        if not contours:
+            return None
+        try:
+            inv = np.linalg.inv(matrix)
+        except np.linalg.LinAlgError:
+            return None
+        closed = [k for p in paths for k in p.closed]
+        local = [c @ inv[:2, :2].T + inv[:2, 2] for c in contours]
+        b = exact_bounds(local, closed)
+        return (float(b[0, 0]), float(b[0, 1]), float(b[1, 0] - b[0, 0]), float(b[1, 1] - b[0, 1]))
+
+    def _drop_since(self, first: int) -> None:
+        del self.builder.paths[first:]
 
     def _shape(
         self,
@@ -245,69 +368,84 @@ class Walker:
         matrix: np.ndarray,
         props: dict[str, str],
         opacity: float,
+        clip_ref: str | None,
         state: State,
     ) -> None:
-        if props.get("visibility", "visible").lower() in ("hidden", "collapse"):
+        if props.get("visibility", "visible").strip().lower() in ("hidden", "collapse"):
             return
-        fill = props.get("fill", "black").strip()
-        if fill.startswith("url("):
-            self._count("paint")
-            return
-        rgba = parse_color(fill, props.get("color", "black"))
-        if rgba is None or tag == "line":
-            self._count("unfilled")
-            return
-        d = shape_d(el, tag, self.vw, self.vh, self.limits.max_segments - self.segments)
-        if not d:
-            return
-        contours, closed, bad = path_contours(
-            d, self.limits.max_segments - self.segments, self._too_many_segments
-        )
-        contours = [c if k else close_contour(c) for c, k in zip(contours, closed, strict=True)]
-        if bad:
-            self._count("bad_data")
+        contours, closed, bounds = self.canvas_contours(el, tag, matrix)
         if not contours:
             return
-        stroke = props.get("stroke", "none").strip()
-        if stroke.lower() != "none" and length(props.get("stroke-width", "1"), self.vw) != 0:
-            self._count("stroke")
-        index = len(self.colors)
-        if index >= self.limits.max_paths:
+        if len(self.builder.paths) >= self.limits.max_paths:
             raise limit_error(
-                f"{self.label} has more than {self.limits.max_paths} filled paths",
+                f"{self.label} has more than {self.limits.max_paths} paths",
                 "max_paths",
                 self.limits.max_paths,
             )
-        bound = self.limits.max_coordinate
-        for c in contours:
-            pts = np.asarray(c, dtype=np.float64).reshape(-1, 2)
-            with np.errstate(all="ignore"):  # overflow shows up as inf, checked below
-                pts = pts @ matrix[:2, :2].T + matrix[:2, 2]
-                ok = bool((np.abs(pts) <= bound).all())  # False for NaN too
-            if not ok:
-                raise ClipvgError(
-                    f"{self.label} has paths with infinite or NaN coordinates, or beyond "
-                    f"{bound:g} px after transforms (the limit max_coordinate); fix the path "
-                    "data or transforms"
-                )
-            self.points.append(pts)
-            self.sizes.append(pts.shape[0])
-            self.segments += pts.shape[0] // 3
-            self.owner.append(index)
-        alpha = rgba[3] * opacity * parse_opacity(props.get("fill-opacity"))
-        self.colors.append((rgba[0], rgba[1], rgba[2], alpha))
-        self.evenodd.append(props.get("fill-rule", "nonzero").strip().lower() == "evenodd")
-        self.info.append(PathInfo(id=None if state.in_use else el.get("id"), groups=state.groups))
+        bbox = None
+        if bounds is not None:
+            (x0, y0), (x1, y1) = bounds
+            bbox = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+        color = props.get("color", "black")
+        before = self.gradients.other
+        fill = None
+        if tag != "line":  # a line has no inside
+            fill = self.gradients.paint(props.get("fill", "black"), color, bbox, matrix)
+        stroke = self.gradients.paint(props.get("stroke", "none"), color, bbox, matrix)
+        self.count("pattern", self.gradients.other - before)
+        if tag in _MARKABLE and any(
+            props.get(k, "none").strip() not in ("none", "")
+            for k in ("marker-start", "marker-mid", "marker-end")
+        ):
+            self.count("marker")
+        clip = self.clips.resolve(clip_ref, matrix, bbox)
+        if clip == CLIP_ALL:
+            return
+        scale = math.sqrt(abs(float(np.linalg.det(matrix[:2, :2]))))
+        self.builder.paths.append(
+            PathSpec(
+                contours=contours,
+                closed=closed,
+                fill=fill,
+                fill_opacity=parse_opacity(props.get("fill-opacity")),
+                evenodd=props.get("fill-rule", "nonzero").strip().lower() == "evenodd",
+                stroke=stroke,
+                stroke_opacity=parse_opacity(props.get("stroke-opacity")),
+                style=stroke_style(props, scale if math.isfinite(scale) else 1.0, self.diag),
+                stroke_first=stroke_first(props),
+                opacity=opacity,
+                clip=clip,
+                group=state.group,
+                info=PathInfo(id=None if state.in_use else el.get("id"), groups=state.groups),
+            )
+        )
+
+    def finish(self, width: float, height: float) -> Scene:
+        self.count("href_loop", self.gradients.loops)
+        self.clips.finish(width, height)
+        return self.builder.scene(width, height)
+
+
+def _layer_attrs(el: Element) -> dict[str, str]:
+    """Inkscape's layer attributes of a ``<g>``, to be written back."""
+    out = {}
+    mode = el.get(f"{INKSCAPE}groupmode")
+    if mode:
+        out["inkscape:groupmode"] = mode
+    for name in ("insensitive",):
+        value = el.get(f"{SODIPODI}{name}")
+        if value:
+            out[f"sodipodi:{name}"] = value
+    return out
 
 
 def scene_from_walk(
     walk: Walker, width: float | None, height: float | None, label: str, limits: SvgLimits
 ) -> Scene:
-    points = np.concatenate(walk.points) if walk.points else np.zeros((0, 2))
-    if not np.isfinite(points).all():
-        raise ClipvgError(f"{label} has paths with infinite or NaN coordinates; fix the path data")
+    paths = walk.builder.paths
     if width is None or height is None:
-        extent = np.ceil(points.max(0)) if len(points) else np.array([300.0, 150.0])
+        pts = [c for p in paths for c in p.contours]
+        extent = np.ceil(np.concatenate(pts).max(0)) if pts else np.array([300.0, 150.0])
         width = width if width is not None else max(float(extent[0]), 1.0)
         height = height if height is not None else max(float(extent[1]), 1.0)
         warnings.warn(
@@ -320,14 +458,4 @@ def scene_from_walk(
             "max_canvas_side",
             limits.max_canvas_side,
         )
-    n = len(walk.colors)
-    return Scene(
-        width=float(width),
-        height=float(height),
-        points=torch.from_numpy(points.astype(np.float32)),
-        colors=torch.tensor(walk.colors, dtype=torch.float32).reshape(n, 4),
-        contour_sizes=torch.tensor(walk.sizes, dtype=torch.int64),
-        contour_path=torch.tensor(walk.owner, dtype=torch.int64),
-        evenodd=torch.tensor(walk.evenodd, dtype=torch.bool),
-        info=walk.info,
-    )
+    return walk.finish(width, height)
