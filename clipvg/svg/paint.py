@@ -25,6 +25,11 @@ _COLOR_FUNCTION = re.compile(
 )
 
 
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+_NAME = re.compile(r"^[A-Za-z]+$")
+_BLACK = 255  # svgelements' packed RGBA of opaque black
+
+
 def _unit(x: float) -> float:
     """Clamp to [0, 1] (CSS clamps out-of-range colour components; inf included)."""
     return min(max(x, 0.0), 1.0)
@@ -64,11 +69,14 @@ def parse_color(value: str, current: str) -> tuple[float, float, float, float] |
     m = _COLOR_FUNCTION.match(value)
     if m:
         return _color_function(m)
-    if "(" in value:  # a colour function we cannot read; svgelements would guess black
-        return None
-    try:
-        v = Color.parse(value)
-    except (ValueError, TypeError, OverflowError, IndexError):
+    # svgelements reads anything else it cannot parse as black: check the syntax first
+    if _HEX.match(value):
+        v = Color.parse_color_hex(value)
+    elif _NAME.match(value):
+        v = Color.parse_color_lookup(value)
+        if v == _BLACK and value.lower() != "black":
+            return None  # not a colour name
+    else:
         return None
     if v is None:
         return None

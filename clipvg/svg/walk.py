@@ -23,9 +23,9 @@ from .build import PathSpec, SceneBuilder
 from .clip import CLIP_ALL, ClipResolver
 from .css import INHERITED, element_style, match_rules, stylesheet
 from .geometry import length, length_or, parse_transform, translate, viewbox, viewbox_matrix
-from .gradient import GradientResolver, href_of
+from .gradient import GradientResolver, href_of, parse_url
 from .limits import SvgLimits, limit_error
-from .paint import parse_opacity
+from .paint import parse_color, parse_opacity
 from .pathdata import exact_bounds, path_contours, shape_d
 from .source import SVG_NS, is_svg_tag, local_name
 from .stroke import stroke_first, stroke_style
@@ -75,6 +75,16 @@ CONTAINERS = frozenset(("g", "a", "switch", "svg"))
 SHAPES = frozenset(("path", "rect", "circle", "ellipse", "polygon", "polyline", "line"))
 SKIPPED = frozenset(("text", "image", "foreignObject"))  # counted in warnings
 _MARKABLE = frozenset(("path", "line", "polyline", "polygon"))
+_PAINTS = frozenset(("fill", "stroke"))
+
+
+def _valid_paint(value: str) -> bool:
+    """Whether a ``fill``/``stroke`` value is valid CSS; an invalid one is ignored and
+    the inherited value applies."""
+    value = value.strip()
+    if value in ("none", "currentColor") or parse_url(value) is not None:
+        return True
+    return parse_color(value, "black") is not None
 
 
 @dataclass
@@ -270,7 +280,11 @@ class Walker:
             self.count(tag)
             return
         inherited = state.inherited
-        own = {k: v for k, v in style.items() if k in INHERITED and v != "inherit"}
+        own = {
+            k: v
+            for k, v in style.items()
+            if k in INHERITED and v != "inherit" and (k not in _PAINTS or _valid_paint(v))
+        }
         if own:
             inherited = {**inherited, **own}
         for feature in ("filter", "mask"):
