@@ -94,6 +94,12 @@ def main() -> None:
     parser.add_argument(
         "--no-round-trip", dest="round_trip", action="store_false", help="skip save and reload"
     )
+    parser.add_argument(
+        "--renderer",
+        choices=["clipvg", "resvg"],
+        default="clipvg",
+        help="resvg: render our export with resvg (measures the loader and writer alone)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -101,13 +107,14 @@ def main() -> None:
     torch.set_num_threads(1)
     todo = [c for c in cases(args.suite) if fnmatch.fnmatch(c.folder, args.only)]
     start = time.perf_counter()
-    results = [score(c, round_trip=args.round_trip) for c in todo]
+    results = [score(c, round_trip=args.round_trip, renderer=args.renderer) for c in todo]
     wall = time.perf_counter() - start
     import svgelements
 
     print(
         f"resvg suite: {len(todo)} tests from {args.suite}, pass = PSNR >= {PASS_DB:g} dB over "
-        f"white at the PNG's size; round trip = reload within {ROUND_TRIP_DB:g} dB of the load"
+        f"white at the PNG's size; round trip = reload within {ROUND_TRIP_DB:g} dB of the load; "
+        f"renderer: {args.renderer}"
     )
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 torch thread; "

@@ -84,17 +84,31 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
 
 
-def _render(scene, width: int, height: int) -> np.ndarray:
+def _render(scene, width: int, height: int, renderer: str = "clipvg") -> np.ndarray:
+    """(H, W, 3) float64 over white. ``renderer="resvg"`` renders the scene's export
+    with resvg instead: it measures the loader and the writer without our rasterizer."""
     import torch
 
     import clipvg
 
+    if renderer == "resvg":
+        import io
+
+        import resvg_py
+        from PIL import Image
+
+        from clipvg.svg import scene_to_svg_string
+
+        png = resvg_py.svg_to_bytes(
+            svg_string=scene_to_svg_string(scene), width=width, height=height, background="#ffffff"
+        )
+        return np.asarray(Image.open(io.BytesIO(bytes(png))).convert("RGB"), np.float64) / 255
     with torch.no_grad():
         image = clipvg.render(scene, width, height, background="white")
     return image.double().cpu().numpy()
 
 
-def score(case: Case, round_trip: bool = False) -> Result:
+def score(case: Case, round_trip: bool = False, renderer: str = "clipvg") -> Result:
     """Load, render at the PNG's size over white, compare; optionally save and reload."""
     from clipvg.errors import ClipvgError
     from clipvg.svg import load_svg, parse_svg_string, scene_to_svg_string
@@ -108,11 +122,11 @@ def score(case: Case, round_trip: bool = False) -> Result:
         except ClipvgError as exc:
             return Result(case, -math.inf, error=str(exc))
     result = Result(case, -math.inf, warnings=[str(c.message) for c in caught])
-    first = _render(scene, w, h)
+    first = _render(scene, w, h, renderer)
     result.db = psnr(first, ref)
     if round_trip:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the same warnings again, or fewer
             again = parse_svg_string(scene_to_svg_string(scene))
-        result.round_trip_db = psnr(_render(again, w, h), first)
+        result.round_trip_db = psnr(_render(again, w, h, renderer), first)
     return result

@@ -165,6 +165,22 @@ class ClipResolver:
         evenodd = props.get("clip-rule", "nonzero").strip() == "evenodd"
         return contours, closed, evenodd, target, child_matrix
 
+    def rect(self, box: tuple[float, float, float, float], ctm: np.ndarray, clip: int = -1) -> int:
+        """A viewport clip: the rectangle ``box`` (x, y, w, h) in the space of ``ctm``,
+        intersected with clip ``clip`` when >= 0."""
+        x, y, w, h = box
+        corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
+        corners = corners @ ctm[:2, :2].T + ctm[:2, 2]
+        ring = np.concatenate([corners, corners[:1]])
+        pts = [ring[0]]
+        for a, b in zip(ring[:-1], ring[1:], strict=True):
+            pts += [a + (b - a) / 3, a + 2 * (b - a) / 3, b]
+        contour = np.array(pts[:-1])  # closed: 4 segments, 12 points
+        inner = SceneBuilder()
+        inner.paths.append(PathSpec([contour], [True], (0.0, 0.0, 0.0, 1.0), 1.0, False))
+        self.host.builder.clips.append(ClipPath(inner.scene(1.0, 1.0), clip, None))
+        return len(self.host.builder.clips) - 1
+
     def finish(self, width: float, height: float) -> None:
         """Give every clip scene the final canvas size."""
         for clip in self.host.builder.clips:

@@ -14,7 +14,7 @@ STYLED = frozenset(
     "fill fill-opacity fill-rule opacity stroke stroke-width stroke-opacity stroke-linecap "
     "stroke-linejoin stroke-miterlimit stroke-dasharray stroke-dashoffset display visibility "
     "color clip-path clip-rule mask filter stop-color stop-opacity marker-start marker-mid paint-order "
-    "marker-end marker".split()
+    "marker-end marker overflow".split()
 )
 #: Properties a child takes from its parent unless it sets them (CSS inheritance).
 INHERITED = (

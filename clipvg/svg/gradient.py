@@ -4,7 +4,7 @@ As in resvg's usvg, everything a renderer needs is resolved here, so that it nev
 sees ``href`` or units: attributes and stops inherited through ``href`` chains (a
 loop ends the chain where it comes back), ``gradientUnits`` (the bounding box folded
 into the transform), ``gradientTransform`` and the element's transform (one affine
-from gradient space to canvas pixels), the focal point moved into the circle, stop
+from gradient space to canvas pixels), the focal circle kept as given (SVG 2), stop
 offsets clamped and made non-decreasing, ``stop-color``/``stop-opacity`` cascaded.
 Degenerate gradients become what SVG renders for them: no stops -> no paint, one
 stop or a zero-length vector / non-positive radius -> the last stop's colour.
@@ -38,7 +38,7 @@ class Gradient:
     Attributes:
         kind: ``"linear"`` or ``"radial"``.
         geometry: in gradient space: linear ``(x1, y1, x2, y2)``; radial
-            ``(cx, cy, r, fx, fy, fr)`` with the focal circle inside the end circle.
+            ``(cx, cy, r, fx, fy, fr)``, ``0 <= fr <= r``.
         transform: (3, 3) float64 affine from gradient space to canvas pixels (the
             CTM, the bounding box for objectBoundingBox, ``gradientTransform``); when
             ``units_bbox``, only ``gradientTransform`` (the box is measured on the
@@ -62,6 +62,7 @@ class Gradient:
 
 
 Paint = RGBA | Gradient | None
+_INVALID = object()  # a gradient that cannot paint: the fallback colour applies
 
 
 def parse_url(value: str) -> tuple[str, str] | None:
@@ -128,22 +129,26 @@ class GradientResolver:
                 self.other += 1
             # a missing or unusable server: the fallback colour, else no paint
             return parse_color(url[1], current_color) if url[1] else None
-        return self.gradient(target, bbox, ctm)
+        found = self.gradient(target, bbox, ctm)
+        if found is _INVALID:  # no stops, or objectBoundingBox on an empty box
+            return parse_color(url[1], current_color) if url[1] else None
+        return found
 
     def gradient(
         self, el: Element, bbox: tuple[float, float, float, float] | None, ctm: np.ndarray
-    ) -> Paint:
+    ) -> Paint | object:
+        """A gradient element -> its Paint, or ``_INVALID`` when it cannot paint."""
         chain = self._chain(el)
         offsets, colors = self._stops_of(chain)
         if not offsets:
-            return None
+            return _INVALID
         if len(offsets) == 1:
             return colors[0]
         units = self._attr(chain, "gradientUnits", GRADIENTS)
         bbox_units = units != "userSpaceOnUse"
         if bbox_units:
             if bbox is None or not (bbox[2] > 0 and bbox[3] > 0):
-                return None  # objectBoundingBox on an empty box: not painted
+                return _INVALID  # objectBoundingBox on an empty box: not painted
             box = np.array([[bbox[2], 0, bbox[0]], [0, bbox[3], bbox[1]], [0, 0, 1.0]])
         else:
             box = np.eye(3)
@@ -178,16 +183,10 @@ class GradientResolver:
             if not r > 0:
                 return colors[-1]
             if fr > r:
-                return colors[-1]
-            if fr == r:
-                return colors[0]
+                return colors[-1]  # as resvg renders it
             fr = max(fr, 0.0)
-            # a focal point outside the end circle is moved onto it (just inside)
-            dx, dy = fx - cx, fy - cy
-            dist = math.hypot(dx, dy)
-            if dist > r * 0.999:
-                k = r * 0.999 / dist
-                fx, fy = cx + dx * k, cy + dy * k
+            # A focal circle outside the end circle is kept as is: SVG 2 draws the cone
+            # between the two circles (resvg does; SVG 1.1 moved the focal point).
             geometry = (cx, cy, r, fx, fy, fr)
         return Gradient(kind, geometry, transform, spread, offsets, colors, el.get("id"), keep_box)
 

@@ -35,7 +35,7 @@ def _unit(x: float) -> float:
     return min(max(x, 0.0), 1.0)
 
 
-def _color_function(m: re.Match) -> tuple[float, float, float, float]:
+def _color_function(m: re.Match) -> tuple[float, float, float, float] | None:
     """``rgb()``/``rgba()``/``hsl()``/``hsla()`` numbers -> RGBA in [0, 1], clamped.
 
     Numbers of any magnitude are fine: ``float`` gives +-inf past the float range,
@@ -44,6 +44,8 @@ def _color_function(m: re.Match) -> tuple[float, float, float, float]:
     import colorsys
 
     fn, a, a_unit, b, b_unit, c, c_unit, alpha, alpha_unit = m.groups()
+    if fn.lower().startswith("rgb") and len({a_unit or "", b_unit, c_unit}) > 1:
+        return None  # numbers and percentages mixed: invalid (CSS Color 3)
     opacity = 1.0 if alpha is None else _unit(float(alpha) / (100.0 if alpha_unit else 1.0))
     if fn.lower().startswith("rgb"):
         rgb = [

@@ -219,6 +219,8 @@ def path_contours(d: str, budget: int, on_over) -> tuple[list[list[float]], list
 
     sink = _ContourSink(budget, on_over)
     bad = False
+    if not d.lstrip().startswith(("M", "m")):
+        return [], [], True  # path data must begin with a moveto (SVG)
     try:
         SVGLexicalParser().parse(sink, d)
     except (ValueError, TypeError, IndexError, ZeroDivisionError, AttributeError, OverflowError):
@@ -258,6 +260,9 @@ def shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str
             rx = ry = length_or(g("r"), diag)
         else:
             rx_, ry_ = length(g("rx"), vw), length(g("ry"), vh)
+            # a negative radius is an error, read as auto (the other radius; SVG 2, resvg)
+            rx_ = None if rx_ is not None and rx_ < 0 else rx_
+            ry_ = None if ry_ is not None and ry_ < 0 else ry_
             rx, ry = (
                 (rx_ if rx_ is not None else ry_ or 0.0),
                 (ry_ if ry_ is not None else rx_ or 0.0),

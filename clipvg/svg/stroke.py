@@ -1,9 +1,9 @@
 """Stroke properties: CSS values -> the scene's stroke state, in canvas units.
 
 Invalid values are ignored as CSS ignores an invalid declaration (the initial
-value is used): a negative ``stroke-width``, a ``stroke-miterlimit`` below 1, a
+value is used): a ``stroke-miterlimit`` below 1, a
 ``stroke-dasharray`` with a negative entry or an unreadable one. A dash array that
-sums to 0 draws a solid line (SVG). Lengths are scaled by the element's transform
+sums to 0 draws a solid line (SVG); a negative ``stroke-width`` draws no stroke. Lengths are scaled by the element's transform
 (``sqrt(|det|)``: strokes are isotropic in the scene).
 """
 
@@ -40,8 +40,9 @@ def stroke_style(props: dict[str, str], scale: float, diag: float) -> StrokeStyl
         diag: the viewport's normalized diagonal (what a percentage refers to).
     """
     width = length(props.get("stroke-width", "1"), diag)
-    if width is None or width < 0:
+    if width is None:
         width = 1.0
+    width = max(width, 0.0)  # a negative width draws nothing (as resvg does)
     cap = CAPS.get(props.get("stroke-linecap", "butt").strip(), 0)
     join = JOINS.get(props.get("stroke-linejoin", "miter").strip(), 0)
     try:

@@ -82,9 +82,12 @@ def _valid_paint(value: str) -> bool:
     """Whether a ``fill``/``stroke`` value is valid CSS; an invalid one is ignored and
     the inherited value applies."""
     value = value.strip()
-    if value in ("none", "currentColor") or parse_url(value) is not None:
-        return True
-    return parse_color(value, "black") is not None
+    url = parse_url(value)
+    if url is not None:
+        value = url[1]  # the fallback, if any, must be valid too
+        if not value:
+            return True
+    return value in ("none", "currentColor") or parse_color(value, "black") is not None
 
 
 @dataclass
@@ -300,8 +303,14 @@ class Walker:
             self._shape(el, tag, matrix, inherited, opacity, clip_ref, state)
             return
         target = None
+        outer = matrix  # the user space of the element's own clip-path
+        viewport = None  # (x, y, w, h) in ``outer``: nested <svg> and <symbol> clip to it
         if tag == "svg" and depth > 0:
-            matrix = matrix @ self._nested_svg(el)
+            found = self._viewport(el, el, el.get("width"), el.get("height"))
+            if found is None:
+                return
+            content, viewport = found
+            matrix = matrix @ content
         elif tag == "use":
             target = self._use_target(el, state)
             if target is None:
@@ -309,10 +318,29 @@ class Walker:
             matrix = matrix @ translate(
                 length_or(el.get("x"), self.vw), length_or(el.get("y"), self.vh)
             )
+            outer = matrix
+            if local_name(target.tag) in ("svg", "symbol"):
+                found = self._viewport(
+                    target,
+                    target,
+                    el.get("width") or target.get("width"),
+                    el.get("height") or target.get("height"),
+                )
+                if found is None:
+                    return
+                content, viewport = found
+                matrix = matrix @ content
+                own = {
+                    k: v for k, v in self.style(target).items() if k in INHERITED and v != "inherit"
+                }
+                inherited = {**inherited, **own}
+        overflow = (self.style(target if target is not None else el).get("overflow") or "").strip()
+        if viewport is not None and overflow in ("visible", "auto"):
+            viewport = None
         has_clip = clip_ref is not None and clip_ref.strip() not in ("", "none")
         group, groups = state.group, state.groups
         first = len(self.builder.paths)
-        if tag == "g" or opacity < 1 or has_clip:
+        if tag == "g" or opacity < 1 or has_clip or viewport is not None:
             gid = None if state.in_use else el.get("id")
             group = self.builder.add_group(
                 state.group, opacity, -1, gid, el.get(f"{INKSCAPE}label"), _layer_attrs(el)
@@ -322,18 +350,41 @@ class Walker:
         if target is not None:
             stack = (*state.use_stack, id(el), id(target))
             child_state = State(matrix, inherited, groups, group, True, stack)
-            children = list(target) if local_name(target.tag) == "symbol" else [target]
+            wrapped = local_name(target.tag) in ("symbol", "svg")
+            children = list(target) if wrapped else [target]
         else:
             child_state = State(matrix, inherited, groups, group, state.in_use, state.use_stack)
             children = list(el)
         for child in children:
             self.walk(child, child_state, depth + 1)
+        clip = -1
         if has_clip:
-            clip = self.clips.resolve(clip_ref, matrix, self._bbox_since(first, matrix))
+            clip = self.clips.resolve(clip_ref, outer, self._bbox_since(first, outer))
             if clip == CLIP_ALL:
                 self._drop_since(first)
-            else:
-                self.builder.group_clip[group] = clip
+                return
+        if viewport is not None:
+            clip = self.clips.rect(viewport, outer, clip)
+        if clip >= 0:
+            self.builder.group_clip[group] = clip
+
+    def _viewport(
+        self, el: Element, box: Element, width: str | None, height: str | None
+    ) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+        """A nested ``<svg>`` or a ``<symbol>``: (content transform, viewport rectangle),
+        or None when the viewport is empty (nothing is drawn)."""
+        x, y = length_or(box.get("x"), self.vw), length_or(box.get("y"), self.vh)
+        w = length(width, self.vw) if width is not None else None
+        h = length(height, self.vh) if height is not None else None
+        w = self.vw if w is None else w
+        h = self.vh if h is None else h
+        if not (w > 0 and h > 0):
+            return None
+        m = translate(x, y)
+        vb = viewbox(el)
+        if vb is not None and vb[2] > 0 and vb[3] > 0:
+            m = m @ viewbox_matrix(vb, w, h, el.get("preserveAspectRatio"))
+        return m, (x, y, w, h)
 
     def _use_target(self, el: Element, state: State) -> Element | None:
         ref = href_of(el)
@@ -345,15 +396,6 @@ class Walker:
             self.count("use")
             return None
         return target
-
-    def _nested_svg(self, el: Element) -> np.ndarray:
-        x, y = length_or(el.get("x"), self.vw), length_or(el.get("y"), self.vh)
-        m = translate(x, y)
-        vb = viewbox(el)
-        w, h = length(el.get("width"), self.vw), length(el.get("height"), self.vh)
-        if vb is not None and vb[2] > 0 and vb[3] > 0:
-            m = m @ viewbox_matrix(vb, w or vb[2], h or vb[3], el.get("preserveAspectRatio"))
-        return m
 
     def _bbox_since(
         self, first: int, matrix: np.ndarray
