@@ -14,7 +14,7 @@ STYLED = frozenset(
     "fill fill-opacity fill-rule opacity stroke stroke-width stroke-opacity stroke-linecap "
     "stroke-linejoin stroke-miterlimit stroke-dasharray stroke-dashoffset display visibility "
     "color clip-path clip-rule mask filter stop-color stop-opacity marker-start marker-mid paint-order "
-    "marker-end marker overflow".split()
+    "marker-end marker overflow font-size transform".split()
 )
 #: Properties a child takes from its parent unless it sets them (CSS inheritance).
 INHERITED = (
@@ -64,12 +64,15 @@ def _css_rules(text: str) -> list[tuple[str, str]]:
     return rules
 
 
-def declarations(text: str) -> dict[str, str]:
+def declarations(text: str, important: bool | None = None) -> dict[str, str]:
+    """``name: value;`` pairs of the properties clipvg reads (comments dropped); with
+    ``important`` True or False, only the ``!important`` ones or only the others."""
     out = {}
-    for item in text.split(";"):
+    for item in _strip_comments(text).split(";"):
         key, sep, value = item.partition(":")
         key = key.strip().lower()
-        if sep and key in STYLED:
+        flagged = "!important" in value
+        if sep and key in STYLED and (important is None or important == flagged):
             out[key] = value.replace("!important", "").strip()
     return out
 
@@ -82,7 +85,7 @@ class Rule:
     tag: str | None
     classes: frozenset[str]
     id: str | None
-    specificity: tuple[int, int, int, int]  # (ids, classes, tag, source order)
+    specificity: tuple[int, int, int, int, int]  # (!important, ids, classes, tag, order)
     declarations: dict[str, str]
 
 
@@ -92,7 +95,11 @@ def stylesheet(root: Element, label: str, limits: SvgLimits) -> dict[str, list[R
     combinators, attributes or pseudo-classes are ignored."""
     index: dict[str, list[Rule]] = {}
     order = 0
-    texts = ["".join(el.itertext()) for el in root.iter(f"{SVG_NS}style")]
+    texts = [
+        "".join(el.itertext())
+        for el in root.iter(f"{SVG_NS}style")
+        if el.get("type", "text/css").strip() in ("", "text/css")
+    ]
     size = sum(len(t) for t in texts)
     if size > limits.max_style_bytes:
         raise limit_error(
@@ -100,10 +107,10 @@ def stylesheet(root: Element, label: str, limits: SvgLimits) -> dict[str, list[R
         )
     for text in texts:
         for selectors, body in _css_rules(_strip_comments(text)):
-            decl = declarations(body)
+            normal, important = declarations(body, False), declarations(body, True)
             for sel in selectors.split(","):
                 m = _SIMPLE_SELECTOR.match(sel.strip())
-                if not decl or not m or not sel.strip():
+                if not (normal or important) or not m or not sel.strip():
                     continue
                 parts = re.findall(r"[.#][\w-]+", m.group(2))
                 ids = [q[1:] for q in parts if q[0] == "#"]
@@ -112,15 +119,13 @@ def stylesheet(root: Element, label: str, limits: SvgLimits) -> dict[str, list[R
                 if len(set(ids)) > 1:
                     continue
                 order += 1
-                rule = Rule(
-                    tag,
-                    classes,
-                    ids[0] if ids else None,
-                    (len(ids), len(classes), int(tag is not None), order),
-                    decl,
-                )
-                key = f"#{rule.id}" if rule.id else f".{min(classes)}" if classes else tag or "*"
-                index.setdefault(key, []).append(rule)
+                el_id = ids[0] if ids else None
+                key = f"#{el_id}" if el_id else f".{min(classes)}" if classes else tag or "*"
+                for flag, decl in ((0, normal), (1, important)):  # !important wins
+                    if decl:
+                        specificity = (flag, len(ids), len(classes), int(tag is not None), order)
+                        rule = Rule(tag, classes, el_id, specificity, decl)
+                        index.setdefault(key, []).append(rule)
     return index
 
 

@@ -10,22 +10,54 @@ import numpy as np
 
 from ..errors import ClipvgError
 
-_DEFAULT_PPI = 96.0
+_LENGTH = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(px|in|cm|mm|pt|pc|%|em|ex)?$")
+_PX_PER = {"px": 1.0, "in": 96.0, "cm": 96.0 / 2.54, "mm": 96.0 / 25.4, "pt": 96.0 / 72.0}
+_PX_PER["pc"] = 16.0
+#: ``font-size`` when nothing sets it (CSS ``medium``).
+DEFAULT_FONT_SIZE = 16.0
 
 
-def length(value: str | None, relative: float | None = None) -> float | None:
-    """An SVG length in px, or None when missing or unresolvable (``auto``, ``em`` ...)."""
-    from svgelements import Length
-
-    if value is None or not value.strip():
+def length(
+    value: str | None, relative: float | None = None, font_size: float = DEFAULT_FONT_SIZE
+) -> float | None:
+    """An SVG length in px: a number with an optional unit (px in cm mm pt pc, ``%`` of
+    ``relative``, ``em`` = ``font_size``, ``ex`` = half of it). None when missing or
+    invalid (``auto``, an unknown unit such as ``44mmx`` or ``1ch``), so the
+    attribute's default applies."""
+    if value is None:
+        return None
+    m = _LENGTH.match(value.strip())
+    if m is None:
         return None
     try:
-        x = Length(value.strip()).value(ppi=_DEFAULT_PPI, relative_length=relative)
-    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        x = float(m.group(1))
+    except (ValueError, OverflowError):
         return None
-    if not isinstance(x, (int, float)) or not math.isfinite(x):
-        return None
-    return float(x)
+    unit = m.group(2)
+    if unit == "%":
+        if relative is None:
+            return None
+        x = x * relative / 100.0
+    elif unit == "em":
+        x *= font_size
+    elif unit == "ex":
+        x *= font_size / 2.0
+    elif unit:
+        x *= _PX_PER[unit]
+    return float(x) if math.isfinite(x) else None
+
+
+def font_size(value: str | None, parent: float) -> float:
+    """A ``font-size`` value -> px (``em``/``%`` relative to the parent's; keywords
+    and invalid values keep the parent's)."""
+    if value is None:
+        return parent
+    value = value.strip()
+    if value.endswith("%"):
+        x = length(value, parent)
+    else:
+        x = length(value, None, parent)
+    return x if x is not None and x > 0 else parent
 
 
 def parse_transform(transform: str) -> np.ndarray:
@@ -98,6 +130,8 @@ def canvas_size(root: Element, label: str) -> tuple[float | None, float | None, 
     return width, height, viewbox_matrix(vb, width, height, root.get("preserveAspectRatio"))
 
 
-def length_or(value: str | None, relative: float, default: float = 0.0) -> float:
-    x = length(value, relative)
+def length_or(
+    value: str | None, relative: float, default: float = 0.0, font_size: float = DEFAULT_FONT_SIZE
+) -> float:
+    x = length(value, relative, font_size)
     return default if x is None else x

@@ -229,7 +229,9 @@ def path_contours(d: str, budget: int, on_over) -> tuple[list[list[float]], list
     return sink.contours, sink.is_closed, bad
 
 
-def shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str | None:
+def shape_d(
+    el: Element, tag: str, vw: float, vh: float, max_points: int, font_size: float = 16.0
+) -> str | None:
     """Basic shapes as path data (None when the shape is not rendered).
 
     A polygon keeps at most ``max_points + 1`` points: enough to exceed the
@@ -238,11 +240,11 @@ def shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str
     g = el.get
     diag = math.hypot(vw, vh) / math.sqrt(2.0)
     if tag == "rect":
-        x, y = length_or(g("x"), vw), length_or(g("y"), vh)
-        w, h = length_or(g("width"), vw), length_or(g("height"), vh)
+        x, y = length_or(g("x"), vw, 0.0, font_size), length_or(g("y"), vh, 0.0, font_size)
+        w, h = length_or(g("width"), vw, 0.0, font_size), length_or(g("height"), vh, 0.0, font_size)
         if w <= 0 or h <= 0:
             return None
-        rx, ry = length(g("rx"), vw), length(g("ry"), vh)
+        rx, ry = length(g("rx"), vw, font_size), length(g("ry"), vh, font_size)
         rx = ry if rx is None or rx < 0 else rx
         ry = rx if ry is None or ry < 0 else ry
         rx, ry = min(rx or 0.0, w / 2), min(ry or 0.0, h / 2)
@@ -255,11 +257,11 @@ def shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str
             f"{arc}{x + rx!r},{y!r}Z"
         )
     if tag in ("circle", "ellipse"):
-        cx, cy = length_or(g("cx"), vw), length_or(g("cy"), vh)
+        cx, cy = length_or(g("cx"), vw, 0.0, font_size), length_or(g("cy"), vh, 0.0, font_size)
         if tag == "circle":
-            rx = ry = length_or(g("r"), diag)
+            rx = ry = length_or(g("r"), diag, 0.0, font_size)
         else:
-            rx_, ry_ = length(g("rx"), vw), length(g("ry"), vh)
+            rx_, ry_ = length(g("rx"), vw, font_size), length(g("ry"), vh, font_size)
             # a negative radius is an error, read as auto (the other radius; SVG 2, resvg)
             rx_ = None if rx_ is not None and rx_ < 0 else rx_
             ry_ = None if ry_ is not None and ry_ < 0 else ry_
@@ -283,7 +285,7 @@ def shape_d(el: Element, tag: str, vw: float, vh: float, max_points: int) -> str
             nums = nums[:-1]  # an odd coordinate count drops the last one (SVG spec)
         return "M" + " ".join(nums) + ("Z" if tag == "polygon" else "")
     if tag == "line":
-        return f"M{length_or(g('x1'), vw)!r},{length_or(g('y1'), vh)!r}L{length_or(g('x2'), vw)!r},{length_or(g('y2'), vh)!r}"
+        return f"M{length_or(g('x1'), vw, 0.0, font_size)!r},{length_or(g('y1'), vh, 0.0, font_size)!r}L{length_or(g('x2'), vw, 0.0, font_size)!r},{length_or(g('y2'), vh, 0.0, font_size)!r}"
     return el.get("d") or None  # path
 
 

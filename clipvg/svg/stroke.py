@@ -31,15 +31,18 @@ class StrokeStyle:
     dash_offset: float = 0.0
 
 
-def stroke_style(props: dict[str, str], scale: float, diag: float) -> StrokeStyle:
+def stroke_style(
+    props: dict[str, str], scale: float, diag: float, font_size: float = 16.0
+) -> StrokeStyle:
     """The stroke state from cascaded properties.
 
     Args:
         props: the element's cascaded properties (``stroke-width``, ``stroke-linecap``...).
         scale: ``sqrt(|det|)`` of the element's transform to the canvas.
         diag: the viewport's normalized diagonal (what a percentage refers to).
+        font_size: the element's font size in px (what ``em`` refers to).
     """
-    width = length(props.get("stroke-width", "1"), diag)
+    width = length(props.get("stroke-width", "1"), diag, font_size)
     if width is None:
         width = 1.0
     width = max(width, 0.0)  # a negative width draws nothing (as resvg does)
@@ -51,8 +54,8 @@ def stroke_style(props: dict[str, str], scale: float, diag: float) -> StrokeStyl
         miter = 4.0
     if not (math.isfinite(miter) and miter >= 1.0):
         miter = 4.0
-    dashes = dash_array(props.get("stroke-dasharray", "none"), diag)
-    offset = length(props.get("stroke-dashoffset", "0"), diag) if dashes else 0.0
+    dashes = dash_array(props.get("stroke-dasharray", "none"), diag, font_size)
+    offset = length(props.get("stroke-dashoffset", "0"), diag, font_size) if dashes else 0.0
     offset = offset if offset is not None else 0.0
     return StrokeStyle(
         width=_finite(width * scale),
@@ -64,7 +67,7 @@ def stroke_style(props: dict[str, str], scale: float, diag: float) -> StrokeStyl
     )
 
 
-def dash_array(value: str, diag: float) -> tuple[float, ...]:
+def dash_array(value: str, diag: float, font_size: float = 16.0) -> tuple[float, ...]:
     """``stroke-dasharray`` -> lengths (user units); () for none, invalid or all zero."""
     value = value.strip()
     if not value or value == "none":
@@ -73,7 +76,7 @@ def dash_array(value: str, diag: float) -> tuple[float, ...]:
     for item in re.split(r"[\s,]+", value):
         if not item:
             continue
-        x = length(item, diag)
+        x = length(item, diag, font_size)
         if x is None or x < 0:
             return ()
         out.append(x)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.etree.ElementTree import Element
 
 import numpy as np
@@ -22,7 +22,16 @@ from ..scene import PathInfo, Scene
 from .build import PathSpec, SceneBuilder
 from .clip import CLIP_ALL, ClipResolver
 from .css import INHERITED, element_style, match_rules, stylesheet
-from .geometry import length, length_or, parse_transform, translate, viewbox, viewbox_matrix
+from .geometry import (
+    DEFAULT_FONT_SIZE,
+    font_size,
+    length,
+    length_or,
+    parse_transform,
+    translate,
+    viewbox,
+    viewbox_matrix,
+)
 from .gradient import GradientResolver, href_of, parse_url
 from .limits import SvgLimits, limit_error
 from .paint import parse_color, parse_opacity
@@ -100,6 +109,7 @@ class State:
     group: int  # innermost group-table row, -1 = the root
     in_use: bool  # inside a <use> expansion: ids are copies and are not kept
     use_stack: tuple[int, ...]
+    font_size: float = DEFAULT_FONT_SIZE  # px, what ``em`` refers to
 
 
 def expanded_size(root: Element, by_id: dict[str, Element], cap: int) -> int:
@@ -199,12 +209,12 @@ class Walker:
         return props
 
     def canvas_contours(
-        self, el: Element, tag: str, matrix: np.ndarray
+        self, el: Element, tag: str, matrix: np.ndarray, size: float = DEFAULT_FONT_SIZE
     ) -> tuple[list[np.ndarray], list[bool], np.ndarray | None]:
         """A shape's contours in canvas pixels, their closed flags, and its tight
         bounding box in its own user space (None when it has no geometry)."""
         budget = self.limits.max_segments - self.builder.segments
-        d = shape_d(el, tag, self.vw, self.vh, budget)
+        d = shape_d(el, tag, self.vw, self.vh, budget, size)
         if not d:
             return [], [], None
         flat, closed, bad = path_contours(d, budget, self._too_many_segments)
@@ -282,6 +292,7 @@ class Walker:
         if tag in SKIPPED:
             self.count(tag)
             return
+        size = font_size(style.get("font-size"), state.font_size)
         inherited = state.inherited
         own = {
             k: v
@@ -294,13 +305,15 @@ class Walker:
             if style.get(feature, "none").strip() != "none":
                 self.count(feature)
         matrix = state.matrix
-        transform = el.get("transform")
+        transform = style.get("transform")  # the attribute, or CSS over it
         if transform:
             matrix = matrix @ parse_transform(transform)
         opacity = parse_opacity(style.get("opacity"))
         clip_ref = style.get("clip-path")
         if tag in SHAPES:
-            self._shape(el, tag, matrix, inherited, opacity, clip_ref, state)
+            self._shape(
+                el, tag, matrix, inherited, opacity, clip_ref, replace(state, font_size=size)
+            )
             return
         target = None
         outer = matrix  # the user space of the element's own clip-path
@@ -349,11 +362,13 @@ class Walker:
                 groups = (*groups, gid)
         if target is not None:
             stack = (*state.use_stack, id(el), id(target))
-            child_state = State(matrix, inherited, groups, group, True, stack)
+            child_state = State(matrix, inherited, groups, group, True, stack, size)
             wrapped = local_name(target.tag) in ("symbol", "svg")
             children = list(target) if wrapped else [target]
         else:
-            child_state = State(matrix, inherited, groups, group, state.in_use, state.use_stack)
+            child_state = State(
+                matrix, inherited, groups, group, state.in_use, state.use_stack, size
+            )
             children = list(el)
         for child in children:
             self.walk(child, child_state, depth + 1)
@@ -429,7 +444,7 @@ class Walker:
     ) -> None:
         if props.get("visibility", "visible").strip().lower() in ("hidden", "collapse"):
             return
-        contours, closed, bounds = self.canvas_contours(el, tag, matrix)
+        contours, closed, bounds = self.canvas_contours(el, tag, matrix, state.font_size)
         if not contours:
             return
         if len(self.builder.paths) >= self.limits.max_paths:
@@ -467,7 +482,9 @@ class Walker:
                 evenodd=props.get("fill-rule", "nonzero").strip().lower() == "evenodd",
                 stroke=stroke,
                 stroke_opacity=parse_opacity(props.get("stroke-opacity")),
-                style=stroke_style(props, scale if math.isfinite(scale) else 1.0, self.diag),
+                style=stroke_style(
+                    props, scale if math.isfinite(scale) else 1.0, self.diag, state.font_size
+                ),
                 stroke_first=stroke_first(props),
                 opacity=opacity,
                 clip=clip,
