@@ -28,7 +28,7 @@ RGBA = tuple[float, float, float, float]
 GRADIENTS = frozenset(("linearGradient", "radialGradient"))
 #: Paint servers clipvg cannot edit (counted as uneditable where used).
 OTHER_SERVERS = frozenset(("pattern", "hatch", "meshgradient"))
-_URL = re.compile(r"^url\(\s*['\"]?#([^'\")]*)['\"]?\s*\)\s*(.*)$", re.DOTALL)
+_URL = re.compile(r"^url\(\s*['\"]?#([^'\")\s]*)\s*['\"]?\s*\)\s*(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)

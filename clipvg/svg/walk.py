@@ -156,7 +156,10 @@ class Walker:
         self.label = label
         self.limits = limits
         self.sheet = stylesheet(root, label, limits)
-        self.by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+        self.by_id: dict[str, Element] = {}
+        for el in root.iter():  # the first of duplicated ids wins (as in resvg, browsers)
+            if el.get("id"):
+                self.by_id.setdefault(el.get("id"), el)
         expanded = expanded_size(root, self.by_id, limits.max_elements)
         if expanded > limits.max_elements:
             raise limit_error(
@@ -361,7 +364,7 @@ class Walker:
             if tag == "g" and gid:
                 groups = (*groups, gid)
         if target is not None:
-            stack = (*state.use_stack, id(el), id(target))
+            stack = (*state.use_stack, id(el))
             child_state = State(matrix, inherited, groups, group, True, stack, size)
             wrapped = local_name(target.tag) in ("symbol", "svg")
             children = list(target) if wrapped else [target]
@@ -404,7 +407,7 @@ class Walker:
     def _use_target(self, el: Element, state: State) -> Element | None:
         ref = href_of(el)
         target = self.by_id.get(ref) if ref else None
-        if target is None or id(target) in state.use_stack or id(el) in state.use_stack:
+        if target is None or id(el) in state.use_stack:  # missing, or a <use> loop
             self.count("use")
             return None
         if any(node is el for node in target.iter()):  # the target contains this <use>
