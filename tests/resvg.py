@@ -53,10 +53,13 @@ class Result:
         """A short label of why a failing case fails: the refusal, or what the loader
         warned about (numbers dropped so that cases group), or that it renders
         differently without a warning."""
+        path = str(self.case.svg)
         if self.error is not None:
-            return "refused: " + re.sub(r"\d+(\.\d+)?", "N", self.error.split(";")[0])[:90]
+            text = self.error.replace(path, "the file").split(";")[0]
+            return "refused: " + re.sub(r"\d+(\.\d+)?", "N", text)[:90]
         if self.warnings:
-            return "warned: " + re.sub(r"\d+(\.\d+)?", "N", self.warnings[0])[:90]
+            text = self.warnings[0].replace(path, "the file").split(" (")[0]
+            return "warned: " + re.sub(r"\d+(\.\d+)?", "N", text)[:90]
         return "renders differently, no warning"
 
 

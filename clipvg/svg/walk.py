@@ -110,6 +110,7 @@ class State:
     in_use: bool  # inside a <use> expansion: ids are copies and are not kept
     use_stack: tuple[int, ...]
     font_size: float = DEFAULT_FONT_SIZE  # px, what ``em`` refers to
+    viewport: tuple[float, float] | None = None  # what percentages refer to; None: the root's
 
 
 def expanded_size(root: Element, by_id: dict[str, Element], cap: int) -> int:
@@ -169,7 +170,6 @@ class Walker:
             )
         self.parent = {id(c): el for el in root.iter() for c in el}
         self.vw, self.vh = vw, vh
-        self.diag = math.hypot(vw, vh) / math.sqrt(2.0)
         self.counts: dict[str, int] = {}
         self.visited = 0
         self.style_cache: dict[tuple, dict[str, str]] = {}
@@ -212,12 +212,18 @@ class Walker:
         return props
 
     def canvas_contours(
-        self, el: Element, tag: str, matrix: np.ndarray, size: float = DEFAULT_FONT_SIZE
+        self,
+        el: Element,
+        tag: str,
+        matrix: np.ndarray,
+        size: float = DEFAULT_FONT_SIZE,
+        viewport: tuple[float, float] | None = None,
     ) -> tuple[list[np.ndarray], list[bool], np.ndarray | None]:
         """A shape's contours in canvas pixels, their closed flags, and its tight
         bounding box in its own user space (None when it has no geometry)."""
         budget = self.limits.max_segments - self.builder.segments
-        d = shape_d(el, tag, self.vw, self.vh, budget, size)
+        vw, vh = viewport or (self.vw, self.vh)
+        d = shape_d(el, tag, vw, vh, budget, size)
         if not d:
             return [], [], None
         flat, closed, bad = path_contours(d, budget, self._too_many_segments)
@@ -319,21 +325,21 @@ class Walker:
             )
             return
         target = None
+        vw, vh = state.viewport or (self.vw, self.vh)
+        inner_viewport = state.viewport
         outer = matrix  # the user space of the element's own clip-path
         viewport = None  # (x, y, w, h) in ``outer``: nested <svg> and <symbol> clip to it
         if tag == "svg" and depth > 0:
-            found = self._viewport(el, el, el.get("width"), el.get("height"))
+            found = self._viewport(el, el, el.get("width"), el.get("height"), (vw, vh))
             if found is None:
                 return
-            content, viewport = found
+            content, viewport, inner_viewport = found
             matrix = matrix @ content
         elif tag == "use":
             target = self._use_target(el, state)
             if target is None:
                 return
-            matrix = matrix @ translate(
-                length_or(el.get("x"), self.vw), length_or(el.get("y"), self.vh)
-            )
+            matrix = matrix @ translate(length_or(el.get("x"), vw), length_or(el.get("y"), vh))
             outer = matrix
             if local_name(target.tag) in ("svg", "symbol"):
                 found = self._viewport(
@@ -341,15 +347,16 @@ class Walker:
                     target,
                     el.get("width") or target.get("width"),
                     el.get("height") or target.get("height"),
+                    (vw, vh),
                 )
                 if found is None:
                     return
-                content, viewport = found
+                content, viewport, inner_viewport = found
                 matrix = matrix @ content
-                own = {
-                    k: v for k, v in self.style(target).items() if k in INHERITED and v != "inherit"
-                }
+                target_style = self.style(target)
+                own = {k: v for k, v in target_style.items() if k in INHERITED and v != "inherit"}
                 inherited = {**inherited, **own}
+                opacity *= parse_opacity(target_style.get("opacity"))
         overflow = (self.style(target if target is not None else el).get("overflow") or "").strip()
         if viewport is not None and overflow in ("visible", "auto"):
             viewport = None
@@ -365,12 +372,19 @@ class Walker:
                 groups = (*groups, gid)
         if target is not None:
             stack = (*state.use_stack, id(el))
-            child_state = State(matrix, inherited, groups, group, True, stack, size)
+            child_state = State(matrix, inherited, groups, group, True, stack, size, inner_viewport)
             wrapped = local_name(target.tag) in ("symbol", "svg")
             children = list(target) if wrapped else [target]
         else:
             child_state = State(
-                matrix, inherited, groups, group, state.in_use, state.use_stack, size
+                matrix,
+                inherited,
+                groups,
+                group,
+                state.in_use,
+                state.use_stack,
+                size,
+                inner_viewport,
             )
             children = list(el)
         for child in children:
@@ -387,22 +401,29 @@ class Walker:
             self.builder.group_clip[group] = clip
 
     def _viewport(
-        self, el: Element, box: Element, width: str | None, height: str | None
-    ) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-        """A nested ``<svg>`` or a ``<symbol>``: (content transform, viewport rectangle),
-        or None when the viewport is empty (nothing is drawn)."""
-        x, y = length_or(box.get("x"), self.vw), length_or(box.get("y"), self.vh)
-        w = length(width, self.vw) if width is not None else None
-        h = length(height, self.vh) if height is not None else None
-        w = self.vw if w is None else w
-        h = self.vh if h is None else h
+        self,
+        el: Element,
+        box: Element,
+        width: str | None,
+        height: str | None,
+        parent: tuple[float, float],
+    ) -> tuple[np.ndarray, tuple[float, float, float, float], tuple[float, float]] | None:
+        """A nested ``<svg>`` or a ``<symbol>``: (content transform, viewport rectangle,
+        the size its content's percentages refer to), or None when the viewport is
+        empty (nothing is drawn). ``parent``: the enclosing viewport's size."""
+        pw, ph = parent
+        x, y = length_or(box.get("x"), pw), length_or(box.get("y"), ph)
+        w = length(width, pw) if width is not None else None
+        h = length(height, ph) if height is not None else None
+        w = pw if w is None else w
+        h = ph if h is None else h
         if not (w > 0 and h > 0):
             return None
         m = translate(x, y)
         vb = viewbox(el)
         if vb is not None and vb[2] > 0 and vb[3] > 0:
-            m = m @ viewbox_matrix(vb, w, h, el.get("preserveAspectRatio"))
-        return m, (x, y, w, h)
+            return m @ viewbox_matrix(vb, w, h, el.get("preserveAspectRatio")), (x, y, w, h), vb[2:]
+        return m, (x, y, w, h), (w, h)
 
     def _use_target(self, el: Element, state: State) -> Element | None:
         ref = href_of(el)
@@ -447,7 +468,9 @@ class Walker:
     ) -> None:
         if props.get("visibility", "visible").strip().lower() in ("hidden", "collapse"):
             return
-        contours, closed, bounds = self.canvas_contours(el, tag, matrix, state.font_size)
+        contours, closed, bounds = self.canvas_contours(
+            el, tag, matrix, state.font_size, state.viewport
+        )
         if not contours:
             return
         if len(self.builder.paths) >= self.limits.max_paths:
@@ -476,6 +499,8 @@ class Walker:
         if clip == CLIP_ALL:
             return
         scale = math.sqrt(abs(float(np.linalg.det(matrix[:2, :2]))))
+        vw, vh = state.viewport or (self.vw, self.vh)
+        diag = math.hypot(vw, vh) / math.sqrt(2.0)
         self.builder.paths.append(
             PathSpec(
                 contours=contours,
@@ -486,7 +511,7 @@ class Walker:
                 stroke=stroke,
                 stroke_opacity=parse_opacity(props.get("stroke-opacity")),
                 style=stroke_style(
-                    props, scale if math.isfinite(scale) else 1.0, self.diag, state.font_size
+                    props, scale if math.isfinite(scale) else 1.0, diag, state.font_size
                 ),
                 stroke_first=stroke_first(props),
                 opacity=opacity,
