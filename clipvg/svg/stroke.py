@@ -57,6 +57,10 @@ def stroke_style(
     dashes = dash_array(props.get("stroke-dasharray", "none"), diag, font_size)
     offset = length(props.get("stroke-dashoffset", "0"), diag, font_size) if dashes else 0.0
     offset = offset if offset is not None else 0.0
+    if dashes:  # the offset only matters modulo one period (an odd list repeats twice)
+        period = sum(dashes) * (2 if len(dashes) % 2 else 1)
+        offset = math.fmod(offset, period) if math.isfinite(offset) else 0.0
+        offset = offset + period if offset < 0 else offset
     return StrokeStyle(
         width=_finite(width * scale),
         linecap=cap,
