@@ -81,7 +81,9 @@ def report(results: list[Result], round_trip: bool) -> str:
             db = "refused" if r.error else f"{r.db:.1f} dB"
             lines.append(f"    {r.case.id} ({db})")
     if round_trip:
-        lost = [r for r in results if r.round_trip_db is not None and r.round_trip_db < ROUND_TRIP_DB]
+        lost = [
+            r for r in results if r.round_trip_db is not None and r.round_trip_db < ROUND_TRIP_DB
+        ]
         lines += ["", f"Round trip below {ROUND_TRIP_DB:g} dB ({len(lost)}):"]
         lines += [f"    {r.case.id} ({r.round_trip_db:.1f} dB)" for r in lost]
     return "\n".join(lines)

@@ -506,9 +506,10 @@ def test_uneditable_content_is_listed_in_one_warning_with_counts():
         None,
     ]
     assert scene.fill_paint[0] == 0 and len(scene.gradients) == 1  # the gradient rect
-    assert scene.has_stroke.tolist() == [False, True, True, True, True] + [False] * 3 + [True] + [
-        False
-    ] * 2
+    assert (
+        scene.has_stroke.tolist()
+        == [False, True, True, True, True] + [False] * 3 + [True] + [False] * 2
+    )
     assert scene.path_clip[5] == 0 and len(scene.clips) == 1
     assert scene.colors[9, :3].tolist() == pytest.approx([0.0, 128 / 255, 0.0])  # the fallback
     assert not scene.has_fill[10] and not scene.has_stroke[10]

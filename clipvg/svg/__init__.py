@@ -15,14 +15,18 @@ order the data flows:
 - :mod:`.pathdata`: path data (tokenized by **svgelements**) and basic shapes -> cubic
   contours: lines and quadratics are elevated exactly, arcs become one cubic per
   quarter turn at most (radial error < 2.7e-4 of the radius).
+- :mod:`.gradient`: ``url(#id)`` paints -> flat colours or resolved gradients.
+- :mod:`.stroke`: stroke properties in canvas units.
+- :mod:`.clip`: ``clip-path`` -> clip paths in canvas units.
 - :mod:`.walk`: the tree walk into a Scene; transforms (viewBox, groups, ``<use>``) are
-  baked into the points, inherited properties cascade, ``opacity`` multiplies down.
+  baked into the points, inherited properties cascade; groups keep ids, labels and
+  Inkscape layers, opacity and clips. :mod:`.build` packs the result into a Scene.
 - :mod:`.load`: the public import functions.
 - :mod:`.export`: ``<svg width height viewBox>`` in px, one ``<path>`` per scene path,
-  nested in ``<g id=...>`` rebuilt from :attr:`PathInfo.groups`.
+  gradients and clip paths in ``<defs>``, the group tree as nested ``<g>``.
 
-What clipvg cannot edit is skipped or ignored, with one ``warnings.warn`` per kind
-giving a count.
+What clipvg cannot edit (text, images, filters, masks, markers, patterns) is listed
+in one ``warnings.warn`` with counts.
 """
 
 from .export import save_svg, scene_to_svg_string

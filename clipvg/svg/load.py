@@ -40,7 +40,8 @@ def scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
 
 
 def load_svg(path: str | os.PathLike, *, limits: SvgLimits | None = None) -> Scene:
-    """Load an SVG (or gzipped .svgz) file as a Scene of filled closed cubic paths.
+    """Load an SVG (or gzipped .svgz) file as a Scene: cubic paths with fill and stroke
+    paints (flat or gradient), groups, opacity and clip paths (see :mod:`clipvg.svg`).
 
     Args:
         path: the file to read.
@@ -49,7 +50,8 @@ def load_svg(path: str | os.PathLike, *, limits: SvgLimits | None = None) -> Sce
     Returns:
         A :class:`Scene` in canvas pixels: the canvas is ``width x height`` in px (the
         viewBox size when the root has no width/height) and every transform is baked
-        into ``points`` (P, 2) float32. Colors are straight RGBA in [0, 1].
+        into ``points`` (P, 2) float32 (stroke widths and dashes scaled with it).
+        Colors are straight RGBA in [0, 1].
 
     Raises:
         ClipvgError: missing/unreadable file, not SVG, malformed XML, XML entities or
