@@ -27,10 +27,11 @@ from .clip import TextFeatureCache
 from .errors import ClipvgError
 from .io import write_text
 from .metrics import background_rms, clip_similarity, roi_crops
+from .run import Callback, Prepared, RunFolder, package_versions, run_session
+from .session import EditSession
 
 if TYPE_CHECKING:
     from .config import EditSettings
-    from .edit import Callback, EditSession, Prepared, RunFolder
 
 RANKING = "ranking.json"
 
@@ -38,7 +39,7 @@ RANKING = "ranking.json"
 def score_session(session: EditSession, penalty: float) -> dict[str, Any]:
     """Score a session's current scene (see the module docstring); plain floats."""
     with torch.no_grad():
-        image = session._render(session.scene)
+        image = session.render_image(session.scene)
         hw = tuple(image.shape[:2])
         sx, sy = hw[1] / session.scene.width, hw[0] / session.scene.height
         boxes = [r.scaled(sx, sy).box for r in session.rois]
@@ -72,8 +73,6 @@ def run_candidates(
     Returns:
         (status, folder, session): the best session, or the interrupted one.
     """
-    from .edit import EditSession, RunFolder, package_versions, run_session
-
     k = settings.candidates
     if k < 1:
         raise ClipvgError(f"candidates must be >= 1, got {k}")

@@ -22,6 +22,8 @@ from typing import Any
 from clipvg.errors import ClipvgError
 from clipvg.io import require_file
 
+from .mask import mask_bbox, parse_polygon, read_mask
+
 # Per-ROI defaults from CLIPVG; the edit settings take theirs from here.
 ROI_WEIGHT = 30.0
 PATCHES = 64
@@ -140,7 +142,6 @@ def check_roi(roi: ROI, width: float, height: float, index: int = 0) -> ROI:
 
 def _region_fields(spec: Mapping[str, Any], width: float, height: float, i: int) -> dict:
     """x, y, w, h for polygon and mask specs: their bounding box (canvas units)."""
-    from .mask import mask_bbox, parse_polygon, read_mask
 
     out: dict[str, Any] = {}
     if spec.get("polygon") is not None and spec.get("mask") is not None:

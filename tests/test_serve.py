@@ -316,7 +316,7 @@ def test_oversized_and_bad_uploads(tiny, tmp_path):
 
 
 def test_missing_weights_are_reported_with_the_cli_message(tmp_path):
-    from clipvg.clip import _no_weights_message, weights_cached
+    from clipvg.clip import no_weights_message, weights_cached
 
     if weights_cached("ViT-B-32", "openai"):
         pytest.skip("ViT-B-32 weights are cached on this machine")
@@ -324,7 +324,7 @@ def test_missing_weights_are_reported_with_the_cli_message(tmp_path):
     with TestClient(app) as c:
         clip = c.get("/api/info").json()["clip"]
     assert clip["ready"] is False
-    assert clip["message"] == _no_weights_message("ViT-B-32", "openai")
+    assert clip["message"] == no_weights_message("ViT-B-32", "openai")
 
 
 def test_cli_serve_refuses_bad_flags(capsys):

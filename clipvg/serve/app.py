@@ -140,7 +140,7 @@ class _Guard:
 
 def clip_status(model: str, pretrained: str, weights: str | None, injected: bool) -> dict[str, Any]:
     """What the page shows about CLIP: found or not, and the CLI's message when not."""
-    from ..clip import RANDOM_WEIGHTS, _no_weights_message, weights_cached
+    from ..clip import RANDOM_WEIGHTS, no_weights_message, weights_cached
 
     out = {"model": model, "pretrained": pretrained, "weights": weights, "ready": True}
     out["random"] = not injected and weights is None and pretrained.lower() == RANDOM_WEIGHTS
@@ -151,7 +151,7 @@ def clip_status(model: str, pretrained: str, weights: str | None, injected: bool
         if not Path(weights).is_file():
             out["ready"], out["message"] = False, f"--clip-weights {weights}: no such file"
     elif not weights_cached(model, pretrained):
-        out["ready"], out["message"] = False, _no_weights_message(model, pretrained)
+        out["ready"], out["message"] = False, no_weights_message(model, pretrained)
     return out
 
 
