@@ -42,13 +42,15 @@ import uuid
 import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import VECTORIZE_KEYS, EditSettings, read_config
+from .config import EditSettings, settings_from_layers
 from .errors import ClipvgError
 from .io import write_text
+from .launch import EncoderCache, decide_resume, launch, random_weights
+from .run import RUN_RECORD
 
 SUMMARY = "summary.csv"
 SUMMARY_FIELDS = (
@@ -76,7 +78,6 @@ TEXT_KEYS = ("id", "input", "prompt", "source_prompt", "prompt_image", "device")
 STOP_GRACE_S = 300.0
 #: Name prefix of the worker actors.
 WORKER_PREFIX = "clipvg-batch-"
-_SETTING_NAMES = {f.name for f in fields(EditSettings)}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -161,46 +162,22 @@ def _absolute(value: Any, base: Path) -> Any:
 
 
 def _layer(values: Mapping[str, Any], base: Path) -> dict[str, Any]:
-    """One layer of options: keys normalized, vectorizer keys nested, paths made absolute."""
+    """One layer of options with its file paths made absolute (relative to ``base``);
+    merging the layers is :func:`clipvg.config.settings_from_layers`'s job."""
     out: dict[str, Any] = {}
-    vec: dict[str, Any] = {}
     for key, value in values.items():
         key = str(key).replace("-", "_")
-        if value is None:
-            continue
-        if key in VECTORIZE_KEYS:
-            vec[key] = value
-        elif key == "vectorize":
-            if not isinstance(value, dict):
-                raise ClipvgError("vectorize must be a mapping of vectorizer options")
-            vec.update({k: v for k, v in value.items() if v is not None})
-        elif key in PATH_KEYS:
-            out[key] = _absolute(value, base)
+        if key in PATH_KEYS:
+            value = _absolute(value, base)
         elif key == "rois" and isinstance(value, list):
-            out[key] = [
+            value = [
                 {k: _absolute(v, base) if k in ("mask", "image") else v for k, v in r.items()}
                 if isinstance(r, dict)
                 else r
                 for r in value
             ]
-        else:
-            out[key] = value
-    if vec:
-        out["vectorize"] = vec
+        out[key] = value
     return out
-
-
-def _merge(layers: list[dict[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    vec: dict[str, Any] = {}
-    for layer in layers:
-        for key, value in layer.items():
-            if key == "vectorize":
-                vec.update(value)
-            else:
-                merged[key] = value
-    merged["vectorize"] = vec
-    return merged
 
 
 def _check_files(s: EditSettings) -> None:
@@ -217,8 +194,7 @@ def _check_files(s: EditSettings) -> None:
     for what, value in named:
         if value is not None and not Path(value).is_file():
             raise ClipvgError(f"{what} {value} not found")
-    if not s.prompt.strip() and not s.prompt_image:
-        raise ClipvgError("the prompt is empty; give a prompt (or prompt_image)")
+    s.check_target()
 
 
 def load_jobs(
@@ -254,15 +230,7 @@ def load_jobs(
                 )
             if row_id in seen:
                 raise ClipvgError(f"id {row_id!r} is already used by row {seen[row_id]}")
-            merged = _merge([*lower, values])
-            unknown = sorted(set(merged) - _SETTING_NAMES)
-            if unknown:
-                raise ClipvgError(
-                    f"unknown option(s) {', '.join(unknown)}; "
-                    f"known: id, {', '.join(sorted(_SETTING_NAMES - {'vectorize'}))}, "
-                    f"{', '.join(VECTORIZE_KEYS)}"
-                )
-            settings = EditSettings.from_dict(merged)
+            settings = settings_from_layers(*lower, values, source="", extra=("id",))
             _check_files(settings)
         except ClipvgError as exc:
             raise ClipvgError(f"{path.name} row {n}: {exc}") from None
@@ -292,8 +260,6 @@ def write_summary(rows: list[dict[str, Any]], outdir: str | os.PathLike) -> None
 
 def _finished_row(job: Job, folder: Path, old: dict[str, str] | None) -> dict[str, Any]:
     """Summary line of a row whose final.svg exists (kept from the last summary if any)."""
-    from .edit import RUN_RECORD
-
     if old is not None and old.get("status") == "done":
         return dict(old)
     row = {"id": job.id, "input": job.settings["input"], "status": "done", "attempts": 0}
@@ -369,8 +335,11 @@ class BatchWorker:
 
     def __init__(self, threads: int, encoder_factory: str | None = None):
         self._threads = threads
-        self._factory = encoder_factory
-        self._encoders: dict[tuple, Any] = {}
+        if encoder_factory:
+            build = _import(encoder_factory)
+            self._encoders = EncoderCache(lambda s: build(), key=lambda s: "factory")
+        else:  # the driver warns about random weights once
+            self._encoders = EncoderCache(quiet=True)
         self._stop = threading.Event()
         self._node: str | None = None
 
@@ -388,38 +357,12 @@ class BatchWorker:
         """Ask the running row to stop after its current iteration (it saves a snapshot)."""
         self._stop.set()
 
-    def _encoder(self, s: EditSettings):
-        from .clip import RANDOM_WEIGHTS, load_clip, resolve_device
-
-        # Random weights are drawn from the row's seed, as `cli.py edit` draws them.
-        random = (s.clip_pretrained or "").strip().lower() == RANDOM_WEIGHTS
-        seed = s.seed if random and not s.clip_weights else 0
-        key = (
-            ("factory",)
-            if self._factory
-            else (s.clip_model, s.clip_pretrained, s.clip_weights, s.device, seed)
-        )
-        if key not in self._encoders:
-            if self._factory:
-                self._encoders[key] = _import(self._factory)()
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the driver warns about random weights
-                    self._encoders[key] = load_clip(
-                        s.clip_model,
-                        s.clip_pretrained,
-                        s.clip_weights,
-                        resolve_device(s.device),
-                        seed=seed,
-                    )
-        return self._encoders[key]
-
     def load(self, settings: dict[str, Any]) -> None:
         """Build the encoder of these settings now (a warm-up; ``run`` builds it otherwise)."""
         import torch
 
         torch.set_num_threads(self._threads)
-        self._encoder(EditSettings.from_dict(settings))
+        self._encoders.get(EditSettings.from_dict(settings))
 
     def run(self, settings: dict[str, Any], outdir: str) -> dict[str, Any]:
         """Run (or resume) one row into ``outdir``; never raises: failures come back as
@@ -427,35 +370,24 @@ class BatchWorker:
         worker (without CLIP's one-time load)."""
         import torch
 
-        from .edit import CHECKPOINT, RUN_RECORD, run_edit
-
         torch.set_num_threads(self._threads)  # per thread: actor methods run in a pool
         t0 = time.perf_counter()
         out: dict[str, Any] = self.info()
-        folder = Path(outdir)
         try:
-            s = EditSettings.from_dict(settings)
-            resume = s.candidates == 1 and (folder / CHECKPOINT).is_file()
-            if resume and (folder / RUN_RECORD).is_file():
-                # the run's own record (ROIs of raster inputs are in canvas units there),
-                # up to the row's iteration count, which a re-run may raise
-                s = EditSettings.from_dict({**read_config(folder / RUN_RECORD), "iters": s.iters})
-            encoder = self._encoder(s)
+            row = EditSettings.from_dict(settings)
+            # a row resumes up to its own iteration count, which a re-run may raise
+            s, resume = decide_resume(outdir, row, overrides={"iters": row.iters})
+            self._encoders.get(s)
             t0 = time.perf_counter()  # the row's own time: CLIP's one-time load left out
-
-            def check_stop(session, iteration, record) -> None:
-                if self._stop.is_set():
-                    raise KeyboardInterrupt
-
             if self._stop.is_set():
                 return {**out, "status": "interrupted", "seconds": 0.0}
-            status, _, session = run_edit(
+            result = launch(
                 s,
-                folder,
+                outdir,
                 overwrite=not resume,
                 resume=resume,
-                encoder=encoder,
-                callback=check_stop,
+                encoders=self._encoders,
+                stop=self._stop,
                 progress=False,
             )
         except Exception as exc:  # recorded in summary.csv, retried by the driver
@@ -466,10 +398,11 @@ class BatchWorker:
                 "error": error.splitlines()[0] if error else "",
                 "seconds": round(time.perf_counter() - t0, 2),
             }
+        loss = result.final_loss
         out.update(
-            status="done" if status == "finished" else "interrupted",
-            iterations=session.iteration,
-            final_loss=f"{session.history[-1].loss:.6g}" if session.history else "",
+            status="done" if result.finished else "interrupted",
+            iterations=result.iteration,
+            final_loss="" if loss is None else f"{loss:.6g}",
             seconds=round(time.perf_counter() - t0, 2),
         )
         return out
@@ -551,7 +484,7 @@ def run_batch(
             raise ClipvgError(f"row {job.number}: {out / job.id} exists and is not a folder")
     if encoder_factory:
         _import(encoder_factory)
-    elif any(j.settings["clip_pretrained"].lower() == "none" for j in jobs):
+    elif any(random_weights(EditSettings.from_dict(j.settings)) for j in jobs):
         warnings.warn(
             "CLIP has RANDOM weights (clip_pretrained none) in some rows: their edits are "
             "meaningless; use this for tests and timing only",
@@ -625,7 +558,16 @@ def run_batch(
             return worker_cls.options(name=next(names), **options).remote(threads, encoder_factory)
 
         _schedule(
-            ray, spawn, min(n, len(todo)), todo, out, len(jobs), summary, save, retries, progress
+            ray,
+            spawn,
+            workers=min(n, len(todo)),
+            todo=todo,
+            outdir=out,
+            total=len(jobs),
+            summary=summary,
+            save=save,
+            retries=retries,
+            progress=progress,
         )
         return save()
     finally:
@@ -633,11 +575,32 @@ def run_batch(
             ray.shutdown()
 
 
-def _schedule(ray, spawn, n, todo, out, total, summary, save, retries, progress) -> None:
-    """Hand rows to ``n`` workers made by ``spawn`` until each row is done or out of retries."""
+def _schedule(
+    ray: Any,
+    spawn: Callable[[], Any],
+    *,
+    workers: int,
+    todo: deque[Job],
+    outdir: Path,
+    total: int,
+    summary: dict[str, dict[str, Any]],
+    save: Callable[[], Any],
+    retries: int,
+    progress: bool,
+) -> None:
+    """Hand rows to ``workers`` actors made by ``spawn`` until each row is done or out of
+    retries.
+
+    Args:
+        ray: the ``ray`` module; spawn: builds one :class:`BatchWorker` actor.
+        todo: the rows left (retried rows go back in); outdir: their run folders' parent.
+        total: rows in the jobs file (for the progress bar); summary: the summary line
+            of each row by id, updated in place, written by ``save()``.
+    """
     from ray.exceptions import RayActorError, RayError
 
-    idle = [spawn() for _ in range(n)]
+    out = outdir
+    idle = [spawn() for _ in range(workers)]
     actors = list(idle)
     running: dict[Any, tuple[Any, Job]] = {}
     attempts: Counter[str] = Counter()

@@ -13,17 +13,20 @@ from typing import Any
 
 from roi import ROI, build_rois
 
-from .clip import Encoder, TextFeatureCache, load_clip, resolve_device
+from .clip import Encoder, TextFeatureCache, resolve_device
 from .config import EditSettings
-from .errors import ClipvgError
+from .encoders import EncoderCache, load_encoder
+from .errors import ClipvgError, Setting, SettingError
 from .io import RASTER_SUFFIXES, require_file
 from .rank import run_candidates
 from .run import (
     CHECKPOINT,
     RUN_RECORD,
     Callback,
+    EditResult,
     Prepared,
     RunFolder,
+    StopFlag,
     held_interrupt,
     package_versions,
     run_loop,
@@ -45,10 +48,12 @@ __all__ = [
     "POOL_FACTOR",
     "RUN_RECORD",
     "Callback",
+    "EditResult",
     "EditSession",
     "Prepared",
     "RunFolder",
     "StepRecord",
+    "StopFlag",
     "check_rois",
     "held_interrupt",
     "input_file",
@@ -144,11 +149,12 @@ def prepare_run(
     resume: bool,
     encoder: Encoder | None,
     progress: bool = False,
+    encoders: EncoderCache | None = None,
 ) -> Prepared:
     """Load the input (vectorizing rasters), check the ROIs, load CLIP: once per run.
 
     ``folder`` must be prepared already; with ``resume`` the scene comes from its checkpoint.
-    CLIP's random weights (``clip_pretrained="none"``) come from ``settings.seed``.
+    Without ``encoder``, CLIP comes from :func:`clipvg.encoders.load_encoder` (its seed rule).
     """
     device = resolve_device(settings.device)
     state = None
@@ -165,15 +171,10 @@ def prepare_run(
         else:
             scene = None
             input_file(settings)
-    if encoder is None:
-        encoder = load_clip(
-            settings.clip_model,
-            settings.clip_pretrained,
-            settings.clip_weights,
-            device,
-            seed=settings.seed,
-            progress=progress,
-        )
+    if encoder is None and encoders is not None:
+        encoder = encoders.get(settings, progress)
+    elif encoder is None:
+        encoder = load_encoder(settings, progress)
     if scene is None:
         scene, scale = load_input(settings, progress)
         settings.rois = scaled_rois(settings.rois, scale)
@@ -189,9 +190,11 @@ def run_edit(
     overwrite: bool = False,
     resume: bool = False,
     encoder: Encoder | None = None,
+    encoders: EncoderCache | None = None,
     callback: Callback | None = None,
+    stop: StopFlag | None = None,
     progress: bool = True,
-) -> tuple[str, RunFolder, EditSession]:
+) -> EditResult:
     """Run (or resume) an edit end to end and write the output folder.
 
     With ``settings.candidates`` K > 1, runs K seeds sharing the loaded CLIP and the
@@ -199,28 +202,29 @@ def run_edit(
     returned session is the best candidate's.
 
     Returns:
-        (status, folder, session): status is ``"finished"`` or ``"interrupted"``
-        (Ctrl-C, or a ``callback`` raising KeyboardInterrupt): the latest SVG,
+        :class:`clipvg.run.EditResult` (unpacks as ``status, folder, session``): status
+        is ``"finished"`` or ``"interrupted"`` (``stop`` set, or Ctrl-C): the latest SVG,
         checkpoint and run.json are written either way.
     """
     t0 = time.perf_counter()
     folder = RunFolder(outdir)
-    has_target = (isinstance(settings.prompt, str) and settings.prompt.strip()) or (
-        settings.prompt_image
-    )
-    if not resume and not has_target:
-        raise ClipvgError("the prompt is empty; pass --prompt TEXT (or --prompt-image REF.png)")
+    if not resume:
+        settings.check_target()
     if resume and settings.candidates > 1:
-        raise ClipvgError(
-            "--resume continues one run; it does not work with --candidates "
-            "(resume a candidate's own folder instead)"
+        raise SettingError(
+            Setting("resume"),
+            " continues one run; it does not work with ",
+            Setting("candidates"),
+            " (resume a candidate's own folder instead)",
         )
     folder.prepare(
         overwrite, resume, None if resume else settings.input, settings.reference_files()
     )
-    prep = prepare_run(settings, folder, resume, encoder, progress)
+    prep = prepare_run(settings, folder, resume, encoder, progress, encoders)
     if settings.candidates > 1:
-        return run_candidates(settings, folder, prep, t0=t0, callback=callback, progress=progress)
+        return run_candidates(
+            settings, folder, prep, t0=t0, callback=callback, stop=stop, progress=progress
+        )
     session = EditSession(
         prep.scene,
         settings,
@@ -237,6 +241,7 @@ def run_edit(
         setup_s=time.perf_counter() - t0,
         write_initial=prep.state is None,
         callback=callback,
+        stop=stop,
         progress=progress,
     )
-    return status, folder, session
+    return EditResult(status, folder, session)

@@ -27,7 +27,15 @@ from .clip import TextFeatureCache
 from .errors import ClipvgError
 from .io import write_text
 from .metrics import background_rms, clip_similarity, roi_crops
-from .run import Callback, Prepared, RunFolder, package_versions, run_session
+from .run import (
+    Callback,
+    EditResult,
+    Prepared,
+    RunFolder,
+    StopFlag,
+    package_versions,
+    run_session,
+)
 from .session import EditSession
 
 if TYPE_CHECKING:
@@ -66,8 +74,9 @@ def run_candidates(
     *,
     t0: float,
     callback: Callback | None = None,
+    stop: StopFlag | None = None,
     progress: bool = True,
-) -> tuple[str, RunFolder, EditSession]:
+) -> EditResult:
     """Run ``settings.candidates`` seeds (seed, seed + 1, ...) and rank them.
 
     Returns:
@@ -100,10 +109,16 @@ def run_candidates(
             wrote_initial = True
         setup = time.perf_counter() - (t0 if i == 0 else start)
         status = run_session(
-            session, sub, setup_s=setup, write_initial=False, callback=callback, progress=progress
+            session,
+            sub,
+            setup_s=setup,
+            write_initial=False,
+            callback=callback,
+            stop=stop,
+            progress=progress,
         )
         if status == "interrupted":
-            return status, folder, session
+            return EditResult(status, folder, session)
         entry = {"seed": seed, **score_session(session, settings.rank_penalty)}
         entry["loss"] = session.history[-1].loss if session.history else None
         entry["seconds"] = round(time.perf_counter() - start, 3)
@@ -145,4 +160,4 @@ def run_candidates(
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
         }
     )
-    return "finished", folder, best_session
+    return EditResult("finished", folder, best_session)

@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import torch
 
 from .clip import Encoder
-from .errors import ClipvgError
+from .errors import ClipvgError, Setting, SettingError
 from .io import atomic_path, check_outside, write_png, write_text
 from .progress import bar as progress_bar
 from .scene import Scene
@@ -40,6 +40,40 @@ RUN_RECORD = "run.json"
 
 #: Called after every iteration with (session, iteration, record).
 Callback = Callable[[EditSession, int, dict], None]
+
+
+class StopFlag(Protocol):
+    """How a run is asked to stop: ``is_set()`` is read between iterations (a
+    :class:`threading.Event` is one). The loop then saves and returns "interrupted"."""
+
+    def is_set(self) -> bool: ...
+
+
+class EditResult(NamedTuple):
+    """What a run produced; ``summary.csv``, the web job status and the CLI read it.
+
+    Unpacks as ``status, folder, session``. ``status`` is ``"finished"`` or
+    ``"interrupted"`` (stopped, Ctrl-C): the latest SVG, checkpoint and run.json are
+    written either way.
+    """
+
+    status: str
+    folder: RunFolder
+    session: EditSession
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def iteration(self) -> int:
+        """Iterations done, the resumed ones included."""
+        return self.session.iteration
+
+    @property
+    def final_loss(self) -> float | None:
+        """The last iteration's total loss (None: no iteration ran)."""
+        return self.session.history[-1].loss if self.session.history else None
 
 
 @dataclass
@@ -78,13 +112,17 @@ class RunFolder:
         check_outside(self.path, [input_path, *reads])
         if resume:
             if not (self.path / CHECKPOINT).is_file():
-                raise ClipvgError(
-                    f"--resume {self.path}: no {CHECKPOINT} there; it is not a clipvg edit folder"
+                raise SettingError(
+                    Setting("resume"),
+                    f" {self.path}: no {CHECKPOINT} there; it is not a clipvg edit folder",
                 )
             return
         if self.path.is_dir() and any(self.path.iterdir()) and not overwrite:
-            raise ClipvgError(
-                f"output folder {self.path} is not empty; pass --overwrite or choose another -o"
+            raise SettingError(
+                f"output folder {self.path} is not empty; pass ",
+                Setting("overwrite"),
+                " or choose another ",
+                Setting("output"),
             )
         # Nothing is created yet: files are written (creating the folder) only once
         # the input, the ROIs, CLIP and the prompts have all been checked.
@@ -157,6 +195,7 @@ def run_session(
     setup_s: float,
     write_initial: bool,
     callback: Callback | None = None,
+    stop: StopFlag | None = None,
     progress: bool = True,
 ) -> str:
     """Run one session's loop in its folder, writing run.json, checkpoint and SVGs."""
@@ -201,7 +240,7 @@ def run_session(
             folder.write_scene(session.scene, "final", session.render, exact=exact)
             folder.write_record(record(status))
 
-    return run_loop(session, folder, callback=callback, progress=progress, save=save)
+    return run_loop(session, folder, callback=callback, stop=stop, progress=progress, save=save)
 
 
 def run_loop(
@@ -210,9 +249,12 @@ def run_loop(
     *,
     save: Callable[[str], None],
     callback: Callback | None = None,
+    stop: StopFlag | None = None,
     progress: bool = True,
 ) -> str:
-    """Iterate up to ``settings.iters``, snapshotting; on Ctrl-C save and return "interrupted"."""
+    """Iterate up to ``settings.iters``, snapshotting, calling ``callback`` after each
+    iteration; when ``stop`` is set (read between iterations) or on Ctrl-C, save and
+    return "interrupted"."""
     s = session.settings
     bar = progress_bar(s.iters, "editing", progress, initial=min(session.iteration, s.iters))
     try:
@@ -231,6 +273,11 @@ def run_loop(
                 save("running")
             if callback is not None:
                 callback(session, session.iteration, rec.to_dict())
+            if stop is not None and stop.is_set() and session.iteration < s.iters:
+                bar.close()
+                with held_interrupt():
+                    save("interrupted")
+                return "interrupted"
     except KeyboardInterrupt:
         bar.close()
         with held_interrupt():

@@ -71,7 +71,7 @@ from roi.split import (
 from .augment import Warps, apply_grid, cat_warps, sample_warps, warp_grid
 from .clip import Encoder, TextFeatureCache, clip_autocast, clip_dtype
 from .config import EditSettings
-from .errors import ClipvgError
+from .errors import ClipvgError, Setting, SettingError
 from .losses import (
     directional_loss,
     feature_distance,
@@ -245,12 +245,7 @@ class EditSession:
         self.region = union_mask(extra, canvas, hw, self.device)
         self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
         self.editable: torch.Tensor | None = None
-        if s.edit_only:
-            if not extra:
-                raise ClipvgError(
-                    "--edit-only needs at least one --roi / --roi-polygon / --roi-mask region "
-                    "(ROI 0, the whole image, does not count)"
-                )
+        if s.edit_only:  # EditSettings checked that there are extra ROIs
             self._confine(extra, hw)
         self._perceptual_ref: torch.Tensor | None = None
         if s.preserve_background > 0 and hasattr(self.encoder, "intermediate_features"):
@@ -273,7 +268,9 @@ class EditSession:
         self._allowed = allowed_mask(self.region, self._radius)
         touching = paths_overlapping(self.initial, self.region)
         if not bool(touching.any()):
-            raise ClipvgError("--edit-only: no path overlaps the ROIs; check their coordinates")
+            raise SettingError(
+                Setting("edit_only"), ": no path overlaps the ROIs; check their coordinates"
+            )
         partial = touching & ~self._paths_within(self.initial, touching)
         if bool(partial.any()):
             outline = region_outline(extra, canvas, hw)
@@ -281,9 +278,10 @@ class EditSession:
             if initial is not self.initial:
                 scene, _ = split_partial(self.scene, partial, outline)
                 if not torch.equal(scene.contour_sizes, initial.contour_sizes):
-                    raise ClipvgError(
-                        "--edit-only: the scene and its initial state differ where they meet "
-                        "the ROIs; start a new run instead of resuming"
+                    raise SettingError(
+                        Setting("edit_only"),
+                        ": the scene and its initial state differ where they meet "
+                        "the ROIs; start a new run instead of resuming",
                     )
                 self.scene, self.initial = scene, initial
                 with torch.no_grad():

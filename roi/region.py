@@ -118,7 +118,7 @@ def check_roi(roi: ROI, width: float, height: float, index: int = 0) -> ROI:
         require_file(roi.image, f"{name}: exemplar image")
     elif not isinstance(roi.prompt, str) or not roi.prompt.strip():
         raise ClipvgError(
-            f"{name} has an empty prompt; give a non-empty --prompt / ROI text (or an exemplar image)"
+            f"{name} has an empty prompt; give it a non-empty prompt (or an exemplar image)"
         )
     values = (roi.x, roi.y, roi.w, roi.h, roi.weight, roi.crop_ratio, roi.patch_weight)
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):

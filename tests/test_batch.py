@@ -95,14 +95,14 @@ def test_csv_cells_and_precedence(inputs):
     "rows, defaults, message",
     [
         ([{"input": "a.svg"}, {"input": "missing.svg"}], {"prompt": "x"}, "row 2: input"),
-        ([{"input": "a.svg", "promt": "x"}], {}, "row 1: unknown option(s) promt"),
+        ([{"input": "a.svg", "promt": "x"}], {}, "row 1: unknown setting(s) promt"),
         ([{"input": "a.svg", "iters": "many"}], {"prompt": "x"}, "row 1: iters must be an integer"),
         ([{"input": "a.svg"}], {}, "row 1: the prompt is empty"),
         ([{"input": "a.svg", "lock": "everything"}], {"prompt": "x"}, "row 1: --lock takes"),
         ([{"id": "a/b", "input": "a.svg"}], {"prompt": "x"}, "row 1: id 'a/b'"),
         ([{"id": "k", "input": "a.svg"}] * 2, {"prompt": "x"}, "row 2: id 'k' is already used"),
         ([{"input": "a.svg"}], {"prompt": "x", "prompt_image": "no.png"}, "row 1: prompt_image"),
-        ([{"input": "a.svg"}], {"prompt": "x", "colour": 1}, "row 1: unknown option(s) colour"),
+        ([{"input": "a.svg"}], {"prompt": "x", "colour": 1}, "row 1: unknown setting(s) colour"),
     ],
 )
 def test_bad_rows_name_their_number(inputs, tmp_path, rows, defaults, message):
