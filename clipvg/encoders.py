@@ -85,5 +85,10 @@ class EncoderCache:
                     self._encoders[key] = load_encoder(settings, progress, self._quiet)
             return self._encoders[key]
 
+    def keys(self) -> list[Hashable]:
+        """The keys of the encoders built so far, in order."""
+        with self._lock:
+            return list(self._encoders)
+
     def __len__(self) -> int:
         return len(self._encoders)
