@@ -562,6 +562,13 @@ class Scene:
             setattr(self, f.name, getattr(moved, f.name))
         return self
 
+    def to_dtype(self, dtype: torch.dtype) -> Scene:
+        """A detached copy whose floating-point tensors have ``dtype`` (e.g. float64 for
+        finite-difference checks)."""
+        return self._rebuild(
+            lambda t: t.detach().to(dtype, copy=True) if t.is_floating_point() else t.clone()
+        )
+
     def clone(self) -> Scene:
         """A deep copy with detached tensors (no gradients)."""
         return self._rebuild(lambda t: t.detach().clone())

@@ -33,6 +33,9 @@ from ..scene import CAP_BUTT, CAP_ROUND, CAP_SQUARE, JOIN_MITER, JOIN_ROUND
 MIN_SEGMENT = 1e-6
 #: Most arc points of one round join or cap.
 MAX_ARC = 64
+#: Round joins and caps follow their arc this much closer than curves are flattened:
+#: a chord error shrinks a small disc's area by a visible fraction.
+ARC_TOLERANCE = 0.25
 
 
 def _perp(u: torch.Tensor) -> torch.Tensor:
@@ -44,6 +47,7 @@ def _arc_steps(angle: torch.Tensor, hw: torch.Tensor, tolerance: float) -> torch
     """(J,) int64 chords for an arc of ``angle`` radians and radius ``hw`` within
     ``tolerance`` pixels (no gradient)."""
     with torch.no_grad():
+        tolerance = tolerance * ARC_TOLERANCE
         ratio = (1 - tolerance / hw.clamp(min=tolerance)).clamp(-1, 1)
         step = (2 * torch.acos(ratio)).clamp(min=1e-3)
         return torch.ceil(angle.abs() / step).clamp(1, MAX_ARC).long()
