@@ -43,7 +43,9 @@ def coverage(scene: Scene, **kw) -> torch.Tensor:
     return 1 - render(scene, **kw)[..., 0]
 
 
-def check_derivatives(scene: Scene, tensor_of, indices, step=1e-5, size=None, seed=0, min_checked=None):
+def check_derivatives(
+    scene: Scene, tensor_of, indices, step=1e-5, size=None, seed=0, min_checked=None
+):
     """Autograd against central differences of ``sum(render * weights)`` in float64.
 
     Args:

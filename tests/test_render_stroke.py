@@ -57,7 +57,8 @@ def test_joins_of_a_closed_square_either_way_round(join, area, tol, reverse):
 def test_miter_limit_turns_a_sharp_miter_into_a_bevel():
     # A 30-degree spike: miter ratio 1 / sin(15 deg) = 3.86.
     legs = [
-        (70 + 40 * math.cos(math.radians(a)), 32 + 40 * math.sin(math.radians(a))) for a in (165, 195)
+        (70 + 40 * math.cos(math.radians(a)), 32 + 40 * math.sin(math.radians(a)))
+        for a in (165, 195)
     ]
     pts = polyline([legs[0], (70, 32), legs[1]])
     areas = {}
@@ -87,7 +88,9 @@ def test_dashes_cut_the_line_and_offset_shifts_them():
     shifted = coverage(dashed)
     assert shifted.sum().item() == pytest.approx(20 * 2, abs=1e-6)
     # Dashes now start 2.5 earlier: on over x 10..12.5, off 12.5..17.5.
-    assert shifted[20, 11].item() == pytest.approx(1.0) and shifted[20, 14].item() == pytest.approx(0.0)
+    assert shifted[20, 11].item() == pytest.approx(1.0) and shifted[20, 14].item() == pytest.approx(
+        0.0
+    )
     # An odd array repeats (SVG): [3] means 3 on, 3 off.
     odd = stroked(64, 32, pts, [False], 2.0, dash_sizes=[1], dashes=[4.0])
     assert coverage(odd).sum().item() == pytest.approx(20 * 2, abs=1e-6)
@@ -98,7 +101,9 @@ def test_dashes_cut_the_line_and_offset_shifts_them():
 
 def test_zero_length_dashes_draw_dots_with_round_caps():
     pts = [line((10.5, 16.5), (50.5, 16.5))]
-    dots = stroked(64, 32, pts, [False], 4.0, dash_sizes=[2], dashes=[0.0, 10.0], linecap=[CAP_ROUND])
+    dots = stroked(
+        64, 32, pts, [False], 4.0, dash_sizes=[2], dashes=[0.0, 10.0], linecap=[CAP_ROUND]
+    )
     # Dots at 0, 10, 20, 30, 40: five discs of radius 2.
     assert coverage(dots).sum().item() == pytest.approx(5 * math.pi * 4, rel=0.03)
     dots.linecap[:] = CAP_BUTT
@@ -151,8 +156,12 @@ def test_element_opacity_fades_fill_and_stroke_as_one():
     )
     img = render(scene)
     # Where the stroke covers the fill the pixel is not darker than elsewhere.
-    assert img[10, 30, 0].item() == pytest.approx(0.5) and img[11, 30, 0].item() == pytest.approx(0.5)
-    assert img[30, 30, 0].item() == pytest.approx(0.5) and img[9, 30, 0].item() == pytest.approx(0.5)
+    assert img[10, 30, 0].item() == pytest.approx(0.5) and img[11, 30, 0].item() == pytest.approx(
+        0.5
+    )
+    assert img[30, 30, 0].item() == pytest.approx(0.5) and img[9, 30, 0].item() == pytest.approx(
+        0.5
+    )
 
 
 def test_stroke_width_and_points_derivatives_match_finite_differences():
