@@ -2,9 +2,10 @@
 
 Safety, in one place:
 
-- every response carries a Content-Security-Policy that allows scripts, styles and
-  connections from this origin only (no inline or remote script);
-- request bodies over ``max_upload_bytes`` are refused with 413 before they are read;
+- :mod:`clipvg.serve.perimeter` checks every request before a route sees it (Host,
+  token, Origin, content type, body size and time) and adds the security headers
+  (a Content-Security-Policy: scripts, styles and connections from this origin only);
+- :mod:`clipvg.serve.limits` bounds queues and prompts, and words refusals (no paths);
 - ids in URLs must be 16 hex digits; file names are built from ids only;
 - an uploaded SVG is served only as our own re-export (see :mod:`clipvg.serve.scenes`);
 - every error is a 4xx/5xx JSON ``{"error": "one line"}``, never a traceback.
@@ -31,22 +32,13 @@ from starlette.exceptions import HTTPException
 from ..config import EditSettings
 from ..errors import ClipvgError
 from .jobs import TERMINAL, EncoderFactory, JobManager
+from .limits import MAX_QUEUE, cut_prompts, error_status, public_message
+from .perimeter import MB, Perimeter, PerimeterSettings, protect
 from .scenes import PRESETS, SceneStore, check_id
 
 log = logging.getLogger("clipvg.serve")
 
 STATIC = Path(__file__).resolve().parent / "static"
-MB = 1024 * 1024
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
-)
-SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-]
 #: Request fields of POST /api/edits besides scene, rois, lock, random_weights.
 EDIT_FIELDS = (
     "prompt",
@@ -76,66 +68,6 @@ ROI_FIELDS = (
     "patch_weight",
 )
 MAX_ITERS = 100_000
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Guard:
-    """ASGI middleware: security headers on every response, request body size limit."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = False
-
-        async def send_with_headers(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message = {
-                    **message,
-                    "headers": list(message.get("headers", [])) + SECURITY_HEADERS,
-                }
-            await send(message)
-
-        length = dict(scope.get("headers", [])).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await self._too_large(send_with_headers)
-        seen = 0
-
-        async def counted_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counted_receive, send_with_headers)
-        except _TooLarge:
-            if not started:
-                await self._too_large(send_with_headers)
-
-    async def _too_large(self, send):
-        mb = self.max_bytes / MB
-        body = json.dumps(
-            {"error": f"the request is over the upload limit of {mb:g} MB (--max-upload-mb)"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def clip_status(model: str, pretrained: str, weights: str | None, injected: bool) -> dict[str, Any]:
@@ -182,8 +114,12 @@ def create_app(
     preview_interval: float = 2.0,
     preview_budget: float | None = 0.05,
     examples_dir: str | Path | None = None,
+    allow_hosts: tuple[str, ...] = (),
+    token: str | None = None,
+    body_timeout: float | None = 60.0,
+    max_queue: int = MAX_QUEUE,
 ):
-    """Build the editor's ASGI app (FastAPI).
+    """Build the editor's ASGI app (FastAPI inside the perimeter).
 
     Args:
         workdir: scenes go to ``workdir/scenes``, run folders to ``workdir/runs``.
@@ -194,6 +130,10 @@ def create_app(
         preview_interval: seconds between live preview renders during an edit.
         preview_budget: most of an edit's time that previews may take (see JobManager).
         examples_dir: folder of bundled example inputs offered by the page.
+        allow_hosts: Host names accepted besides the bound address and localhost.
+        token: required of every request when set (``serve`` sets one off loopback).
+        body_timeout: seconds a request body may take to arrive (408 after).
+        max_queue: most edits, and most pictures to vectorize, waiting at once (429).
     """
     defaults = EditSettings()
     clip_model = clip_model or defaults.clip_model
@@ -203,8 +143,10 @@ def create_app(
     if encoder_factory is None:
         encoder_factory = default_factory(clip_model, clip_pretrained, clip_weights, device)
     clip_info = clip_status(clip_model, clip_pretrained, clip_weights, injected)
-    scenes = SceneStore(workdir / "scenes", max_upload_bytes)
-    jobs = JobManager(workdir / "runs", encoder_factory, preview_interval, preview_budget)
+    scenes = SceneStore(workdir / "scenes", max_upload_bytes, max_queue)
+    jobs = JobManager(
+        workdir / "runs", encoder_factory, preview_interval, preview_budget, max_queue
+    )
     examples = _examples(examples_dir)
 
     @asynccontextmanager
@@ -222,8 +164,7 @@ def create_app(
 
     @app.exception_handler(ClipvgError)
     async def _clipvg_error(request, exc):
-        text = str(exc)
-        return error(404 if text.startswith("unknown ") and " id " in text else 400, text)
+        return error(error_status(exc), public_message(str(exc), workdir))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request, exc):
@@ -279,7 +220,11 @@ def create_app(
 
     @app.get("/api/scenes/{sid}")
     async def get_scene(sid: str):
-        return scenes.get(sid).to_dict()
+        return {**scenes.get(sid).to_dict(), "queue_position": scenes.position(sid)}
+
+    @app.post("/api/scenes/{sid}/cancel")
+    async def cancel_scene(sid: str):
+        return (await asyncio.to_thread(scenes.cancel, sid)).to_dict()
 
     def ready_scene(sid: str):
         info = scenes.get(sid)
@@ -335,7 +280,8 @@ def create_app(
         from ..edit import check_rois
 
         check_rois(settings, info.width, info.height)
-        job = jobs.submit(settings, random_weights)
+        notes = await asyncio.to_thread(cut_prompts, settings)
+        job = jobs.submit(settings, random_weights, notes)
         return JSONResponse(jobs.status(job), status_code=201)
 
     @app.get("/api/edits/{jid}")
@@ -417,7 +363,9 @@ def create_app(
     async def unknown_api(rest: str):
         return error(404, "no such API endpoint; see the README's Web editor section")
 
-    return _Guard(app, max_upload_bytes) if max_upload_bytes else app
+    return protect(
+        app, PerimeterSettings(max_upload_bytes, tuple(allow_hosts), token, body_timeout)
+    )
 
 
 def _attachment(download: bool, jid: str, ext: str) -> dict[str, str]:
@@ -571,17 +519,27 @@ def serve(
     print_fn: Callable[[str], None] = print,
     **options: Any,
 ) -> None:
-    """Run the editor with uvicorn until Ctrl-C (which stops the running edit cleanly)."""
+    """Run the editor with uvicorn until Ctrl-C (which stops the running edit cleanly).
+
+    Off loopback, every request must carry a token (printed in the URL at start),
+    unless ``token`` is given in ``options``.
+    """
+    import secrets
+
     import uvicorn
+
+    from .protocol import uvicorn_config
 
     if port < 0 or port > 65535:
         raise ClipvgError(f"--port must be in 0..65535, got {port}")
+    if not _is_loopback(host) and not options.get("token"):
+        options["token"] = secrets.token_urlsafe(24)
     app = create_app(workdir, **options)
-    inner = app.app if isinstance(app, _Guard) else app
+    inner = app.app if isinstance(app, Perimeter) else app
     if not _is_loopback(host):
         print(
-            f"warning: serving on {host}: anyone who can reach this machine can use the editor "
-            "and its CPU/GPU; there is no login (use the default 127.0.0.1 for local use)",
+            f"warning: serving on {host}: anyone who can reach this machine and has the "
+            "token can use the editor and its CPU/GPU (use the default 127.0.0.1 for local use)",
             file=sys.stderr,
         )
 
@@ -590,11 +548,12 @@ def serve(
             inner.state.jobs.request_stop()
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    server = Server(config)
+    server = Server(uvicorn_config(app, host, port))
     shown = f"[{host}]" if ":" in host else host
+    query = f"?token={options['token']}" if options.get("token") else ""
     print_fn(
-        f"clipvg editor on http://{shown}:{port}/  (runs in {Path(workdir).resolve()}; Ctrl-C stops)"
+        f"clipvg editor on http://{shown}:{port}/{query}  "
+        f"(runs in {Path(workdir).resolve()}; Ctrl-C stops)"
     )
     server.run()
     print_fn("stopped; every run's latest state is saved")
