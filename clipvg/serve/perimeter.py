@@ -130,6 +130,12 @@ class Perimeter:
             await self.app(scope, guard.receive, guard.send)
         except ClientDisconnect:
             pass  # logged by the guard; the route stopped reading
+        except asyncio.CancelledError:  # only uvicorn cancels a request: shutdown timed out
+            log.warning(
+                "cut off %s %s at shutdown (its client was too slow)",
+                scope["method"],
+                scope["path"],
+            )
 
     # ---- checks ---------------------------------------------------------------------
     def _refusal(self, scope, headers: dict[str, str]) -> tuple[int, str] | None:
