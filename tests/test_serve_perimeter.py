@@ -477,3 +477,46 @@ def test_cli_server_refuses_a_bomb_in_little_memory_and_ctrl_c_is_prompt(tmp_pat
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ---- the page with a token, in a real browser ---------------------------------------
+def test_the_page_works_with_a_token_in_a_real_browser(tiny, tmp_path):
+    from serve_helpers import CHROMIUM_ARGS, find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("browser test skipped: no system Chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    svg = tmp_path / "in.svg"
+    svg.write_bytes(SMALL_SVG)
+    token = "browser-token"
+    with running_server(serve_app(tiny, tmp_path / "work", token=token)) as url:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                errors = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(f"{url}/?token={token}")
+                assert page.url == f"{url}/"  # the token left the address bar
+                page.set_input_files("#file", str(svg))  # a multipart POST, same origin
+                status = page.locator("#scene-status")
+                wait_until(lambda: "paths" in status.text_content(), what="the upload")
+                assert not errors, errors
+            finally:
+                browser.close()
+
+
+def test_serve_off_loopback_makes_and_prints_a_token(tmp_path, monkeypatch):
+    import uvicorn
+
+    from clipvg.serve import serve
+
+    seen = {}
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: seen.update(app=self.config.app))
+    lines = []
+    serve("192.0.2.1", 8765, tmp_path, print_fn=lines.append)  # TEST-NET: never bound here
+    token = seen["app"].settings.token
+    assert token and len(token) >= 24 and f"http://192.0.2.1:8765/?token={token}" in lines[0]
+    serve("127.0.0.1", 8765, tmp_path, print_fn=lines.append)
+    assert seen["app"].settings.token is None and "token" not in lines[-2]
