@@ -393,7 +393,7 @@ def _latest_svg(job) -> str:
 def _latest_png(job) -> bytes:
     """The live preview; for runs from disk, a render of their latest SVG."""
     from ..svg import load_svg
-    from .scenes import preview_png
+    from .preview import preview_png
 
     if job.preview is None:
         for name in ("final.svg", "latest.svg", "initial.svg"):

@@ -29,7 +29,8 @@ from ..config import EditSettings, merge_settings, read_config
 from ..edit import CHECKPOINT, RUN_RECORD, run_edit
 from ..errors import ClipvgError
 from .limits import MAX_QUEUE, check_queue, public_message
-from .scenes import check_id, is_id, new_id, preview_png
+from .preview import preview_png
+from .scenes import check_id, is_id, new_id
 
 log = logging.getLogger("clipvg.serve")
 

@@ -23,12 +23,11 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
 from ..errors import ClipvgError, TooLargeError
 from ..io import open_image, write_text
 from ..scene import Scene
 from .limits import MAX_QUEUE, public_message
+from .preview import preview_png
 
 log = logging.getLogger("clipvg.serve")
 
@@ -36,8 +35,6 @@ log = logging.getLogger("clipvg.serve")
 ID_PATTERN = re.compile(r"[0-9a-f]{16}")  # always used with fullmatch
 PRESETS = ("fast", "balanced", "detailed")
 RASTER_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
-#: Longest side of preview PNGs (the editor shows at most this much detail live).
-PREVIEW_SIZE = 512
 
 
 def new_id() -> str:
@@ -55,21 +52,6 @@ def check_id(value: str, what: str) -> str:
     if not is_id(value):
         raise ClipvgError(f"unknown {what} id {str(value)[:40]!r}")
     return value
-
-
-def preview_png(scene: Scene, size: int = PREVIEW_SIZE) -> bytes:
-    """PNG bytes of ``scene`` rendered over white, ``size`` px on the longer side at most."""
-    from PIL import Image
-
-    from ..io import image_to_uint8
-    from ..render import render
-
-    scale = min(1.0, size / max(scene.width, scene.height))
-    with torch.no_grad():
-        image = render(scene, width=max(1, round(scene.width * scale)))
-    buf = io.BytesIO()
-    Image.fromarray(image_to_uint8(image), "RGB").save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def sniff(data: bytes) -> str:

@@ -46,7 +46,7 @@ def vectorize_into(source: str, folder: str, preset: str) -> dict:
     from vectorize import vectorize_image
 
     from ..svg import save_svg
-    from .scenes import preview_png
+    from .preview import preview_png
 
     try:
         scene = vectorize_image(source, preset=preset)
