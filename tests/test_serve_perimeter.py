@@ -467,8 +467,8 @@ def test_cli_server_refuses_a_bomb_in_little_memory_and_ctrl_c_is_prompt(tmp_pat
         time.sleep(0.5)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        assert time.monotonic() - t0 < 10
+        proc.wait(timeout=45)  # unbounded, the stalled body alone would hold it 60 s
+        assert time.monotonic() - t0 < 25  # 3 s of grace, then teardown (slow when loaded)
         for s in stalled:
             s.close()
         out, err = proc.communicate()
