@@ -69,11 +69,6 @@ def _f32(x, shape=None) -> torch.Tensor:
     return t.reshape(shape) if shape is not None else t
 
 
-def _take(t: torch.Tensor, sizes: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Rows of the packed ``t`` (``sizes[i]`` rows per item) of the items in ``keep`` (bool)."""
-    return t[torch.repeat_interleave(keep.to(sizes.device), sizes).to(t.device)]
-
-
 @dataclass
 class Gradients:
     """The gradient table: K linear or radial gradients, S stops in all.
@@ -507,6 +502,28 @@ class Scene:
             g.stop_offsets,
         ]
 
+    def frozen_masks(self, editable: torch.Tensor) -> list[torch.Tensor]:
+        """Which entries of each of :meth:`parameters` belong to frozen paths.
+
+        Args:
+            editable: (N,) bool, the paths that may change.
+
+        Returns:
+            bool masks shaped like the parameters' first dimension: points of frozen
+            paths; widths and colours of frozen paths; gradients (geometry, stops) that a
+            frozen path uses (a gradient shared with an editable path stays frozen).
+        """
+        dev = self.contour_path.device
+        frozen = ~editable.to(dev)
+        g = self.gradients
+        used = torch.zeros(len(g), dtype=torch.bool, device=dev)
+        for paint in (self.fill_paint, self.stroke_paint):
+            sel = frozen & (paint >= 0)
+            used[paint[sel]] = True
+        stops = used[g.stop_gradient().to(dev)]
+        point = frozen[self.path_point_index()]
+        return [point, frozen, used, frozen, frozen, stops, stops]
+
     def project_(self, shape: bool = True, color: bool = True) -> Scene:
         """Pull the parameters back into their valid ranges, in place, after a step.
 
@@ -562,6 +579,13 @@ class Scene:
             setattr(self, f.name, getattr(moved, f.name))
         return self
 
+    def to_dtype(self, dtype: torch.dtype) -> Scene:
+        """A detached copy whose floating-point tensors have ``dtype`` (e.g. float64 for
+        finite-difference checks)."""
+        return self._rebuild(
+            lambda t: t.detach().to(dtype, copy=True) if t.is_floating_point() else t.clone()
+        )
+
     def clone(self) -> Scene:
         """A deep copy with detached tensors (no gradients)."""
         return self._rebuild(lambda t: t.detach().clone())
@@ -572,23 +596,39 @@ class Scene:
         keep_t = torch.as_tensor(keep, dtype=torch.int64, device=self.contour_path.device)
         keep_mask = torch.zeros(self.num_paths, dtype=torch.bool, device=keep_t.device)
         keep_mask[keep_t] = True
-        contour_keep = keep_mask[self.contour_path]
-        point_keep = torch.repeat_interleave(contour_keep, self.contour_sizes)
-        remap = torch.cumsum(keep_mask.long(), 0) - 1
-        idx = keep_mask.nonzero().flatten().tolist()
+        return self.take(keep_mask.nonzero().flatten())
+
+    def take(self, order: torch.Tensor | Sequence[int]) -> Scene:
+        """A new scene of the paths ``order`` (N',) int, in that order, repeats allowed
+        (detached copies; the gradient, group and clip tables are kept whole)."""
+        dev = self.contour_path.device
+        idx = torch.as_tensor(order, dtype=torch.int64, device=dev)
+
+        def ranges(sizes: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+            # Indices of the rows of every item in ``items``, ``sizes[i]`` rows per item.
+            first = torch.cumsum(sizes, 0) - sizes
+            cnt = sizes[items]
+            item = torch.repeat_interleave(torch.arange(len(items), device=dev), cnt)
+            local = torch.arange(int(cnt.sum()), device=dev) - (torch.cumsum(cnt, 0) - cnt)[item]
+            return first[items][item] + local, item
+
+        per_path_contours = torch.bincount(self.contour_path, minlength=self.num_paths)
+        contours, contour_owner = ranges(per_path_contours, idx)
+        points, _ = ranges(self.contour_sizes, contours)
+        dash_rows, _ = ranges(self.dash_sizes, idx)
         per_path = {
-            name: getattr(self, name).detach()[keep_mask.to(getattr(self, name).device)].clone()
+            name: getattr(self, name).detach()[idx.to(getattr(self, name).device)].clone()
             for name in list(_PER_PATH)[1:] + ["colors", "stroke_colors", "evenodd"]
         }
         return Scene(
             width=self.width,
             height=self.height,
-            points=self.points.detach()[point_keep.to(self.device)].clone(),
-            contour_sizes=self.contour_sizes[contour_keep].clone(),
-            contour_path=remap[self.contour_path[contour_keep]],
-            contour_closed=self.contour_closed[contour_keep].clone(),
-            dashes=_take(self.dashes.detach(), self.dash_sizes, keep_mask).clone(),
-            info=[PathInfo(self.info[i].id, self.info[i].groups) for i in idx],
+            points=self.points.detach()[points.to(self.device)].clone(),
+            contour_sizes=self.contour_sizes[contours].clone(),
+            contour_path=contour_owner,
+            contour_closed=self.contour_closed[contours].clone(),
+            dashes=self.dashes.detach()[dash_rows.to(self.dashes.device)].clone(),
+            info=[PathInfo(self.info[i].id, self.info[i].groups) for i in idx.tolist()],
             gradients=self.gradients.map(lambda t: t.detach().clone()),
             groups=self.groups.map(lambda t: t.detach().clone()),
             clips=[ClipPath(c.scene.clone(), c.clip, c.id) for c in self.clips],

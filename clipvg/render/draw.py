@@ -304,11 +304,12 @@ class _Renderer:
                     keep = (painted & it.grad_ok[o]).to(alpha.dtype)
                     alpha = alpha.index_put((sel,), alpha[sel] * rgba[:, 3] * keep)
                     rgb = rgb.index_put((sel,), rgba[:, :3])
+            clip = None
             if self.mask_table is not None:
-                alpha = alpha * self.mask_table[self.clip_slot[own], cell_pixel]
+                clip = self.mask_table[self.clip_slot[own], cell_pixel]
             if channels == 4:
                 rgb = torch.cat([rgb, torch.ones_like(rgb[:, :1])], 1)
-            return alpha, rgb
+            return alpha, rgb, clip
 
         return shade
 

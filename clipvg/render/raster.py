@@ -380,8 +380,10 @@ def check_finite(t: torch.Tensor, what: str) -> None:
         raise ClipvgError(f"the scene has infinite or NaN {what}; it cannot be rendered")
 
 
-#: ``shader(cell_path, cell_pixel) -> (alpha (M,), paint (M, K))``, see :func:`rasterize_lines`.
-Shader = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+#: ``shader(cell_path, cell_pixel) -> (alpha, paint, clip)``, see :func:`rasterize_lines`.
+Shader = Callable[
+    [torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+]
 
 
 def rasterize_lines(
@@ -406,9 +408,11 @@ def rasterize_lines(
         evenodd: (N,) bool fill rule.
         background: (K,) what lies under everything.
         shader: optional, gives each coverage cell its own alpha and colour
-            (gradients, clip masks), replacing ``opacity`` and ``rgb``: called with
-            ``cell_path`` (M,) int32 and ``cell_pixel`` (M,) int64 flat pixel index
-            ``row * width + col`` (``height * width`` for cells that are no pixel).
+            (gradients) and a coverage factor (clip masks, or None), replacing
+            ``opacity`` and ``rgb``: called with ``cell_path`` (M,) int32 and
+            ``cell_pixel`` (M,) int64 flat pixel index ``row * width + col``
+            (``height * width`` for cells that are no pixel); returns
+            ``(alpha (M,), paint (M, K), clip (M,) or None)``.
 
     Returns:
         (height, width, K), source-over of every path over ``background``.
@@ -551,7 +555,9 @@ def rasterize_lines(
     del w
     per_cell = shader is not None
     if per_cell:
-        opacity, rgb = shader(cell_owner, cell_pixel)
+        opacity, rgb, clip = shader(cell_owner, cell_pixel)
+        if clip is not None:  # a clip is geometry: it scales coverage, not just alpha
+            cover = cover * clip
     image = Composite.apply(
         cover, opacity, rgb, background, cell_owner, cell_pixel, bounds, height * width, per_cell
     )

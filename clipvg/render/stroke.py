@@ -9,6 +9,10 @@ where SVG itself is discontinuous (a miter turning into a bevel at the miter lim
 Pieces, per polyline (an open or closed run of centre-line segments):
 
 - a quad per segment, ``start +- n``, ``end +- n`` (``n`` the left normal, half a width);
+  at a smooth vertex (a flattened curve: no fold on the inner side, the miter within
+  the limit, or within the arc tolerance of a round join) both quads end on the miter
+  points instead, their shared cross edges cancel and are left out, and no wedge is
+  drawn (this halves the edges a stroked curve costs);
 - a wedge at every vertex between two segments, on the outer side of the turn:
   ``v, v + o*n0, tip, v + o*n1`` (miter tip within the miter limit, else the bevel
   midpoint) or a fan of arc points (round);
@@ -33,6 +37,9 @@ from ..scene import CAP_BUTT, CAP_ROUND, CAP_SQUARE, JOIN_MITER, JOIN_ROUND
 MIN_SEGMENT = 1e-6
 #: Most arc points of one round join or cap.
 MAX_ARC = 64
+#: Round joins and caps follow their arc this much closer than curves are flattened:
+#: a chord error shrinks a small disc's area by a visible fraction.
+ARC_TOLERANCE = 0.25
 
 
 def _perp(u: torch.Tensor) -> torch.Tensor:
@@ -44,6 +51,7 @@ def _arc_steps(angle: torch.Tensor, hw: torch.Tensor, tolerance: float) -> torch
     """(J,) int64 chords for an arc of ``angle`` radians and radius ``hw`` within
     ``tolerance`` pixels (no gradient)."""
     with torch.no_grad():
+        tolerance = tolerance * ARC_TOLERANCE
         ratio = (1 - tolerance / hw.clamp(min=tolerance)).clamp(-1, 1)
         step = (2 * torch.acos(ratio)).clamp(min=1e-3)
         return torch.ceil(angle.abs() / step).clamp(1, MAX_ARC).long()
@@ -130,12 +138,7 @@ def stroke_outline(
     length = torch.sqrt((d * d).sum(1, keepdim=True))
     u = d / length
     n = _perp(u) * hw_line.unsqueeze(1)
-    pieces = []  # (verts, sizes, owner item, flip)
     item = poly_item[line_poly]
-    quads = torch.stack([start + n, end + n, end - n, start - n], 1).reshape(-1, 2)
-    sizes4 = torch.full((len(start),), 4, dtype=torch.long, device=device)
-    no_flip = torch.zeros(len(start), dtype=torch.bool, device=device)
-    pieces.append((quads, sizes4, item, no_flip))
 
     with torch.no_grad():
         count = torch.bincount(line_poly, minlength=q)
@@ -147,6 +150,37 @@ def stroke_outline(
         # the first segment to the last).
         prev = torch.where(is_first, last[line_poly], idx - 1)
         has_join = ~is_first | (poly_closed[line_poly] & (count[line_poly] > 1))
+    # Smooth vertices (the flattening of a curve): both quads meet at the miter
+    # points, so their cross edges cancel and are left out, and no wedge is needed.
+    u0, cos = u[prev], (u[prev] * u).sum(1)
+    turn = u0[:, 0] * u[:, 1] - u0[:, 1] * u[:, 0]
+    with torch.no_grad():
+        hw_d = hw_line.detach()
+        shorter = torch.minimum(length[prev, 0], length[:, 0]).detach()
+        folds = hw_d * turn.detach().abs() > 0.5 * shorter * (1 + cos.detach())  # tan(phi/2)
+        bulge = hw_d * (torch.sqrt(2 / (1 + cos.detach()).clamp(min=1e-12)) - 1)
+        rounded = join[line_poly] != JOIN_MITER
+        smooth = (
+            has_join
+            & (cos.detach() > 0)
+            & ~folds
+            & ~(rounded & (bulge > tolerance * ARC_TOLERANCE))
+        )
+        smooth &= ~(~rounded & (1 + cos.detach() < 2 / miter_limit[line_poly].clamp(min=1.0) ** 2))
+    miter = (n[prev] + n) / (1 + cos).clamp(min=1e-6).unsqueeze(1)
+    sm = smooth.unsqueeze(1)
+    off_start = torch.where(sm, miter, n)
+    off_end = n.index_put((prev[smooth],), miter[smooth])
+    ends_smooth = torch.zeros_like(smooth).index_put_(
+        (prev[smooth],), torch.ones_like(smooth[smooth])
+    )
+    a, b = start + off_start, end + off_end
+    c, d_ = end - off_end, start - off_start
+    quad_start = torch.cat([a, b[~ends_smooth], c, d_[~smooth]])
+    quad_end = torch.cat([b, c[~ends_smooth], d_, a[~smooth]])
+    quad_item = torch.cat([item, item[~ends_smooth], item, item[~smooth]])
+    has_join = has_join & ~smooth
+    pieces = []  # (verts, sizes, owner item, flip)
     jl = has_join.nonzero().squeeze(1)
     if len(jl):
         pieces.extend(
@@ -191,11 +225,14 @@ def stroke_outline(
                 tolerance,
             )
         )
+    if not pieces:
+        return quad_start, quad_end, quad_item
     verts = torch.cat([p[0] for p in pieces])
     sizes = torch.cat([p[1] for p in pieces])
     owners = torch.cat([p[2] for p in pieces])
     flips = torch.cat([p[3] for p in pieces])
-    return _loops(verts, sizes, owners, flips)
+    s2, e2, o2 = _loops(verts, sizes, owners, flips)
+    return torch.cat([quad_start, s2]), torch.cat([quad_end, e2]), torch.cat([quad_item, o2])
 
 
 def _joins(v, u0, u1, hw, join, limit, item, tolerance):
