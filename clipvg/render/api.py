@@ -99,6 +99,12 @@ def render(
     if backend == "diffvg":
         from .diffvg_backend import render_diffvg
 
+        if not scene.is_plain:
+            raise ClipvgError(
+                "the diffvg backend here renders flat fills only, and this scene has strokes, "
+                "gradients, open contours, groups, clips or opacity; use --backend torch"
+            )
+
         return render_diffvg(scene, width, height, bg)
     if backend != "torch":
         raise ClipvgError(f"unknown backend {backend!r}; use torch or diffvg")
