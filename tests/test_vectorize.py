@@ -209,8 +209,9 @@ def test_refinement_plan_spends_the_budget():
 
 def counted_renders(monkeypatch) -> list[tuple[int, int, int]]:
     """Patch clipvg.render.render to record (paths, width, height) of every call."""
-    import clipvg.render as render_module
+    import importlib
 
+    render_module = importlib.import_module("clipvg.render")  # clipvg.render is the function
     calls, real = [], render_module.render
 
     def counting(scene, width=None, height=None, **kw):
@@ -222,7 +223,7 @@ def counted_renders(monkeypatch) -> list[tuple[int, int, int]]:
 
 
 def test_refinement_stops_when_the_gain_flattens_and_skips_the_hidden_base(monkeypatch):
-    from vectorize.refine import Stage, refine
+    from vectorize.refine import Stage, refine, top_path_map
 
     im = cv2.GaussianBlur(disk_image(48, 32), (0, 0), 1.0)
     rgb, opaque = im.astype(np.float32) / 255, np.ones(im.shape[:2], bool)
@@ -230,7 +231,9 @@ def test_refinement_stops_when_the_gain_flattens_and_skips_the_hidden_base(monke
     calls = counted_renders(monkeypatch)
     refine(start, rgb, opaque, 40, flat=0.0)
     assert len(calls) == 40
-    assert all(n == start.num_paths - 1 for n, _, _ in calls)  # the base shows no pixel
+    top = top_path_map(start, *rgb.shape[:2])
+    shown = len(np.unique(top[top >= 0]))  # paths that show a pixel: the others are skipped
+    assert all(n == shown for n, _, _ in calls)
     calls.clear()
     refine(start, rgb, opaque, 40, flat=0.05)
     assert 4 < len(calls) < 40
