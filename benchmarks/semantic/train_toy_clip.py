@@ -1,6 +1,7 @@
 """Train ``clipvg-toy``: a small open_clip model, contrastively, on procedural scenes.
 
-Deterministic from ``--seed`` (same data, same captions, same batches, same initial
+Batches are made of same-colour groups (``--group``), so that shape and position, not
+colour alone, must tell captions apart. Deterministic from ``--seed`` (same data, same captions, same batches, same initial
 weights; on one thread count the run repeats bit for bit). Writes fp16 safetensors
 weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
@@ -49,6 +50,28 @@ def make_data(n: int, seed: int, size: int, max_blur: float) -> tuple[list, torc
     return specs, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
 
+def colour_groups(specs: list) -> list[torch.Tensor]:
+    """Scene indices grouped by the colour term of their first object."""
+    by: dict[str, list[int]] = {}
+    for i, spec in enumerate(specs):
+        by.setdefault(spec.objects[0].color, []).append(i)
+    return [torch.tensor(v) for _, v in sorted(by.items())]
+
+
+def hard_batch(
+    groups: list[torch.Tensor], batch: int, group: int, gen: torch.Generator
+) -> torch.Tensor:
+    """A batch of ``batch // group`` colour groups of ``group`` scenes each: within a
+    group the first object's colour is the same, so only shape, position and the rest
+    tell the captions apart (colour alone is learned first and then stops teaching)."""
+    picks = torch.randperm(len(groups), generator=gen)[: batch // group]
+    parts = []
+    for g in picks.tolist():
+        members = groups[g]
+        parts.append(members[torch.randint(len(members), (group,), generator=gen)])
+    return torch.cat(parts)
+
+
 def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -59,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scenes", type=int, default=12000)
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--group", type=int, default=16, help="scenes per same-colour group of a batch")
     ap.add_argument("--max-blur", type=float, default=0.8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
@@ -100,13 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = ClipLoss()
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed + 1)
-    log, order, cursor, stopped = [], torch.randperm(args.scenes, generator=gen), 0, None
+    groups = colour_groups(specs)
+    log, stopped = [], None
     model.train()
     for step in range(args.steps):
-        if cursor + args.batch > args.scenes:
-            order, cursor = torch.randperm(args.scenes, generator=gen), 0
-        idx = order[cursor : cursor + args.batch]
-        cursor += args.batch
+        idx = hard_batch(groups, args.batch, args.group, gen)
         x = (images[idx].float() / 255 - mean) / std
         tokens = tokenizer([caption(specs[i], rng) for i in idx.tolist()])
         for g in opt.param_groups:

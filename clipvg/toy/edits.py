@@ -21,7 +21,11 @@ The three uses:
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,6 +258,34 @@ def write_input(case: EditCase, folder: Path) -> Path:
     path = folder / "input.svg"
     save_svg(scene, path)
     return path
+
+
+@contextmanager
+def direction_floor(floor: float | None) -> Iterator[None]:
+    """Run edits with ``directional_loss(..., floor=floor)`` (None: as the library has it).
+
+    An ablation only: the floor is not a setting, so the loss function is swapped in
+    every loaded clipvg module that imported it, and put back afterwards.
+    """
+    if floor is None:
+        yield
+        return
+    from clipvg import losses
+
+    original = losses.directional_loss
+    wide = functools.partial(original, floor=floor)
+    patched = [
+        m
+        for name, m in list(sys.modules.items())
+        if name.startswith("clipvg") and getattr(m, "directional_loss", None) is original
+    ]
+    for m in patched:
+        m.directional_loss = wide
+    try:
+        yield
+    finally:
+        for m in patched:
+            m.directional_loss = original
 
 
 def run_case(

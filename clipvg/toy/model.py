@@ -29,3 +29,17 @@ def register() -> None:
 
         open_clip.add_model_config(CONFIG_FILE)
         _registered = True
+
+
+def vocabulary() -> str:
+    """One line on what the toy model understands (for messages and the README)."""
+    from .palette import COLOR_TERMS
+    from .scenes import POSITIONS
+    from .shapes import SHAPES
+
+    return (
+        f"{len(COLOR_TERMS)} colour terms ({', '.join(COLOR_TERMS)}), "
+        f"{len(SHAPES)} shapes ({', '.join(SHAPES)}), positions ({', '.join(POSITIONS)}), "
+        "1 to 3 flat objects on a plain background; nothing else (no photos, textures, "
+        "styles or other words)"
+    )
