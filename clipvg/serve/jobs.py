@@ -3,10 +3,10 @@
 Each job is one run folder ``WORKDIR/runs/ID`` written by :func:`clipvg.edit.run_edit`,
 exactly as ``cli.py edit -o WORKDIR/runs/ID`` would write it, so the CLI can resume a
 run started in the page (``--resume``) and the page lists runs the CLI left there.
-The optimizer runs in the worker thread, never on the event loop; the per-iteration
-callback records progress, renders a preview PNG now and then, and raises
-KeyboardInterrupt when the job is asked to stop (the library then saves the latest
-state, checkpoint and run.json).
+The optimizer runs in the worker thread, never on the event loop, through the one
+launcher (:mod:`clipvg.launch`); the per-iteration callback records progress and renders
+a preview PNG now and then; a job is stopped by setting its ``stop`` event, read
+between iterations (the library then saves the latest state, checkpoint and run.json).
 """
 
 from __future__ import annotations
@@ -21,15 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import EditSettings, merge_settings, read_config
-from ..edit import CHECKPOINT, RUN_RECORD, run_edit
+from ..config import EditSettings
 from ..errors import ClipvgError
+from ..launch import EncoderCache, decide_resume, launch, random_weights, resumable
+from ..run import RUN_RECORD
 from .scenes import ID_PATTERN, check_id, new_id, preview_png
 
 log = logging.getLogger("clipvg.serve")
 
 #: Builds the CLIP encoder; the argument asks for random weights ("try the pipeline").
 EncoderFactory = Callable[[bool], Any]
+
+
+def factory_cache(factory: EncoderFactory) -> EncoderCache:
+    """An :class:`EncoderCache` over a ``factory(random_weights)`` (one encoder per kind)."""
+    return EncoderCache(lambda s: factory(random_weights(s)), key=random_weights)
+
+
 TERMINAL = ("stopped", "done", "failed")
 #: run.json status -> job status (a run left "running" was cut off: it is stopped).
 _DISK_STATUS = {"finished": "done", "interrupted": "stopped", "running": "stopped"}
@@ -54,10 +62,11 @@ class Job:
     created: float = field(default_factory=time.time)
     events: list[tuple[int, str, dict]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    resume: bool = False  # the next run continues the folder (decided by decide_resume)
 
     @property
     def resumable(self) -> bool:
-        return (self.folder / CHECKPOINT).is_file()
+        return resumable(self.folder)
 
     def summary(self, position: int | None = None) -> dict[str, Any]:
         s = self.settings
@@ -95,12 +104,17 @@ def _scene_of(path: str | None) -> str | None:
 
 
 class JobManager:
-    """The queue and its worker thread.
+    """The web editor's edit queue: jobs run one at a time, in order, in one worker thread.
+
+    Jobs live in memory and in their run folders (runs from earlier sessions, or
+    from the CLI, are read back from disk on demand). Every event a job emits
+    (status, iteration, preview) is kept in order for the page's event stream.
 
     Args:
         root: folder of the run folders (``WORKDIR/runs``).
-        encoder_factory: ``factory(random_weights) -> Encoder``; called in the worker,
-            once per kind, and kept.
+        encoder_factory: where CLIP comes from: an :class:`clipvg.launch.EncoderCache`
+            (one seed rule: random weights from the run's seed), or a
+            ``factory(random_weights) -> Encoder`` called once per kind, and kept.
         preview_interval: seconds between live previews (a preview follows every
             iteration when iterations are slower than this).
         preview_budget: largest fraction of the run's time spent on previews (0.05):
@@ -111,19 +125,22 @@ class JobManager:
     def __init__(
         self,
         root: Path,
-        encoder_factory: EncoderFactory,
+        encoder_factory: EncoderCache | EncoderFactory,
         preview_interval: float = 2.0,
         preview_budget: float | None = 0.05,
     ):
         self.root = root
-        self.encoder_factory = encoder_factory
+        self.encoders = (
+            encoder_factory
+            if isinstance(encoder_factory, EncoderCache)
+            else factory_cache(encoder_factory)
+        )
         self.preview_interval = preview_interval
         self.preview_budget = preview_budget
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
         self._cond = threading.Condition()
         self._closing = False
-        self._encoders: dict[bool, Any] = {}
         self._thread = threading.Thread(target=self._worker, name="clipvg-edit", daemon=True)
         self._thread.start()
 
@@ -225,12 +242,9 @@ class JobManager:
                 f'{{"iters": {job.iteration + 50}}}'
             )
         with self._cond:
-            if job.resumable:  # the CLI's resume path: settings from run.json, new iters
-                job.settings = merge_settings(
-                    read_config(job.folder / RUN_RECORD), {"iters": target}, str(job.folder)
-                )
-            else:
-                job.settings.iters = target
+            job.settings, job.resume = decide_resume(
+                job.folder, job.settings, overrides={"iters": target}
+            )
             job.status, job.error = "queued", None
             job.stop.clear()
             self._queue.append(job.id)
@@ -276,11 +290,6 @@ class JobManager:
             self._requeued()
             self._run(job)
 
-    def _encoder(self, random_weights: bool) -> Any:
-        if random_weights not in self._encoders:
-            self._encoders[random_weights] = self.encoder_factory(random_weights)
-        return self._encoders[random_weights]
-
     def _run(self, job: Job) -> None:
         last = [time.perf_counter(), 0.0]  # time and cost of the last preview
 
@@ -306,23 +315,21 @@ class JobManager:
             if now - last[0] >= gap or iteration == 1:
                 self._preview(job, session.scene, iteration)
                 last[:] = time.perf_counter(), time.perf_counter() - now
-            if job.stop.is_set() or self._closing:
-                raise KeyboardInterrupt
 
         try:
-            encoder = self._encoder(job.random_weights)
-            status, _, session = run_edit(
+            result = launch(
                 job.settings,
                 job.folder,
-                resume=job.resumable,
-                overwrite=not job.resumable,  # a failed start may leave files; the folder is ours
-                encoder=encoder,
+                resume=job.resume,
+                overwrite=not job.resume,  # a failed start may leave files; the folder is ours
+                encoders=self.encoders,
+                stop=job.stop,  # set by stop() and request_stop()
                 callback=callback,
                 progress=False,
             )
-            job.iteration = session.iteration
-            self._preview(job, session.scene, session.iteration)
-            job.status = "done" if status == "finished" else "stopped"
+            job.iteration = result.iteration
+            self._preview(job, result.session.scene, result.iteration)
+            job.status = "done" if result.finished else "stopped"
         except ClipvgError as exc:
             job.status, job.error = "failed", str(exc)
         except Exception as exc:  # one line for the page; the traceback goes to the log
