@@ -109,55 +109,55 @@ WIDE_FLOOR = 0.5
 
 
 def plan(patches: int, quick: bool) -> list[tuple[str, EditCase, float | None]]:
-    """(group, case, direction floor or None for the default) for every edit."""
-    rec = RECOLOURS[:3] if quick else RECOLOURS
-    res = RESHAPES[:2] if quick else RESHAPES
-    reg = REGIONS[:2] if quick else REGIONS
+    """(group, case, direction floor or None for the default) for every edit.
+
+    Sized for about 20 minutes on 2 busy cores: the default-floor groups are a subset of
+    the wide-floor ones (the same first edits of each list).
+    """
+    k = 2 if quick else 1  # --quick: every count halved
     base = {"patches": patches}
     out: list[tuple[str, EditCase, float | None]] = []
-    for floor in (None, WIDE_FLOOR):
+    sizes = {None: (12, 6, 4, 0, 2), WIDE_FLOOR: (16, 8, 6, 2, 2)}
+    for floor, (n_rec, n_res, n_reg, n_whole, n_pic) in sizes.items():
         tag = "" if floor is None else f", floor {floor:g}"
-        out += [(f"recolour{tag}", recolour_case(*r, **base), floor) for r in rec]
-        out += [(f"reshape{tag}", reshape_case(*r, **base), floor) for r in res]
-        out += [(f"regions, per-region prompts{tag}", regions_case(*r, **base), floor) for r in reg]
+        out += [
+            (f"recolour{tag}", recolour_case(*r, **base), floor) for r in RECOLOURS[: n_rec // k]
+        ]
+        out += [(f"reshape{tag}", reshape_case(*r, **base), floor) for r in RESHAPES[: n_res // k]]
+        out += [
+            (f"regions, per-region prompts{tag}", regions_case(*r, **base), floor)
+            for r in REGIONS[: n_reg // k]
+        ]
         out += [
             (
                 f"regions, whole-image prompt only{tag}",
                 regions_case(*r, per_region=False, **base),
                 floor,
             )
-            for r in reg[:4]
+            for r in REGIONS[: n_whole // k]
         ]
-        for r in RECOLOURS[: 2 if quick else 4]:
+        for r in RECOLOURS[: n_pic // k]:
             case = recolour_case(*r, **base)
             case.picture, case.variant = True, "picture"
             out.append((f"recolour from a PNG (vectorized){tag}", case, floor))
-    ablations = [
-        ("patches 8", {"patches": 8}),
-        ("patches 8, source-features whole", {"patches": 8, "source_features": "whole"}),
-        ("patches 8, source-features paired", {"patches": 8, "source_features": "paired"}),
-        ("patches 8, crop-ratio 0.5", {"patches": 8, "crop_ratio": 0.5}),
-        ("patches 64", {"patches": 64}),
-        ("lr x3", {**base, "color_lr": 0.03, "shape_lr": 0.6}),
+    ablations = [  # (label, settings, recolours, reshapes), all at floor 0.5
+        ("patches 8", {"patches": 8}, 2, 0),
+        ("patches 8, source-features whole", {"patches": 8, "source_features": "whole"}, 2, 0),
+        ("patches 8, source-features paired", {"patches": 8, "source_features": "paired"}, 2, 0),
+        ("patches 8, crop-ratio 0.5", {"patches": 8, "crop_ratio": 0.5}, 2, 0),
+        ("patches 64", {"patches": 64}, 1, 0),
+        ("lr x3", {**base, "color_lr": 0.03, "shape_lr": 0.6}, 2, 1),
     ]
-    sub_rec = [RECOLOURS[i] for i in ABLATE_RECOLOUR[: 2 if quick else 3]]
-    sub_res = [RESHAPES[i] for i in ABLATE_RESHAPE[: 1 if quick else 2]]
-    for label, settings in ablations:
-        n_rec = 2 if "64" in label else len(sub_rec)
-        n_res = 1 if "64" in label else len(sub_res)
+    for label, settings, n_rec, n_res in ablations:
+        rec = [RECOLOURS[i] for i in ABLATE_RECOLOUR[: max(1, n_rec // k)]]
+        res = [RESHAPES[i] for i in ABLATE_RESHAPE[: n_res // k]]
         out += [
             (f"recolour, floor 0.5, {label}", recolour_case(*r, **settings), WIDE_FLOOR)
-            for r in sub_rec[:n_rec]
+            for r in rec
         ]
         out += [
-            (f"reshape, floor 0.5, {label}", reshape_case(*r, **settings), WIDE_FLOOR)
-            for r in sub_res[:n_res]
+            (f"reshape, floor 0.5, {label}", reshape_case(*r, **settings), WIDE_FLOOR) for r in res
         ]
-    out += [
-        (f"recolour, {label}", recolour_case(*r, **s), None)
-        for label, s in ablations[-1:]
-        for r in sub_rec
-    ]
     return out
 
 
@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             rec = run_case(case, encoder, out / f"edit-{k:03d}", iters=iters, texts=texts)
         rec["group"] = group
         rows.append(rec)
+        (out / "results.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")  # so far
         mark = "ok " if rec["success"] else "NO "
         print(
             f"[{k + 1:3d}/{len(grid)}] {mark} {group:36s} {case.name:42s} -> {rec['seen']:28s} "
