@@ -277,6 +277,7 @@ class EditSession:
         self.region = union_mask(extra, canvas, hw, self.device)
         self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
         self.editable: torch.Tensor | None = None
+        self._allowed: torch.Tensor | None = None
         if s.edit_only:
             if not extra:
                 raise ClipvgError(
@@ -284,6 +285,8 @@ class EditSession:
                     "(ROI 0, the whole image, does not count)"
                 )
             self._confine(extra, hw)
+        if s.freeze:
+            self._freeze(s.freeze)
         self._perceptual_ref: torch.Tensor | None = None
         if s.preserve_background > 0 and hasattr(self.encoder, "intermediate_features"):
             with torch.no_grad():
@@ -323,7 +326,24 @@ class EditSession:
         else:
             is_copy = torch.tensor([is_region_copy(p.id) for p in self.initial.info])
         touching = paths_overlapping(self.initial, self.region)
-        editable = is_copy.to(self.device) | self._paths_within(self.initial, touching)
+        self._set_editable(is_copy.to(self.device) | self._paths_within(self.initial, touching))
+
+    def _freeze(self, ids: list[str]) -> None:
+        """``freeze``: paths with these ids, or inside groups with these ids, stay as they are
+        (region copies of a frozen path are in its groups, so they freeze with it)."""
+        wanted = set(ids)
+        locked = torch.tensor(
+            [p.id in wanted or bool(wanted.intersection(p.groups)) for p in self.initial.info],
+            dtype=torch.bool,
+            device=self.device,
+        )
+        editable = ~locked if self.editable is None else self.editable & ~locked
+        if not bool(editable.any()):
+            raise ClipvgError("freeze: every path that could change is frozen; unfreeze a layer")
+        self._set_editable(editable)
+
+    def _set_editable(self, editable: torch.Tensor) -> None:
+        """(N,) bool paths that change; the others get no gradient and are copied back."""
         self.editable = editable
         point_path = self.scene.path_point_index().to(self.device)
         self._frozen_points = ~editable[point_path]
@@ -401,6 +421,8 @@ class EditSession:
             pts = self.scene.points
             pts[self._frozen_points] = self._frozen_values[0]
             self.scene.colors[self._frozen_colors] = self._frozen_values[1]
+            if self._allowed is None:  # frozen paths only, no edit-only bounds
+                return
             valid = self._valid_points
             # Undoing a segment moves its end points, which its neighbours share: repeat,
             # and after a few rounds undo the whole step.
