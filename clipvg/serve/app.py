@@ -30,8 +30,10 @@ from starlette.exceptions import HTTPException
 
 from ..config import EditSettings
 from ..errors import ClipvgError
-from .jobs import TERMINAL, EncoderFactory, JobManager
-from .scenes import PRESETS, SceneStore, check_id
+from .jobs import TERMINAL, EncoderFactory, JobManager, scene_of
+from .scenes import PRESETS, SceneStore
+from .stages import estimate
+from .views import candidate_file, file_name, request_of
 
 log = logging.getLogger("clipvg.serve")
 
@@ -64,6 +66,7 @@ EDIT_FIELDS = (
     "save_every",
     "batch_size",
     "feather",
+    "candidates",
 )
 ROI_FIELDS = (
     "box",
@@ -76,6 +79,8 @@ ROI_FIELDS = (
     "patch_weight",
 )
 MAX_ITERS = 100_000
+#: Most seeds one page request may rank (each is a whole edit).
+MAX_CANDIDATES = 8
 
 
 class _TooLarge(Exception):
@@ -340,7 +345,26 @@ def create_app(
 
     @app.get("/api/edits/{jid}")
     async def get_edit(jid: str):
-        return jobs.status(jobs.get(jid))
+        job = jobs.get(jid)
+        return {**jobs.status(job), "request": request_of(job.settings, EDIT_FIELDS, ROI_FIELDS)}
+
+    @app.post("/api/estimate")
+    async def estimate_edit(request: Request):
+        body = await _json_body(request)
+        body.pop("scene", None)
+        settings, _ = edit_settings(
+            body, "estimate.svg", device, clip_model, clip_pretrained, None, images=lambda i: i
+        )
+        out = estimate(settings, jobs.measured(clip_model))
+        return {**out, "clip_loaded": jobs.clip_loaded, "clip_load_s": jobs.clip_load_s}
+
+    def download_name(job, suffix: str) -> str:
+        sid = scene_of(job.settings.input)
+        try:
+            stem = Path(scenes.get(sid).name).stem if sid else ""
+        except ClipvgError:
+            stem = ""
+        return file_name(stem or "clipvg", job.settings.prompt or job.id, suffix)
 
     @app.post("/api/edits/{jid}/stop")
     async def stop_edit(jid: str):
@@ -391,7 +415,8 @@ def create_app(
     async def edit_svg(jid: str, download: bool = False):
         job = jobs.get(jid)
         text = await asyncio.to_thread(_latest_svg, job)
-        return Response(text, media_type="image/svg+xml", headers=_attachment(download, jid, "svg"))
+        name = download_name(job, ".svg")
+        return Response(text, media_type="image/svg+xml", headers=_attachment(download, name))
 
     @app.get("/api/edits/{jid}/png")
     async def edit_png(jid: str, download: bool = False):
@@ -400,7 +425,24 @@ def create_app(
         return Response(
             data,
             media_type="image/png",
-            headers={"cache-control": "no-store", **_attachment(download, jid, "png")},
+            headers={
+                "cache-control": "no-store",
+                **_attachment(download, download_name(job, ".png")),
+            },
+        )
+
+    @app.get("/api/edits/{jid}/candidates/{seed}/{kind}")
+    async def candidate_picture(jid: str, seed: int, kind: str, download: bool = False):
+        job = jobs.get(jid)
+        if kind not in ("svg", "png"):
+            raise ClipvgError("ask for a candidate's svg or png")
+        path = candidate_file(job.folder, job.id, seed, kind)
+        name = download_name(job, f"-seed-{seed}.{kind}")
+        media = "image/svg+xml" if kind == "svg" else "image/png"
+        return FileResponse(
+            path,
+            media_type=media,
+            headers={"cache-control": "no-store", **_attachment(download, name)},
         )
 
     @app.get("/api/edits/{jid}/run.json")
@@ -410,7 +452,9 @@ def create_app(
         if not path.is_file():
             raise ClipvgError(f"edit {jid} has no run.json yet (it is written when the run starts)")
         return FileResponse(
-            path, media_type="application/json", headers=_attachment(download, jid, "json")
+            path,
+            media_type="application/json",
+            headers=_attachment(download, download_name(job, "-run.json")),
         )
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
@@ -420,10 +464,9 @@ def create_app(
     return _Guard(app, max_upload_bytes) if max_upload_bytes else app
 
 
-def _attachment(download: bool, jid: str, ext: str) -> dict[str, str]:
+def _attachment(download: bool, name: str) -> dict[str, str]:
     if not download:
         return {}
-    name = "run.json" if ext == "json" else f"clipvg-{check_id(jid, 'edit')}.{ext}"
     return {"content-disposition": f'attachment; filename="{name}"'}
 
 
@@ -515,7 +558,7 @@ def edit_settings(
 
     ``images`` maps an exemplar image id to its stored file.
     """
-    known = set(EDIT_FIELDS) | {"scene", "rois", "lock", "random_weights", "prompt_image"}
+    known = set(EDIT_FIELDS) | {"scene", "rois", "lock", "random_weights", "prompt_image", "freeze"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise ClipvgError(
@@ -533,7 +576,14 @@ def edit_settings(
     iters = body.get("iters", EditSettings.iters)
     if isinstance(iters, int) and not isinstance(iters, bool) and not 1 <= iters <= MAX_ITERS:
         raise ClipvgError(f"iters must be between 1 and {MAX_ITERS}")
+    candidates = body.get("candidates", 1)
+    if isinstance(candidates, int) and not 1 <= candidates <= MAX_CANDIDATES:
+        raise ClipvgError(f"candidates must be between 1 and {MAX_CANDIDATES}")
+    freeze = body.get("freeze") or []
+    if not isinstance(freeze, list) or not all(isinstance(x, str) for x in freeze):
+        raise ClipvgError("freeze must be a list of layer (group) ids")
     values = {k: body[k] for k in EDIT_FIELDS if k in body and body[k] is not None}
+    values["freeze"] = freeze
     values.update(
         input=svg,
         rois=[_roi_entry(i, r, images) for i, r in enumerate(rois)],

@@ -25,6 +25,7 @@ from ..config import EditSettings, merge_settings, read_config
 from ..edit import CHECKPOINT, RUN_RECORD, run_edit
 from ..errors import ClipvgError
 from .scenes import ID_PATTERN, check_id, new_id, preview_png
+from .stages import LOADING_CLIP, StagedEncoder
 
 log = logging.getLogger("clipvg.serve")
 
@@ -51,6 +52,9 @@ class Job:
     preview_iteration: int = -1
     latest_scene: Any = None  # a detached Scene copy taken with the last preview
     preview_costs: list[float] = field(default_factory=list)  # seconds of each preview
+    stage: dict | None = None  # setup stage before the first iteration {name, done, total}
+    candidate: int = 1  # which of settings.candidates runs now (1-based)
+    setup_s: float | None = None  # seconds from start to the first iteration, CLIP loaded
     created: float = field(default_factory=time.time)
     events: list[tuple[int, str, dict]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -76,9 +80,22 @@ class Job:
             "error": self.error,
             "resumable": self.resumable,
             "random_weights": self.random_weights,
-            "scene": _scene_of(s.input),
+            "scene": scene_of(s.input),
             "created": self.created,
+            "stage": self.stage,
+            "candidates": s.candidates,
+            "candidate": self.candidate,
+            "ranking": self.ranking(),
         }
+
+    def ranking(self) -> list[dict] | None:
+        """The candidates' scores, best first, once ranked (``ranking.json``)."""
+        try:
+            data = json.loads((self.folder / "ranking.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        keys = ("rank", "seed", "score", "similarity", "background_rms", "loss", "seconds")
+        return [{k: c.get(k) for k in keys} for c in data.get("candidates", [])]
 
 
 def _mean_seconds(history: list[dict], last: int = 10) -> float | None:
@@ -86,7 +103,7 @@ def _mean_seconds(history: list[dict], last: int = 10) -> float | None:
     return round(sum(recent) / len(recent), 4) if recent else None
 
 
-def _scene_of(path: str | None) -> str | None:
+def scene_of(path: str | None) -> str | None:
     """The scene id of an input ``.../scenes/ID/scene.svg`` (None for other inputs)."""
     if not path:
         return None
@@ -124,6 +141,7 @@ class JobManager:
         self._cond = threading.Condition()
         self._closing = False
         self._encoders: dict[bool, Any] = {}
+        self.clip_load_s: float | None = None  # seconds the first CLIP load took
         self._thread = threading.Thread(target=self._worker, name="clipvg-edit", daemon=True)
         self._thread.start()
 
@@ -148,6 +166,7 @@ class JobManager:
         job = Job(jid, folder, settings, status=_DISK_STATUS.get(record.get("status"), "stopped"))
         job.iteration = int(record.get("iteration", 0))
         job.history = list(record.get("history", []))
+        job.setup_s = (record.get("timings") or {}).get("setup_s")
         job.random_weights = str(settings.clip_pretrained).lower() == "none"
         job.created = (folder / RUN_RECORD).stat().st_mtime
         return job
@@ -281,11 +300,40 @@ class JobManager:
             self._encoders[random_weights] = self.encoder_factory(random_weights)
         return self._encoders[random_weights]
 
+    def _set_stage(self, job: Job, name: str | None, done: int = 0, total: int = 0) -> None:
+        job.stage = None if name is None else {"name": name, "done": done, "total": total}
+        self._emit_status(job)
+
+    def measured(self, clip_model: str) -> list[tuple[EditSettings, float, float | None]]:
+        """(settings, seconds per iteration, setup seconds) of runs with ``clip_model``, newest first."""
+        with self._cond:
+            jobs = sorted(self._jobs.values(), key=lambda j: -j.created)
+        out = []
+        for j in jobs:
+            rest = [h["seconds"] for h in j.history[1:]]  # the first iteration warms up
+            if j.settings.clip_model == clip_model and rest:
+                out.append((j.settings, sum(rest) / len(rest), j.setup_s))
+        return out
+
+    @property
+    def clip_loaded(self) -> bool:
+        return bool(self._encoders)
+
     def _run(self, job: Job) -> None:
         last = [time.perf_counter(), 0.0]  # time and cost of the last preview
+        started = [time.perf_counter()]
+        encoder: StagedEncoder | None = None
+        first_seed = job.settings.seed
 
         def callback(session, iteration: int, record: dict) -> None:
+            job.candidate = session.settings.seed - first_seed + 1
+            if encoder is not None and encoder.in_setup:
+                encoder.editing()
+                if job.setup_s is None and job.candidate == 1:
+                    job.setup_s = round(time.perf_counter() - started[0] - record["seconds"], 3)
             job.iteration = iteration
+            if encoder is not None and iteration >= job.settings.iters > 0:
+                encoder.candidate()  # the next candidate encodes its picture again
             eta = _mean_seconds(job.history + [record])
             with self._cond:
                 job.history.append(record)
@@ -310,7 +358,17 @@ class JobManager:
                 raise KeyboardInterrupt
 
         try:
-            encoder = self._encoder(job.random_weights)
+            if job.random_weights not in self._encoders:
+                self._set_stage(job, LOADING_CLIP)
+                t0 = time.perf_counter()
+                self._encoder(job.random_weights)
+                self.clip_load_s = self.clip_load_s or round(time.perf_counter() - t0, 3)
+            started[0] = time.perf_counter()
+            encoder = StagedEncoder(
+                self._encoder(job.random_weights),
+                job.settings,
+                lambda name, done, total: self._set_stage(job, name, done, total),
+            )
             status, _, session = run_edit(
                 job.settings,
                 job.folder,
@@ -329,6 +387,7 @@ class JobManager:
             log.exception("edit %s failed", job.id)
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {first}"
+        job.stage = None
         self._emit_status(job)
 
     def _preview(self, job: Job, scene, iteration: int) -> None:
