@@ -346,7 +346,11 @@ def create_app(
     @app.get("/api/edits/{jid}")
     async def get_edit(jid: str):
         job = jobs.get(jid)
-        return {**jobs.status(job), "request": request_of(job.settings, EDIT_FIELDS, ROI_FIELDS)}
+        return {
+            **jobs.status(job),
+            "request": request_of(job.settings, EDIT_FIELDS, ROI_FIELDS),
+            "last_event": len(jobs.events_since(job, 0)) - 1,
+        }
 
     @app.post("/api/estimate")
     async def estimate_edit(request: Request):
