@@ -106,22 +106,17 @@ def drag_box(page, x0: float, y0: float, x1: float, y1: float) -> None:
 
 
 def edit_id(page) -> str:
-    wait_until(
-        lambda: page.url.split("#edit=")[-1] if "#edit=" in page.url else None, what="#edit="
-    )
-    return page.url.split("#edit=")[-1]
+    """The edit the page's URL names (#edit=ID; replaceState, which page.url may not see)."""
+
+    def named():
+        h = page.evaluate("() => location.hash")
+        return h[len("#edit=") :] if h.startswith("#edit=") else None
+
+    return wait_until(named, what="#edit= in the URL")
 
 
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def post_json(url: str, body: dict) -> dict:
-    req = urllib.request.Request(
-        url, json.dumps(body).encode(), {"content-type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -254,7 +249,7 @@ def test_a_reload_during_an_edit_restores_it(open_page, server):
     wait_until(lambda: int(line.get_attribute("data-iteration") or 0) > 0, what="an iteration")
     page.reload()
     wait_until(lambda: page.locator("#prompt").input_value() == "a bronze statue", what="prompt")
-    assert page.url.endswith(f"#edit={jid}")
+    assert edit_id(page) == jid
     assert page.locator("#regions input[type=text]").input_value() == "a golden face"
     assert page.locator("#overlay rect.shape").count() == 1
     assert page.locator("#patches").input_value() == "1"
