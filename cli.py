@@ -255,81 +255,74 @@ def _add_edit_options(p) -> None:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from clipvg.config import merge_settings, read_config
-    from clipvg.edit import RUN_RECORD, run_edit
-    from clipvg.errors import ClipvgError
+    from clipvg.config import read_config
+    from clipvg.errors import ClipvgError, Setting, SettingError
     from clipvg.io import check_outside
+    from clipvg.launch import decide_resume, launch, settings_from_layers
 
     outdir = args.resume or args.output
     if not outdir:
-        raise ClipvgError("give an output folder with -o OUTDIR (or --resume OUTDIR)")
+        raise SettingError(
+            "give an output folder with ", Setting("output"), " OUTDIR (or --resume OUTDIR)"
+        )
     check_outside(outdir, [args.config])
     if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
         raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
-    file_values = read_config(args.config) if args.config else None
-    source = args.config or "config"
     if args.resume:
-        if file_values is not None:
+        if args.config:
             raise ClipvgError("--resume takes its settings from OUTDIR/run.json; drop --config")
-        file_values, source = (
-            read_config(Path(args.resume) / RUN_RECORD),
-            str(Path(args.resume) / RUN_RECORD),
-        )
-    settings = merge_settings(file_values, _edit_flags(args), source)
-    status, folder, session = run_edit(
-        settings,
-        outdir,
-        overwrite=args.overwrite,
-        resume=bool(args.resume),
-        progress=not args.quiet,
+        settings, resume = decide_resume(args.resume, resume=True, overrides=_edit_flags(args))
+    else:
+        file_values = read_config(args.config) if args.config else None
+        layers = (file_values, _edit_flags(args))
+        settings, resume = settings_from_layers(*layers, source=args.config or "config"), False
+    result = launch(
+        settings, outdir, overwrite=args.overwrite, resume=resume, progress=not args.quiet
     )
-    if status == "interrupted":
+    folder = result.folder
+    if result.status == "interrupted":
         print(
-            f"interrupted at iteration {session.iteration}: wrote {folder.file('latest.svg')} and run.json; "
+            f"interrupted at iteration {result.iteration}: wrote {folder.file('latest.svg')} and run.json; "
             f"continue with --resume {folder.path}",
             file=sys.stderr,
         )
         return 130
-    done = _plural(session.iteration, "iteration")
-    if session.history:
-        done += f", loss {session.history[-1].loss:.4f}"
+    done = _plural(result.iteration, "iteration")
+    if result.final_loss is not None:
+        done += f", loss {result.final_loss:.4f}"
     else:
         done += ": the input unchanged"
     print(f"wrote {folder.file('final.svg')} ({done})")
     return 0
 
 
+#: Settings whose command-line spelling is not ``--name-with-dashes``.
+_FLAG_SPELLING = {
+    "rois": "--roi / --roi-polygon / --roi-mask",
+    "output": "-o",
+    "vectorize": "the vectorizer options",
+}
+#: Settings that come from several flags (built below), not from one flag of their name.
+_COMPOSITE = ("rois", "vectorize")
+
+
+def flag_name(setting: str) -> str:
+    """How the command line spells a setting (or run option) in messages: ``--edit-only``."""
+    return _FLAG_SPELLING.get(setting) or "--" + setting.replace("_", "-")
+
+
 def _edit_flags(args: argparse.Namespace) -> dict:
-    """The edit settings given on the command line (None: not given)."""
-    names = [
-        "prompt",
-        "iters",
-        "patches",
-        "crop_ratio",
-        "roi_weight",
-        "patch_weight",
-        "shape_lr",
-        "color_lr",
-        "seed",
-        "save_every",
-        "batch_size",
-        "source_features",
-        "precision",
-        "device",
-        "clip_model",
-        "clip_pretrained",
-        "clip_weights",
-        "source_prompt",
-        "prompt_image",
-        "edit_only",
-        "preserve_background",
-        "feather",
-        "candidates",
-        "rank_penalty",
-    ]
-    flags = {n: getattr(args, n) for n in names}
-    flags["input"] = getattr(args, "input", None)
-    flags["lock"] = args.lock
+    """The edit settings given on the command line (None: not given), one per
+    :class:`clipvg.config.EditSettings` field."""
+    from dataclasses import fields
+
+    from clipvg.config import EditSettings
+
+    flags = {
+        f.name: getattr(args, f.name, None)
+        for f in fields(EditSettings)
+        if f.name not in _COMPOSITE
+    }
     flags["rois"] = _roi_specs(args)
     regions = [tuple(r) for r in args.region] if args.region else None
     flags["vectorize"] = {
@@ -605,7 +598,7 @@ VENV_HINT = (
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        from clipvg.errors import ClipvgError
+        from clipvg.errors import ClipvgError, SettingError
     except ModuleNotFoundError as exc:
         print(f"error: Python package {exc.name!r} not found; {VENV_HINT}", file=sys.stderr)
         return 2
@@ -616,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
     except ClipvgError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        text = exc.spelled(flag_name) if isinstance(exc, SettingError) else str(exc)
+        print(f"error: {text}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file operation the library did not word itself
         where = f"{exc.filename}: " if exc.filename else ""

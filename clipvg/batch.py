@@ -1,25 +1,12 @@
 """Batch edits: every row of a jobs file is one ``edit`` run, spread over Ray workers.
 
-Jobs file (CSV or YAML), one row per edit::
-
-    # jobs.yaml                          # jobs.csv
-    defaults: {prompt: "...", lock: shape}    id,input,prompt,iters
-    jobs:                                     cat,cat.svg,a tiger,100
-      - {input: cat.svg, id: cat}             dog,dog.png,,
-      - {input: dog.png, iters: 50}
-
-A row holds the input (SVG or raster; paths are relative to the jobs file) and any
-``edit`` setting (:class:`clipvg.config.EditSettings` field, ``-`` or ``_``), plus the
-vectorizer's options for rasters (``preset``, ``max_paths``, ...) flat; ``id`` names
-its run folder ``OUTDIR/<id>/`` (default: the row number). CSV cells are read as YAML
-values (``3``, ``0.5``, ``true``, ``[shape]``), except text settings, taken as written;
-an empty cell leaves the option out. Precedence: built-in defaults < the YAML
-``defaults`` < command-line options < the row.
+The jobs file (CSV or YAML rows of :class:`clipvg.config.EditSettings` fields) and
+``summary.csv`` are :mod:`clipvg.jobfile`'s; this module runs the rows.
 
 Every row is validated before anything runs; a bad row raises one ClipvgError naming
 its row number. Rows then run on Ray actors (:class:`BatchWorker`): each loads CLIP once
-and keeps it for every row it runs, and runs :func:`clipvg.edit.run_edit`, the code
-path of ``cli.py edit``. A failed row (its error line recorded) or a row whose worker
+and keeps it for every row it runs, and runs the row through the launcher
+(:mod:`clipvg.launch`), as ``cli.py edit`` does. A failed row (its error line recorded) or a row whose worker
 died is retried up to ``retries`` times while the others go on. Rows with a
 ``final.svg`` are skipped; rows with a checkpoint resume. Ctrl-C asks every worker to
 stop after its current iteration, which saves its snapshot. ``OUTDIR/summary.csv``
@@ -28,13 +15,10 @@ stop after its current iteration, which saves its snapshot. ``OUTDIR/summary.csv
 
 from __future__ import annotations
 
-import csv
 import importlib
-import io
 import itertools
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -42,272 +26,42 @@ import uuid
 import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .config import VECTORIZE_KEYS, EditSettings, read_config
+from .config import EditSettings
 from .errors import ClipvgError
-from .io import write_text
+from .jobfile import (
+    SUMMARY,
+    SUMMARY_FIELDS,
+    Job,
+    finished_row,
+    load_jobs,
+    read_jobs,
+    read_summary,
+    write_summary,
+)
+from .launch import EncoderCache, decide_resume, launch, random_weights
 
-SUMMARY = "summary.csv"
-SUMMARY_FIELDS = (
-    "id",
-    "input",
-    "status",
-    "attempts",
-    "iterations",
-    "final_loss",
-    "seconds",
-    "node",
-    "error",
-)
+__all__ = [
+    "SUMMARY",
+    "SUMMARY_FIELDS",
+    "WORKER_PREFIX",
+    "BatchWorker",
+    "Job",
+    "load_jobs",
+    "plan_workers",
+    "read_jobs",
+    "read_summary",
+    "run_batch",
+    "write_summary",
+]
+
 INSTALL_HINT = "batch needs Ray: pip install 'clipvg[cluster]' (or pip install 'ray[default]')"
-#: Settings holding a file path, resolved against the file (or folder) that names them.
-PATH_KEYS = ("input", "prompt_image", "clip_weights")
-#: Settings read as text from a CSV cell (the others are parsed as YAML values).
-TEXT_KEYS = ("id", "input", "prompt", "source_prompt", "prompt_image", "device") + (
-    "clip_model",
-    "clip_pretrained",
-    "clip_weights",
-    "preset",
-)
 #: Seconds the workers get to finish their iteration and save after Ctrl-C.
 STOP_GRACE_S = 300.0
 #: Name prefix of the worker actors.
 WORKER_PREFIX = "clipvg-batch-"
-_SETTING_NAMES = {f.name for f in fields(EditSettings)}
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-@dataclass
-class Job:
-    """One validated row: ``number`` is 1-based, ``settings`` an EditSettings dict with
-    absolute paths."""
-
-    number: int
-    id: str
-    settings: dict[str, Any]
-
-
-# ---- reading and validating the jobs file ---------------------------------------------
-def _csv_rows(path: Path) -> list[dict[str, Any]]:
-    import yaml
-
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
-            raise ClipvgError(f"jobs file {path} is empty; it needs a header row with 'input'")
-        rows = []
-        for n, raw in enumerate(reader, start=1):
-            if None in raw:
-                raise ClipvgError(f"{path.name} row {n}: more cells than header columns")
-            row: dict[str, Any] = {}
-            for key, text in raw.items():
-                key = key.strip().replace("-", "_")
-                text = (text or "").strip()
-                if not text:
-                    continue
-                if key in TEXT_KEYS:
-                    row[key] = text
-                    continue
-                try:
-                    row[key] = yaml.safe_load(text)
-                except yaml.YAMLError:
-                    raise ClipvgError(
-                        f"{path.name} row {n}: cannot read {key} value {text!r}"
-                    ) from None
-            rows.append(row)
-    return rows
-
-
-def read_jobs(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The raw ``(defaults, rows)`` of a CSV or YAML jobs file (nothing validated yet).
-
-    YAML: a list of rows, or a mapping with ``jobs`` (the rows) and optional ``defaults``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ClipvgError(f"jobs file {path} not found")
-    if path.suffix.lower() == ".csv":
-        return {}, _csv_rows(path)
-    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise ClipvgError(f"jobs file {path}: use a .csv, .yaml or .json file")
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ClipvgError(f"jobs file {path} is not valid YAML: {first}") from None
-    if isinstance(data, list):
-        data = {"jobs": data}
-    if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
-        raise ClipvgError(f"jobs file {path} needs a 'jobs' list (and optional 'defaults')")
-    extra = sorted(set(data) - {"jobs", "defaults"})
-    if extra:
-        raise ClipvgError(f"jobs file {path}: unknown top-level key(s) {', '.join(extra)}")
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise ClipvgError(f"jobs file {path}: 'defaults' must be a mapping of edit options")
-    for n, row in enumerate(data["jobs"], start=1):
-        if not isinstance(row, dict):
-            raise ClipvgError(f"{path.name} row {n}: a row must be a mapping of options")
-    return defaults, data["jobs"]
-
-
-def _absolute(value: Any, base: Path) -> Any:
-    return str(base / value) if isinstance(value, str) and value else value
-
-
-def _layer(values: Mapping[str, Any], base: Path) -> dict[str, Any]:
-    """One layer of options: keys normalized, vectorizer keys nested, paths made absolute."""
-    out: dict[str, Any] = {}
-    vec: dict[str, Any] = {}
-    for key, value in values.items():
-        key = str(key).replace("-", "_")
-        if value is None:
-            continue
-        if key in VECTORIZE_KEYS:
-            vec[key] = value
-        elif key == "vectorize":
-            if not isinstance(value, dict):
-                raise ClipvgError("vectorize must be a mapping of vectorizer options")
-            vec.update({k: v for k, v in value.items() if v is not None})
-        elif key in PATH_KEYS:
-            out[key] = _absolute(value, base)
-        elif key == "rois" and isinstance(value, list):
-            out[key] = [
-                {k: _absolute(v, base) if k in ("mask", "image") else v for k, v in r.items()}
-                if isinstance(r, dict)
-                else r
-                for r in value
-            ]
-        else:
-            out[key] = value
-    if vec:
-        out["vectorize"] = vec
-    return out
-
-
-def _merge(layers: list[dict[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    vec: dict[str, Any] = {}
-    for layer in layers:
-        for key, value in layer.items():
-            if key == "vectorize":
-                vec.update(value)
-            else:
-                merged[key] = value
-    merged["vectorize"] = vec
-    return merged
-
-
-def _check_files(s: EditSettings) -> None:
-    if not s.input:
-        raise ClipvgError("no input; give the row an 'input' file")
-    named = [("input", s.input), ("prompt_image", s.prompt_image), ("clip_weights", s.clip_weights)]
-    named += [
-        (f"ROI {i} {k}", r[k])
-        for i, r in enumerate(s.rois, start=1)
-        if isinstance(r, dict)
-        for k in ("mask", "image")
-        if isinstance(r.get(k), str)
-    ]
-    for what, value in named:
-        if value is not None and not Path(value).is_file():
-            raise ClipvgError(f"{what} {value} not found")
-    if not s.prompt.strip() and not s.prompt_image:
-        raise ClipvgError("the prompt is empty; give a prompt (or prompt_image)")
-
-
-def load_jobs(
-    path: str | os.PathLike, flags: Mapping[str, Any] | None = None, cwd: str | None = None
-) -> list[Job]:
-    """Read and validate every row of a jobs file; raises ClipvgError naming the bad row.
-
-    Args:
-        path: the CSV or YAML jobs file; relative paths in it are relative to its folder.
-        flags: command-line options (``None`` values are options not given), as built
-            for ``edit``; their relative paths are relative to ``cwd`` (default: here).
-    """
-    path = Path(path)
-    defaults, rows = read_jobs(path)
-    base = path.resolve().parent
-    if not rows:
-        raise ClipvgError(f"jobs file {path} has no rows")
-    try:
-        if "id" in defaults:
-            raise ClipvgError("'id' belongs to a row, not to the defaults")
-        lower = [_layer(defaults, base), _layer(flags or {}, Path(cwd or os.getcwd()))]
-    except ClipvgError as exc:
-        raise ClipvgError(f"{path.name} defaults: {exc}") from None
-    jobs: list[Job] = []
-    seen: dict[str, int] = {}
-    for n, row in enumerate(rows, start=1):
-        try:
-            values = _layer(row, base)
-            row_id = str(values.pop("id", n))
-            if not _ID.fullmatch(row_id) or row_id == SUMMARY:
-                raise ClipvgError(
-                    f"id {row_id!r} is not a plain folder name (letters, digits, . _ -)"
-                )
-            if row_id in seen:
-                raise ClipvgError(f"id {row_id!r} is already used by row {seen[row_id]}")
-            merged = _merge([*lower, values])
-            unknown = sorted(set(merged) - _SETTING_NAMES)
-            if unknown:
-                raise ClipvgError(
-                    f"unknown option(s) {', '.join(unknown)}; "
-                    f"known: id, {', '.join(sorted(_SETTING_NAMES - {'vectorize'}))}, "
-                    f"{', '.join(VECTORIZE_KEYS)}"
-                )
-            settings = EditSettings.from_dict(merged)
-            _check_files(settings)
-        except ClipvgError as exc:
-            raise ClipvgError(f"{path.name} row {n}: {exc}") from None
-        seen[row_id] = n
-        jobs.append(Job(n, row_id, settings.to_dict()))
-    return jobs
-
-
-# ---- summary.csv ----------------------------------------------------------------------
-def read_summary(outdir: str | os.PathLike) -> dict[str, dict[str, str]]:
-    """The rows of ``OUTDIR/summary.csv`` by id ({} when there is none)."""
-    path = Path(outdir) / SUMMARY
-    if not path.is_file():
-        return {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {r["id"]: r for r in csv.DictReader(fh) if r.get("id")}
-
-
-def write_summary(rows: list[dict[str, Any]], outdir: str | os.PathLike) -> None:
-    """Write ``OUTDIR/summary.csv`` whole (temp file, then rename)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, SUMMARY_FIELDS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(buf.getvalue(), Path(outdir) / SUMMARY)
-
-
-def _finished_row(job: Job, folder: Path, old: dict[str, str] | None) -> dict[str, Any]:
-    """Summary line of a row whose final.svg exists (kept from the last summary if any)."""
-    from .edit import RUN_RECORD
-
-    if old is not None and old.get("status") == "done":
-        return dict(old)
-    row = {"id": job.id, "input": job.settings["input"], "status": "done", "attempts": 0}
-    try:
-        import json
-
-        rec = json.loads((folder / RUN_RECORD).read_text(encoding="utf-8"))
-        row["iterations"] = rec.get("iteration", "")
-        if rec.get("history"):
-            row["final_loss"] = f"{rec['history'][-1]['loss']:.6g}"
-        row["seconds"] = (rec.get("timings") or {}).get("total_s", "")
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return row
 
 
 # ---- workers --------------------------------------------------------------------------
@@ -369,8 +123,11 @@ class BatchWorker:
 
     def __init__(self, threads: int, encoder_factory: str | None = None):
         self._threads = threads
-        self._factory = encoder_factory
-        self._encoders: dict[tuple, Any] = {}
+        if encoder_factory:
+            build = _import(encoder_factory)
+            self.encoders = EncoderCache(lambda s: build(), key=lambda s: "factory")
+        else:  # the driver warns about random weights once
+            self.encoders = EncoderCache(quiet=True)
         self._stop = threading.Event()
         self._node: str | None = None
 
@@ -388,38 +145,12 @@ class BatchWorker:
         """Ask the running row to stop after its current iteration (it saves a snapshot)."""
         self._stop.set()
 
-    def _encoder(self, s: EditSettings):
-        from .clip import RANDOM_WEIGHTS, load_clip, resolve_device
-
-        # Random weights are drawn from the row's seed, as `cli.py edit` draws them.
-        random = (s.clip_pretrained or "").strip().lower() == RANDOM_WEIGHTS
-        seed = s.seed if random and not s.clip_weights else 0
-        key = (
-            ("factory",)
-            if self._factory
-            else (s.clip_model, s.clip_pretrained, s.clip_weights, s.device, seed)
-        )
-        if key not in self._encoders:
-            if self._factory:
-                self._encoders[key] = _import(self._factory)()
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the driver warns about random weights
-                    self._encoders[key] = load_clip(
-                        s.clip_model,
-                        s.clip_pretrained,
-                        s.clip_weights,
-                        resolve_device(s.device),
-                        seed=seed,
-                    )
-        return self._encoders[key]
-
     def load(self, settings: dict[str, Any]) -> None:
         """Build the encoder of these settings now (a warm-up; ``run`` builds it otherwise)."""
         import torch
 
         torch.set_num_threads(self._threads)
-        self._encoder(EditSettings.from_dict(settings))
+        self.encoders.get(EditSettings.from_dict(settings))
 
     def run(self, settings: dict[str, Any], outdir: str) -> dict[str, Any]:
         """Run (or resume) one row into ``outdir``; never raises: failures come back as
@@ -427,35 +158,24 @@ class BatchWorker:
         worker (without CLIP's one-time load)."""
         import torch
 
-        from .edit import CHECKPOINT, RUN_RECORD, run_edit
-
         torch.set_num_threads(self._threads)  # per thread: actor methods run in a pool
         t0 = time.perf_counter()
         out: dict[str, Any] = self.info()
-        folder = Path(outdir)
         try:
-            s = EditSettings.from_dict(settings)
-            resume = s.candidates == 1 and (folder / CHECKPOINT).is_file()
-            if resume and (folder / RUN_RECORD).is_file():
-                # the run's own record (ROIs of raster inputs are in canvas units there),
-                # up to the row's iteration count, which a re-run may raise
-                s = EditSettings.from_dict({**read_config(folder / RUN_RECORD), "iters": s.iters})
-            encoder = self._encoder(s)
+            row = EditSettings.from_dict(settings)
+            # a row resumes up to its own iteration count, which a re-run may raise
+            s, resume = decide_resume(outdir, row, overrides={"iters": row.iters})
+            self.encoders.get(s)
             t0 = time.perf_counter()  # the row's own time: CLIP's one-time load left out
-
-            def check_stop(session, iteration, record) -> None:
-                if self._stop.is_set():
-                    raise KeyboardInterrupt
-
             if self._stop.is_set():
                 return {**out, "status": "interrupted", "seconds": 0.0}
-            status, _, session = run_edit(
+            result = launch(
                 s,
-                folder,
+                outdir,
                 overwrite=not resume,
                 resume=resume,
-                encoder=encoder,
-                callback=check_stop,
+                encoders=self.encoders,
+                stop=self._stop,
                 progress=False,
             )
         except Exception as exc:  # recorded in summary.csv, retried by the driver
@@ -466,10 +186,11 @@ class BatchWorker:
                 "error": error.splitlines()[0] if error else "",
                 "seconds": round(time.perf_counter() - t0, 2),
             }
+        loss = result.final_loss
         out.update(
-            status="done" if status == "finished" else "interrupted",
-            iterations=session.iteration,
-            final_loss=f"{session.history[-1].loss:.6g}" if session.history else "",
+            status="done" if result.finished else "interrupted",
+            iterations=result.iteration,
+            final_loss="" if loss is None else f"{loss:.6g}",
             seconds=round(time.perf_counter() - t0, 2),
         )
         return out
@@ -551,7 +272,7 @@ def run_batch(
             raise ClipvgError(f"row {job.number}: {out / job.id} exists and is not a folder")
     if encoder_factory:
         _import(encoder_factory)
-    elif any(j.settings["clip_pretrained"].lower() == "none" for j in jobs):
+    elif any(random_weights(EditSettings.from_dict(j.settings)) for j in jobs):
         warnings.warn(
             "CLIP has RANDOM weights (clip_pretrained none) in some rows: their edits are "
             "meaningless; use this for tests and timing only",
@@ -563,7 +284,7 @@ def run_batch(
     todo: deque[Job] = deque()
     for job in jobs:
         if (out / job.id / "final.svg").is_file():
-            summary[job.id] = _finished_row(job, out / job.id, old.get(job.id))
+            summary[job.id] = finished_row(job, out / job.id, old.get(job.id))
         else:
             summary[job.id] = {
                 "id": job.id,
@@ -625,7 +346,16 @@ def run_batch(
             return worker_cls.options(name=next(names), **options).remote(threads, encoder_factory)
 
         _schedule(
-            ray, spawn, min(n, len(todo)), todo, out, len(jobs), summary, save, retries, progress
+            ray,
+            spawn,
+            workers=min(n, len(todo)),
+            todo=todo,
+            outdir=out,
+            total=len(jobs),
+            summary=summary,
+            save=save,
+            retries=retries,
+            progress=progress,
         )
         return save()
     finally:
@@ -633,11 +363,32 @@ def run_batch(
             ray.shutdown()
 
 
-def _schedule(ray, spawn, n, todo, out, total, summary, save, retries, progress) -> None:
-    """Hand rows to ``n`` workers made by ``spawn`` until each row is done or out of retries."""
+def _schedule(
+    ray: Any,
+    spawn: Callable[[], Any],
+    *,
+    workers: int,
+    todo: deque[Job],
+    outdir: Path,
+    total: int,
+    summary: dict[str, dict[str, Any]],
+    save: Callable[[], Any],
+    retries: int,
+    progress: bool,
+) -> None:
+    """Hand rows to ``workers`` actors made by ``spawn`` until each row is done or out of
+    retries.
+
+    Args:
+        ray: the ``ray`` module; spawn: builds one :class:`BatchWorker` actor.
+        todo: the rows left (retried rows go back in); outdir: their run folders' parent.
+        total: rows in the jobs file (for the progress bar); summary: the summary line
+            of each row by id, updated in place, written by ``save()``.
+    """
     from ray.exceptions import RayActorError, RayError
 
-    idle = [spawn() for _ in range(n)]
+    out = outdir
+    idle = [spawn() for _ in range(workers)]
     actors = list(idle)
     running: dict[Any, tuple[Any, Job]] = {}
     attempts: Counter[str] = Counter()

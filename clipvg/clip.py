@@ -252,7 +252,7 @@ def _online(host: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def _no_weights_message(model: str, pretrained: str) -> str:
+def no_weights_message(model: str, pretrained: str) -> str:
     return (
         f"CLIP weights for {model} ({pretrained}) are not cached and cannot be downloaded; "
         f"pass --clip-weights PATH (a .safetensors or torch checkpoint of {model}) "
@@ -309,16 +309,16 @@ def load_clip(
         checkpoint = _cached_weights(tag_cfg, cache_dir)
         if checkpoint is None:
             if not (_online("huggingface.co") or _online("openaipublic.azureedge.net")):
-                raise ClipvgError(_no_weights_message(model, tag))
+                raise ClipvgError(no_weights_message(model, tag))
             try:
                 with _quiet_open_clip():
                     checkpoint = open_clip.download_pretrained(tag_cfg, cache_dir=cache_dir)
             except Exception as exc:  # network errors come in many types
                 raise ClipvgError(
-                    _no_weights_message(model, tag) + f" ({type(exc).__name__})"
+                    no_weights_message(model, tag) + f" ({type(exc).__name__})"
                 ) from None
             if not checkpoint:
-                raise ClipvgError(_no_weights_message(model, tag))
+                raise ClipvgError(no_weights_message(model, tag))
 
     with phase(f"loading CLIP {model} ({tag if weights is None else weights})", progress):
         try:

@@ -1,6 +1,7 @@
 """Edit settings: one dataclass, and loading it from YAML/JSON config files.
 
-Precedence: built-in defaults < config file < command-line flags. A ``run.json``
+Precedence: built-in defaults < config file < command-line flags < batch row, in one
+function (:func:`settings_from_layers`). A ``run.json``
 written by one run is a valid config for another (its ``settings`` entry is used).
 """
 
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
 
-from .errors import ClipvgError
+from .errors import ClipvgError, Setting, SettingError
 from .io import require_file
 
 LOCKS = ("shape", "color")
@@ -23,6 +24,16 @@ PRECISIONS = ("auto", "fp32", "bf16")
 #: Crops per CLIP pass: peak memory stays under 3 GB (ViT-B-32, 512 px; benchmarks/edit.py).
 BATCH_SIZE = 16
 VECTORIZE_KEYS = ("preset", "max_paths", "max_size", "rounds", "regions", "refine")
+
+
+def _names(*names: str) -> list[str]:
+    """``a, b and c`` as message parts, each a :class:`Setting`."""
+    parts: list[str] = []
+    for i, name in enumerate(names):
+        if i:
+            parts.append(" and " if i == len(names) - 1 else ", ")
+        parts.append(Setting(name))
+    return parts
 
 
 @dataclass
@@ -125,7 +136,7 @@ class EditSettings:
                 if isinstance(v, float) and v.is_integer():
                     setattr(self, name, int(v))
                 else:
-                    raise ClipvgError(f"{name.replace('_', '-')} must be an integer, got {v!r}")
+                    raise SettingError(Setting(name), f" must be an integer, got {v!r}")
         for name in (
             "crop_ratio",
             "roi_weight",
@@ -140,53 +151,67 @@ class EditSettings:
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ClipvgError(f"{name.replace('_', '-')} must be a number, got {v!r}")
+                raise SettingError(Setting(name), f" must be a number, got {v!r}")
             setattr(self, name, float(v))
         if self.iters < 0 or self.patches < 0 or self.save_every < 0 or self.batch_size < 0:
-            raise ClipvgError("iters, patches, save-every and batch-size must be >= 0")
+            raise SettingError(
+                *_names("iters", "patches", "save_every", "batch_size"), " must be >= 0"
+            )
         if not 0 < self.crop_ratio <= 1 or not 0 < self.whole_crop <= 1:
-            raise ClipvgError(
-                f"crop ratios must be in (0, 1], got {self.crop_ratio:g} / {self.whole_crop:g}"
+            raise SettingError(
+                *_names("crop_ratio", "whole_crop"),
+                f" must be in (0, 1], got {self.crop_ratio:g} / {self.whole_crop:g}",
             )
         if not 0 <= self.distortion < 1:
-            raise ClipvgError(f"distortion must be in [0, 1), got {self.distortion:g}")
+            raise SettingError(
+                Setting("distortion"), f" must be in [0, 1), got {self.distortion:g}"
+            )
         if self.shape_lr < 0 or self.color_lr < 0 or self.roi_weight < 0 or self.patch_weight < 0:
-            raise ClipvgError("learning rates and weights must be >= 0")
+            raise SettingError(
+                *_names("shape_lr", "color_lr", "roi_weight", "patch_weight"), " must be >= 0"
+            )
         if self.preserve_background < 0 or self.feather < 0 or self.rank_penalty < 0:
-            raise ClipvgError("preserve-background, feather and rank-penalty must be >= 0")
+            raise SettingError(
+                *_names("preserve_background", "feather", "rank_penalty"), " must be >= 0"
+            )
         if self.candidates < 1:
-            raise ClipvgError(f"candidates must be >= 1, got {self.candidates}")
+            raise SettingError(Setting("candidates"), f" must be >= 1, got {self.candidates}")
         if not isinstance(self.edit_only, bool):
-            raise ClipvgError(f"edit-only must be true or false, got {self.edit_only!r}")
+            raise SettingError(
+                Setting("edit_only"), f" must be true or false, got {self.edit_only!r}"
+            )
         if self.prompt_image is not None and not isinstance(self.prompt_image, str):
-            raise ClipvgError("prompt-image must be a file path")
+            raise SettingError(Setting("prompt_image"), " must be a file path")
         for name, choices in (
             ("source_features", SOURCE_FEATURES),
             ("precision", PRECISIONS),
         ):
             if getattr(self, name) not in choices:
-                raise ClipvgError(
-                    f"{name.replace('_', '-')} must be one of {', '.join(choices)}, "
-                    f"got {getattr(self, name)!r}"
+                raise SettingError(
+                    Setting(name),
+                    f" must be one of {', '.join(choices)}, got {getattr(self, name)!r}",
                 )
         if isinstance(self.lock, str):
             self.lock = [self.lock]
         self.lock = sorted(set(self.lock))
         bad = [x for x in self.lock if x not in LOCKS]
         if bad:
-            raise ClipvgError(f"--lock takes 'shape' or 'color', got {', '.join(map(repr, bad))}")
+            raise SettingError(
+                Setting("lock"), f" takes 'shape' or 'color', got {', '.join(map(repr, bad))}"
+            )
         if len(self.lock) == len(LOCKS):
-            raise ClipvgError(
-                "both shape and color are locked: nothing left to optimize; drop one --lock"
+            raise SettingError(
+                "both shape and color are locked: nothing left to optimize; drop one ",
+                Setting("lock"),
             )
         if not isinstance(self.freeze, list) or not all(isinstance(x, str) for x in self.freeze):
-            raise ClipvgError("freeze must be a list of path or group ids")
+            raise SettingError(Setting("freeze"), " must be a list of path or group ids")
         if not isinstance(self.prompt, str):
-            raise ClipvgError("prompt must be text")
+            raise SettingError(Setting("prompt"), " must be text")
         if not isinstance(self.source_prompt, str) or not self.source_prompt.strip():
-            raise ClipvgError("--source-prompt must be non-empty text")
+            raise SettingError(Setting("source_prompt"), " must be non-empty text")
         if not isinstance(self.rois, list):
-            raise ClipvgError("rois must be a list of {x, y, w, h, prompt} entries")
+            raise SettingError(Setting("rois"), " must be a list of {x, y, w, h, prompt} entries")
         if not isinstance(self.vectorize, dict) or set(self.vectorize) - set(VECTORIZE_KEYS):
             extra = (
                 set(self.vectorize) - set(VECTORIZE_KEYS)
@@ -195,6 +220,26 @@ class EditSettings:
             )
             raise ClipvgError(
                 f"unknown vectorize option(s) {', '.join(sorted(extra))}; known: {', '.join(VECTORIZE_KEYS)}"
+            )
+
+        if self.edit_only and not self.rois:
+            raise SettingError(
+                Setting("edit_only"),
+                " needs at least one region in ",
+                Setting("rois"),
+                " (ROI 0, the whole image, does not count)",
+            )
+
+    def check_target(self) -> None:
+        """A new run needs something to aim at: a prompt, or an exemplar image (resumed
+        runs have theirs in run.json). Raises SettingError."""
+        if not self.prompt.strip() and not self.prompt_image:
+            raise SettingError(
+                "the prompt is empty; give ",
+                Setting("prompt"),
+                " (or ",
+                Setting("prompt_image"),
+                ")",
             )
 
     def roi_defaults(self) -> dict[str, Any]:
@@ -220,13 +265,8 @@ class EditSettings:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str = "settings") -> EditSettings:
         """Build from a mapping; unknown keys are an error (they are usually typos)."""
-        known = {f.name for f in fields(cls)}
         values = {k.replace("-", "_"): v for k, v in values.items()}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ClipvgError(
-                f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
+        check_known(values, SETTING_NAMES, source)
         return cls(**values)
 
 
@@ -258,21 +298,49 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return dict(data)
 
 
-def merge_settings(
-    file_values: Mapping[str, Any] | None, flags: Mapping[str, Any], source: str = "config"
-) -> EditSettings:
-    """Defaults < ``file_values`` < ``flags`` (flags holding only options actually given)."""
-    merged: dict[str, Any] = {k.replace("-", "_"): v for k, v in (file_values or {}).items()}
-    unknown = sorted(set(merged) - {f.name for f in fields(EditSettings)})
+def check_known(
+    names: Iterable[str], known: Iterable[str], source: str = "settings", extra: Iterable[str] = ()
+) -> None:
+    """The one "unknown setting" rule: ``names`` outside ``known`` are an error (usually
+    typos), listing what is known (plus ``extra``, a front end's own keys)."""
+    known, extra = set(known), list(extra)
+    unknown = sorted(set(names) - known - set(extra))
     if unknown:
-        raise ClipvgError(f"{source}: unknown setting(s) {', '.join(unknown)}")
-    vec = dict(merged.get("vectorize") or {})
-    for key, value in flags.items():
-        if value is None:
-            continue
-        if key == "vectorize":
-            vec.update({k: v for k, v in value.items() if v is not None})
-        else:
-            merged[key] = value
-    merged["vectorize"] = vec
-    return EditSettings.from_dict(merged, "settings")
+        listed = ", ".join([*extra, *sorted(known)])
+        where = f"{source}: " if source else ""
+        raise SettingError(f"{where}unknown setting(s) {', '.join(unknown)}; known: {listed}")
+
+
+def settings_from_layers(
+    *layers: Mapping[str, Any] | None, source: str = "settings", extra: Iterable[str] = ()
+) -> EditSettings:
+    """The one way settings are built: built-in defaults < ``layers[0]`` < ``layers[1]`` < ...
+
+    The layers are, in order, what a front end has: a config file or a jobs file's
+    ``defaults`` (or a resumed run's ``run.json``), the command line or the page, a
+    batch row. In each, keys may use ``-`` or ``_``; ``None`` means "not given"; the
+    vectorizer's options may be nested under ``vectorize`` or flat (``preset``), and
+    merge key by key. Unknown keys are an error naming ``source``.
+    """
+    merged: dict[str, Any] = {}
+    vec: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            key = str(key).replace("-", "_")
+            if value is None:
+                continue
+            if key == "vectorize":
+                if not isinstance(value, Mapping):
+                    raise SettingError(
+                        Setting("vectorize"), " must be a mapping of vectorizer options"
+                    )
+                vec.update({k: v for k, v in value.items() if v is not None})
+            elif key in VECTORIZE_KEYS:
+                vec[key] = value
+            else:
+                merged[key] = value
+    check_known(merged, SETTING_NAMES, source, extra)
+    return EditSettings(**merged, vectorize=vec)
+
+
+SETTING_NAMES = frozenset(f.name for f in fields(EditSettings))

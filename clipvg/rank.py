@@ -27,10 +27,19 @@ from .clip import TextFeatureCache
 from .errors import ClipvgError
 from .io import write_text
 from .metrics import background_rms, clip_similarity, roi_crops
+from .run import (
+    Callback,
+    EditResult,
+    Prepared,
+    RunFolder,
+    StopFlag,
+    package_versions,
+    run_session,
+)
+from .session import EditSession
 
 if TYPE_CHECKING:
     from .config import EditSettings
-    from .edit import Callback, EditSession, Prepared, RunFolder
 
 RANKING = "ranking.json"
 
@@ -38,7 +47,7 @@ RANKING = "ranking.json"
 def score_session(session: EditSession, penalty: float) -> dict[str, Any]:
     """Score a session's current scene (see the module docstring); plain floats."""
     with torch.no_grad():
-        image = session._render(session.scene)
+        image = session.render_image(session.scene)
         hw = tuple(image.shape[:2])
         sx, sy = hw[1] / session.scene.width, hw[0] / session.scene.height
         boxes = [r.scaled(sx, sy).box for r in session.rois]
@@ -65,15 +74,14 @@ def run_candidates(
     *,
     t0: float,
     callback: Callback | None = None,
+    stop: StopFlag | None = None,
     progress: bool = True,
-) -> tuple[str, RunFolder, EditSession]:
+) -> EditResult:
     """Run ``settings.candidates`` seeds (seed, seed + 1, ...) and rank them.
 
     Returns:
         (status, folder, session): the best session, or the interrupted one.
     """
-    from .edit import EditSession, RunFolder, package_versions, run_session
-
     k = settings.candidates
     if k < 1:
         raise ClipvgError(f"candidates must be >= 1, got {k}")
@@ -101,10 +109,16 @@ def run_candidates(
             wrote_initial = True
         setup = time.perf_counter() - (t0 if i == 0 else start)
         status = run_session(
-            session, sub, setup_s=setup, write_initial=False, callback=callback, progress=progress
+            session,
+            sub,
+            setup_s=setup,
+            write_initial=False,
+            callback=callback,
+            stop=stop,
+            progress=progress,
         )
         if status == "interrupted":
-            return status, folder, session
+            return EditResult(status, folder, session)
         entry = {"seed": seed, **score_session(session, settings.rank_penalty)}
         entry["loss"] = session.history[-1].loss if session.history else None
         entry["seconds"] = round(time.perf_counter() - start, 3)
@@ -146,4 +160,4 @@ def run_candidates(
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
         }
     )
-    return "finished", folder, best_session
+    return EditResult("finished", folder, best_session)

@@ -812,6 +812,8 @@ def _expanded_size(root: Element, by_id: dict[str, Element], cap: int) -> int:
 
 
 class _Walker:
+    """Walks an SVG tree, resolving groups, transforms and styles into the Scene's paths."""
+
     def __init__(self, root: Element, label: str, limits: SvgLimits, vw: float, vh: float) -> None:
         self.label = label
         self.limits = limits

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +26,20 @@ from clipvg.io import open_rgba
 if TYPE_CHECKING:
     from clipvg.scene import Scene
 
-    from .region import ROI
-
 Polygon = tuple[tuple[float, float], ...]
+
+
+class Region(Protocol):
+    """What a mask needs of an ROI (:class:`roi.region.ROI` is one): this module sits
+    below :mod:`roi.region`, which builds ROIs from these masks, and does not import it."""
+
+    mask: str | None
+    polygon: Polygon | None
+
+    @property
+    def box(self) -> tuple[float, float, float, float]: ...
+
+    def scaled(self, sx: float, sy: float) -> Region: ...
 
 
 def parse_polygon(value: str | Sequence, what: str = "polygon") -> Polygon:
@@ -153,7 +164,10 @@ def polygon_mask(
 
 
 def roi_mask(
-    roi: ROI, canvas: tuple[float, float], size: tuple[int, int], device: torch.device | str = "cpu"
+    roi: Region,
+    canvas: tuple[float, float],
+    size: tuple[int, int],
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Soft mask of one ROI at a render size.
 
@@ -176,7 +190,7 @@ def roi_mask(
 
 
 def union_mask(
-    rois: Sequence[ROI],
+    rois: Sequence[Region],
     canvas: tuple[float, float],
     size: tuple[int, int],
     device: torch.device | str = "cpu",

@@ -22,6 +22,8 @@ from typing import Any
 from clipvg.errors import ClipvgError
 from clipvg.io import require_file
 
+from .mask import mask_bbox, parse_polygon, read_mask
+
 # Per-ROI defaults from CLIPVG; the edit settings take theirs from here.
 ROI_WEIGHT = 30.0
 PATCHES = 64
@@ -116,7 +118,7 @@ def check_roi(roi: ROI, width: float, height: float, index: int = 0) -> ROI:
         require_file(roi.image, f"{name}: exemplar image")
     elif not isinstance(roi.prompt, str) or not roi.prompt.strip():
         raise ClipvgError(
-            f"{name} has an empty prompt; give a non-empty --prompt / ROI text (or an exemplar image)"
+            f"{name} has an empty prompt; give it a non-empty prompt (or an exemplar image)"
         )
     values = (roi.x, roi.y, roi.w, roi.h, roi.weight, roi.crop_ratio, roi.patch_weight)
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
@@ -140,7 +142,6 @@ def check_roi(roi: ROI, width: float, height: float, index: int = 0) -> ROI:
 
 def _region_fields(spec: Mapping[str, Any], width: float, height: float, i: int) -> dict:
     """x, y, w, h for polygon and mask specs: their bounding box (canvas units)."""
-    from .mask import mask_bbox, parse_polygon, read_mask
 
     out: dict[str, Any] = {}
     if spec.get("polygon") is not None and spec.get("mask") is not None:

@@ -95,14 +95,14 @@ def test_csv_cells_and_precedence(inputs):
     "rows, defaults, message",
     [
         ([{"input": "a.svg"}, {"input": "missing.svg"}], {"prompt": "x"}, "row 2: input"),
-        ([{"input": "a.svg", "promt": "x"}], {}, "row 1: unknown option(s) promt"),
+        ([{"input": "a.svg", "promt": "x"}], {}, "row 1: unknown setting(s) promt"),
         ([{"input": "a.svg", "iters": "many"}], {"prompt": "x"}, "row 1: iters must be an integer"),
         ([{"input": "a.svg"}], {}, "row 1: the prompt is empty"),
-        ([{"input": "a.svg", "lock": "everything"}], {"prompt": "x"}, "row 1: --lock takes"),
+        ([{"input": "a.svg", "lock": "everything"}], {"prompt": "x"}, "row 1: lock takes"),
         ([{"id": "a/b", "input": "a.svg"}], {"prompt": "x"}, "row 1: id 'a/b'"),
         ([{"id": "k", "input": "a.svg"}] * 2, {"prompt": "x"}, "row 2: id 'k' is already used"),
         ([{"input": "a.svg"}], {"prompt": "x", "prompt_image": "no.png"}, "row 1: prompt_image"),
-        ([{"input": "a.svg"}], {"prompt": "x", "colour": 1}, "row 1: unknown option(s) colour"),
+        ([{"input": "a.svg"}], {"prompt": "x", "colour": 1}, "row 1: unknown setting(s) colour"),
     ],
 )
 def test_bad_rows_name_their_number(inputs, tmp_path, rows, defaults, message):
@@ -372,7 +372,11 @@ def test_worker_draws_random_clip_weights_from_each_rows_seed(tiny_model_name):
             device="cpu",
         )  # fmt: skip
 
-    a, b, a_again = worker._encoder(row(3)), worker._encoder(row(4)), worker._encoder(row(3))
+    a, b, a_again = (
+        worker.encoders.get(row(3)),
+        worker.encoders.get(row(4)),
+        worker.encoders.get(row(3)),
+    )
     assert a is a_again and a is not b
     with pytest.warns(UserWarning, match="RANDOM weights"):
         expect = load_clip(tiny_model_name, "none", None, "cpu", seed=3)

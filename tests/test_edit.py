@@ -198,7 +198,9 @@ def test_interrupt_leaves_valid_svg(tiny, svg_input, tmp_path):
 # ---- the edit command ----------------------------------------------------------------------
 @pytest.fixture
 def cli_tiny(monkeypatch, tiny):
-    monkeypatch.setattr(edit_mod, "load_clip", lambda *a, **k: tiny)
+    from clipvg import encoders
+
+    monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: tiny)
     import cli
 
     return cli
@@ -585,7 +587,7 @@ def test_bf16_precision_runs_and_settings_are_checked(tiny):
     rec = s.step()
     assert all(torch.isfinite(torch.tensor(rec.rois)))
     assert session(two_boxes(), tiny, precision="fp32").clip_dtype is None
-    with pytest.raises(clipvg.ClipvgError, match="source-features"):
+    with pytest.raises(clipvg.ClipvgError, match="source_features"):
         settings(source_features="cached")
     with pytest.raises(clipvg.ClipvgError, match="precision"):
         settings(precision="fp16")

@@ -180,7 +180,7 @@ def test_edit_only_polygon_and_mask_regions(tiny, tmp_path, kind):
 
 
 def test_edit_only_needs_an_extra_roi(tiny):
-    with pytest.raises(clipvg.ClipvgError, match="edit-only needs"):
+    with pytest.raises(clipvg.ClipvgError, match="edit_only needs"):
         EditSession(two_boxes(), settings(edit_only=True), tiny)
 
 

@@ -123,7 +123,8 @@ def test_every_response_has_a_csp_that_forbids_inline_and_remote_script(client):
         csp = client.get(url).headers["content-security-policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "http" not in csp
     page = client.get("/").text
-    assert "<script src=" in page and "<script>" not in page and "onclick" not in page
+    assert '<script type="module" src="/static/app.js">' in page  # no inline script
+    assert "<script>" not in page and "onclick" not in page
 
 
 def test_raster_is_vectorized_in_the_background(client):
@@ -281,13 +282,13 @@ def test_bad_edit_requests_get_one_message(client, body, message):
     "fields, message",
     [
         ({"rois": [{"box": [1, 2, 3], "prompt": "x"}]}, "box must be"),
-        ({"rois": [{"box": [1, 2, 3, 4]}]}, "non-empty prompt"),
+        ({"rois": [{"box": [1, 2, 3, 4]}]}, "ROI 1: missing prompt"),
         ({"rois": [{"box": [1, 2, 30, 30], "polygon": [[0, 0]], "prompt": "x"}]}, "exactly one"),
         ({"rois": [{"box": [100, 100, 30, 30], "prompt": "x"}]}, "ROI 1"),
         ({"lock": "everything"}, "lock must be"),
         ({"iters": 0}, "iters"),
         ({"iters": "many"}, "iters"),
-        ({"colour": "red"}, "unknown field"),
+        ({"colour": "red"}, "unknown setting(s) colour"),
         ({"edit_only": True}, "edit_only needs"),
         ({"prompt": ""}, "empty prompt"),
     ],
@@ -316,7 +317,7 @@ def test_oversized_and_bad_uploads(tiny, tmp_path):
 
 
 def test_missing_weights_are_reported_with_the_cli_message(tmp_path):
-    from clipvg.clip import _no_weights_message, weights_cached
+    from clipvg.clip import no_weights_message, weights_cached
 
     if weights_cached("ViT-B-32", "openai"):
         pytest.skip("ViT-B-32 weights are cached on this machine")
@@ -324,7 +325,7 @@ def test_missing_weights_are_reported_with_the_cli_message(tmp_path):
     with TestClient(app) as c:
         clip = c.get("/api/info").json()["clip"]
     assert clip["ready"] is False
-    assert clip["message"] == _no_weights_message("ViT-B-32", "openai")
+    assert clip["message"] == no_weights_message("ViT-B-32", "openai")
 
 
 def test_cli_serve_refuses_bad_flags(capsys):

@@ -454,6 +454,8 @@ def _rasterize_rgb(
     tolerance,
     topology,
 ):
+    """Rasterize filled paths: (P, 2) control points in pixels, (N,) opacity, (N, C) colour,
+    contours per path, even-odd flags -> (height, width, C) image over ``background``."""
     device = points.device
     n = rgb.shape[0]
     channels = rgb.shape[1]

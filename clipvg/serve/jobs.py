@@ -3,10 +3,10 @@
 Each job is one run folder ``WORKDIR/runs/ID`` written by :func:`clipvg.edit.run_edit`,
 exactly as ``cli.py edit -o WORKDIR/runs/ID`` would write it, so the CLI can resume a
 run started in the page (``--resume``) and the page lists runs the CLI left there.
-The optimizer runs in the worker thread, never on the event loop; the per-iteration
-callback records progress, renders a preview PNG now and then, and raises
-KeyboardInterrupt when the job is asked to stop (the library then saves the latest
-state, checkpoint and run.json).
+The optimizer runs in the worker thread, never on the event loop, through the one
+launcher (:mod:`clipvg.launch`); the per-iteration callback records progress and renders
+a preview PNG now and then; a job is stopped by setting its ``stop`` event, read
+between iterations (the library then saves the latest state, checkpoint and run.json).
 """
 
 from __future__ import annotations
@@ -21,16 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import EditSettings, merge_settings, read_config
-from ..edit import CHECKPOINT, RUN_RECORD, run_edit
+from ..config import EditSettings
 from ..errors import ClipvgError
+from ..launch import EncoderCache, decide_resume, launch, random_weights, resumable
+from ..run import RUN_RECORD
 from .scenes import ID_PATTERN, check_id, new_id, preview_png
-from .stages import LOADING_CLIP, StagedEncoder
+from .stages import StagedEncoders
 
 log = logging.getLogger("clipvg.serve")
 
 #: Builds the CLIP encoder; the argument asks for random weights ("try the pipeline").
 EncoderFactory = Callable[[bool], Any]
+
+
+def factory_cache(factory: EncoderFactory) -> EncoderCache:
+    """An :class:`EncoderCache` over a ``factory(random_weights)`` (one encoder per kind)."""
+    return EncoderCache(lambda s: factory(random_weights(s)), key=random_weights)
+
+
 TERMINAL = ("stopped", "done", "failed")
 #: run.json status -> job status (a run left "running" was cut off: it is stopped).
 _DISK_STATUS = {"finished": "done", "interrupted": "stopped", "running": "stopped"}
@@ -52,16 +60,17 @@ class Job:
     preview_iteration: int = -1
     latest_scene: Any = None  # a detached Scene copy taken with the last preview
     preview_costs: list[float] = field(default_factory=list)  # seconds of each preview
-    stage: dict | None = None  # setup stage before the first iteration {name, done, total}
-    candidate: int = 1  # which of settings.candidates runs now (1-based)
-    setup_s: float | None = None  # seconds from start to the first iteration, CLIP loaded
     created: float = field(default_factory=time.time)
     events: list[tuple[int, str, dict]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    resume: bool = False  # the next run continues the folder (decided by decide_resume)
+    stage: dict | None = None  # setup stage before the first iteration {name, done, total}
+    candidate: int = 1  # which of settings.candidates runs now (1-based)
+    setup_s: float | None = None  # seconds from start to the first iteration, CLIP loaded
 
     @property
     def resumable(self) -> bool:
-        return (self.folder / CHECKPOINT).is_file()
+        return resumable(self.folder)
 
     def summary(self, position: int | None = None) -> dict[str, Any]:
         s = self.settings
@@ -112,12 +121,17 @@ def scene_of(path: str | None) -> str | None:
 
 
 class JobManager:
-    """The queue and its worker thread.
+    """The web editor's edit queue: jobs run one at a time, in order, in one worker thread.
+
+    Jobs live in memory and in their run folders (runs from earlier sessions, or
+    from the CLI, are read back from disk on demand). Every event a job emits
+    (status, iteration, preview) is kept in order for the page's event stream.
 
     Args:
         root: folder of the run folders (``WORKDIR/runs``).
-        encoder_factory: ``factory(random_weights) -> Encoder``; called in the worker,
-            once per kind, and kept.
+        encoder_factory: where CLIP comes from: an :class:`clipvg.launch.EncoderCache`
+            (one seed rule: random weights from the run's seed), or a
+            ``factory(random_weights) -> Encoder`` called once per kind, and kept.
         preview_interval: seconds between live previews (a preview follows every
             iteration when iterations are slower than this).
         preview_budget: largest fraction of the run's time spent on previews (0.05):
@@ -128,20 +142,23 @@ class JobManager:
     def __init__(
         self,
         root: Path,
-        encoder_factory: EncoderFactory,
+        encoder_factory: EncoderCache | EncoderFactory,
         preview_interval: float = 2.0,
         preview_budget: float | None = 0.05,
     ):
         self.root = root
-        self.encoder_factory = encoder_factory
+        self.encoders = (
+            encoder_factory
+            if isinstance(encoder_factory, EncoderCache)
+            else factory_cache(encoder_factory)
+        )
         self.preview_interval = preview_interval
         self.preview_budget = preview_budget
+        self.clip_load_s: float | None = None  # seconds the first CLIP load took
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
         self._cond = threading.Condition()
         self._closing = False
-        self._encoders: dict[bool, Any] = {}
-        self.clip_load_s: float | None = None  # seconds the first CLIP load took
         self._thread = threading.Thread(target=self._worker, name="clipvg-edit", daemon=True)
         self._thread.start()
 
@@ -244,12 +261,9 @@ class JobManager:
                 f'{{"iters": {job.iteration + 50}}}'
             )
         with self._cond:
-            if job.resumable:  # the CLI's resume path: settings from run.json, new iters
-                job.settings = merge_settings(
-                    read_config(job.folder / RUN_RECORD), {"iters": target}, str(job.folder)
-                )
-            else:
-                job.settings.iters = target
+            job.settings, job.resume = decide_resume(
+                job.folder, job.settings, overrides={"iters": target}
+            )
             job.status, job.error = "queued", None
             job.stop.clear()
             self._queue.append(job.id)
@@ -295,42 +309,44 @@ class JobManager:
             self._requeued()
             self._run(job)
 
-    def _encoder(self, random_weights: bool) -> Any:
-        if random_weights not in self._encoders:
-            self._encoders[random_weights] = self.encoder_factory(random_weights)
-        return self._encoders[random_weights]
-
     def _set_stage(self, job: Job, name: str | None, done: int = 0, total: int = 0) -> None:
         job.stage = None if name is None else {"name": name, "done": done, "total": total}
         self._emit_status(job)
 
     def measured(self, clip_model: str) -> list[tuple[EditSettings, float, float | None]]:
-        """(settings, seconds per iteration, setup seconds) of runs with ``clip_model``, newest first."""
+        """(settings, seconds per iteration, setup seconds) of runs with ``clip_model``,
+        newest first (the first iteration of each, a warm-up, left out)."""
         with self._cond:
             jobs = sorted(self._jobs.values(), key=lambda j: -j.created)
         out = []
         for j in jobs:
-            rest = [h["seconds"] for h in j.history[1:]]  # the first iteration warms up
+            rest = [h["seconds"] for h in j.history[1:]]
             if j.settings.clip_model == clip_model and rest:
                 out.append((j.settings, sum(rest) / len(rest), j.setup_s))
         return out
 
     @property
     def clip_loaded(self) -> bool:
-        return bool(self._encoders)
+        return len(self.encoders) > 0
 
     def _run(self, job: Job) -> None:
         last = [time.perf_counter(), 0.0]  # time and cost of the last preview
-        started = [time.perf_counter()]
-        encoder: StagedEncoder | None = None
         first_seed = job.settings.seed
+        staged = StagedEncoders(
+            self.encoders,
+            job.settings,
+            lambda name, done, total: self._set_stage(job, name, done, total),
+        )
+        started = [time.perf_counter()]
 
         def callback(session, iteration: int, record: dict) -> None:
             job.candidate = session.settings.seed - first_seed + 1
+            encoder = staged.encoder
             if encoder is not None and encoder.in_setup:
                 encoder.editing()
                 if job.setup_s is None and job.candidate == 1:
-                    job.setup_s = round(time.perf_counter() - started[0] - record["seconds"], 3)
+                    spent = time.perf_counter() - started[0] - (staged.load_s or 0.0)
+                    job.setup_s = round(spent - record["seconds"], 3)
             job.iteration = iteration
             if encoder is not None and iteration >= job.settings.iters > 0:
                 encoder.candidate()  # the next candidate encodes its picture again
@@ -354,33 +370,22 @@ class JobManager:
             if now - last[0] >= gap or iteration == 1:
                 self._preview(job, session.scene, iteration)
                 last[:] = time.perf_counter(), time.perf_counter() - now
-            if job.stop.is_set() or self._closing:
-                raise KeyboardInterrupt
 
         try:
-            if job.random_weights not in self._encoders:
-                self._set_stage(job, LOADING_CLIP)
-                t0 = time.perf_counter()
-                self._encoder(job.random_weights)
-                self.clip_load_s = self.clip_load_s or round(time.perf_counter() - t0, 3)
-            started[0] = time.perf_counter()
-            encoder = StagedEncoder(
-                self._encoder(job.random_weights),
-                job.settings,
-                lambda name, done, total: self._set_stage(job, name, done, total),
-            )
-            status, _, session = run_edit(
+            result = launch(
                 job.settings,
                 job.folder,
-                resume=job.resumable,
-                overwrite=not job.resumable,  # a failed start may leave files; the folder is ours
-                encoder=encoder,
+                resume=job.resume,
+                overwrite=not job.resume,  # a failed start may leave files; the folder is ours
+                encoders=staged,
+                stop=job.stop,  # set by stop() and request_stop()
                 callback=callback,
                 progress=False,
             )
-            job.iteration = session.iteration
-            self._preview(job, session.scene, session.iteration)
-            job.status = "done" if status == "finished" else "stopped"
+            self.clip_load_s = self.clip_load_s or staged.load_s
+            job.iteration = result.iteration
+            self._preview(job, result.session.scene, result.iteration)
+            job.status = "done" if result.finished else "stopped"
         except ClipvgError as exc:
             job.status, job.error = "failed", str(exc)
         except Exception as exc:  # one line for the page; the traceback goes to the log

@@ -100,6 +100,32 @@ class StagedEncoder:
             self._report(None, 0, 0)
 
 
+class StagedEncoders:
+    """An :class:`clipvg.encoders.EncoderCache` whose encoders report their setup stages.
+
+    ``get`` names "loading CLIP" while the cache builds its first encoder, and returns
+    the encoder wrapped in a :class:`StagedEncoder` (kept in ``self.encoder``).
+    """
+
+    def __init__(self, cache: Any, settings: EditSettings, report: Report):
+        self.cache, self.settings, self.report = cache, settings, report
+        self.encoder: StagedEncoder | None = None
+        self.load_s: float | None = None  # seconds the first load took, when it happened here
+
+    def get(self, settings: EditSettings, progress: bool = False) -> StagedEncoder:
+        import time
+
+        first = len(self.cache) == 0
+        if first:
+            self.report(LOADING_CLIP, 0, 0)
+        t0 = time.perf_counter()
+        inner = self.cache.get(settings, progress)
+        if first:
+            self.load_s = round(time.perf_counter() - t0, 3)
+        self.encoder = StagedEncoder(inner, self.settings, self.report)
+        return self.encoder
+
+
 def estimate(
     settings: EditSettings, measured: Iterable[tuple[EditSettings, float, float | None]]
 ) -> dict[str, Any]:
