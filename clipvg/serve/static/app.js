@@ -344,7 +344,7 @@ function bindUi() {
       e.inputType === "historyUndo" ? history.undo() : history.redo();
     }
   }, true);
-  window.addEventListener("resize", debounce(() => { if (state.scene) view.fit(); runs.plot(); }, 150));
+  window.addEventListener("resize", debounce(() => runs.plot(), 150));
   window.addEventListener("hashchange", () => reopen());
 }
 

@@ -55,11 +55,15 @@ export function inPageWords(message) {
   for (const s of SETTINGS) {
     const flag = "--" + s.key.replace(/_/g, "-");
     m = m.split(flag).join(`“${s.label}”`);
+    // the library names settings as the API does (edit_only); one-word names only where
+    // a list of names or a rule follows them, so that plain words stay words
+    if (s.key.includes("_")) m = m.replace(new RegExp(`\\b${s.key}\\b`, "g"), `“${s.label}”`);
+    else m = m.replace(new RegExp(`(^|, )${s.key}(?=,| and | must| takes| needs)`, "g"), `$1“${s.label}”`);
   }
   return m
     .replace(/--prompt(?: TEXT)?(?: \(or --prompt-image REF\.png\))?/g, "the whole-image prompt")
     .replace(/--roi[-\w]* ?(\/ )?/g, "")
-    .replace(/\bedit_only\b/g, "“Edit only inside the regions”")
+    .replace(/\bin rois\b/g, "on the picture")
     .replace(/pass the/g, "give the");
 }
 

@@ -34,7 +34,9 @@ export class Runs {
     });
     es.addEventListener("iter", (e) => {
       const it = seen(e);
-      this.state.history.push(it);
+      const hist = this.state.history;
+      if (hist.length && it.iter <= hist[hist.length - 1].iter) hist.length = 0; // the next candidate
+      hist.push(it);
       Object.assign(this.job, { iteration: it.iter, eta_s: it.eta_s, seconds: it.seconds, stage: null });
       this.show(this.job); this.plot();
     });

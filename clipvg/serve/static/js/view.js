@@ -14,7 +14,9 @@ export class View {
     this.fallback = { before: null, after: null };
     this.pending = null; this.loading = false;
     this.pan = [0, 0]; this.space = false; this.pointers = new Map(); this.gesture = null;
+    this.fitted = true; // follow the stage's size until the user zooms or pans
     this.bind();
+    new ResizeObserver(() => { if (this.fitted && this.state.scene) this.fit(); }).observe($("stage"));
   }
 
   // ---- pictures -------------------------------------------------------------------
@@ -97,6 +99,7 @@ export class View {
     // keep the canvas point under (cx, cy) where it is
     this.pan = [cx - ((cx - this.pan[0]) * zoom) / old, cy - ((cy - this.pan[1]) * zoom) / old];
     this.state.zoom = zoom;
+    this.fitted = false;
     this.apply();
   }
 
@@ -108,6 +111,7 @@ export class View {
     const zoom = Math.max(MIN_ZOOM, Math.min((w - 24) / sc.width, (h - 24) / sc.height));
     this.state.zoom = zoom;
     this.pan = [(w - sc.width * zoom) / 2, (h - sc.height * zoom) / 2];
+    this.fitted = true;
     this.apply();
   }
 
@@ -161,6 +165,7 @@ export class View {
       if (g.kind === "pan") {
         this.pan = [this.pan[0] + e.clientX - g.last[0], this.pan[1] + e.clientY - g.last[1]];
         g.last = [e.clientX, e.clientY];
+        this.fitted = false;
         this.apply();
       } else if (this.pointers.size >= 2) {
         const [a, b] = [...this.pointers.values()];
