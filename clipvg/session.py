@@ -227,8 +227,11 @@ class EditSession:
         self.region = union_mask(extra, canvas, hw, self.device)
         self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
         self.editable: torch.Tensor | None = None
+        self._allowed: torch.Tensor | None = None
         if s.edit_only:  # EditSettings checked that there are extra ROIs
             self._confine(extra, hw)
+        if s.freeze:
+            self._freeze(s.freeze)
         self._perceptual_ref: torch.Tensor | None = None
         if s.preserve_background > 0 and hasattr(self.encoder, "intermediate_features"):
             with torch.no_grad():
@@ -271,7 +274,26 @@ class EditSession:
         else:
             is_copy = torch.tensor([is_region_copy(p.id) for p in self.initial.info])
         touching = paths_overlapping(self.initial, self.region)
-        editable = is_copy.to(self.device) | self._paths_within(self.initial, touching)
+        self._set_editable(is_copy.to(self.device) | self._paths_within(self.initial, touching))
+
+    def _freeze(self, ids: list[str]) -> None:
+        """``freeze``: paths with these ids, or inside groups with these ids, stay as they are
+        (region copies of a frozen path are in its groups, so they freeze with it)."""
+        wanted = set(ids)
+        locked = torch.tensor(
+            [p.id in wanted or bool(wanted.intersection(p.groups)) for p in self.initial.info],
+            dtype=torch.bool,
+            device=self.device,
+        )
+        editable = ~locked if self.editable is None else self.editable & ~locked
+        if not bool(editable.any()):
+            raise SettingError(
+                "every path that could change is in ", Setting("freeze"), "; unfreeze a layer"
+            )
+        self._set_editable(editable)
+
+    def _set_editable(self, editable: torch.Tensor) -> None:
+        """(N,) bool paths that change; the others get no gradient and are copied back."""
         self.editable = editable
         self._frozen = self.scene.frozen_masks(editable)  # one mask per scene.parameters()
         self._frozen_values = [
@@ -345,6 +367,8 @@ class EditSession:
                 self.scene.parameters(), self._frozen, self._frozen_values
             ):
                 tensor[frozen] = value
+            if self._allowed is None:  # frozen paths only, no edit-only bounds
+                return
             valid = self._valid_points
             # Undoing a segment moves its end points, which its neighbours share: repeat,
             # and after a few rounds undo the whole step.
