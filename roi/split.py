@@ -180,6 +180,20 @@ def clip_contours(
     return _cubic_contours(inside)
 
 
+def closed_for_fill(chain: torch.Tensor) -> torch.Tensor:
+    """An open contour (3n + 1, 2) as the closed one (3m, 2) that a fill paints.
+
+    A fill closes an open contour with a straight line back to its start (SVG); that
+    line becomes one more cubic segment (control points at thirds), or none where the
+    contour already ends on its start.
+    """
+    start, end = chain[0], chain[-1]
+    if torch.equal(start, end) and chain.shape[0] > 1:
+        return chain[:-1]
+    thirds = torch.stack([end + (start - end) / 3, end + 2 * (start - end) / 3])
+    return torch.cat([chain, thirds])
+
+
 def split_partial(
     scene: Scene, partial: torch.Tensor, outline: pathops.Path
 ) -> tuple[Scene, torch.Tensor]:
@@ -230,12 +244,9 @@ def split_partial(
         if clipped_copy[i]:
             copies[i] = None
             continue
-        closed_only = bool(scene.contour_closed[scene.contour_path == i].all())
-        clipped = (
-            clip_contours([c.numpy() for c in per_path[i]], evenodd[i], outline)
-            if closed_only
-            else []
-        )
+        closed = scene.contour_closed[scene.contour_path == i].tolist()
+        chains_i = [c if k else closed_for_fill(c) for c, k in zip(per_path[i], closed)]
+        clipped = clip_contours([c.numpy() for c in chains_i], evenodd[i], outline)
         if clipped:
             copies[i] = [torch.from_numpy(c) for c in clipped]
     if not copies:

@@ -206,7 +206,9 @@ def test_preserve_background_keeps_outside_on_pitt():
         after = clipvg.render(s.scene)
     outside = box_mask((0, 0, 256 + 8, 256 + 8), (512, 512)) == 0  # 8 px margin left out
     psnr = background_psnr(after, init, outside)
-    assert psnr >= 35.0, psnr
+    # 35.7 dB when pitt's unclosed paths loaded closed; 34.6 since they load open (as the SVG
+    # says: their fill-closing line is straight, not an optimizable cubic)
+    assert psnr >= 34.0, psnr
 
     def redness(img):
         m = img[16:240, 16:240].reshape(-1, 3).mean(0)

@@ -188,7 +188,8 @@ def refine(
     # A stream of its own, so that refinement noise never replays a user's draw.
     gen = torch.Generator(device=out.device).manual_seed(int(seed) * 7919 + 104729)
     alpha = out.colors[:, 3:].clone()
-    shapes, fills = out.shape_parameters(), out.color_parameters()
+    # A vectorized scene is flat fills only: its points and fill colours are all there is to fit.
+    shapes, fills = [out.points.requires_grad_(True)], [out.colors.requires_grad_(True)]
     adam = _Adam(shapes + fills, [lr_points] * len(shapes) + [lr_colors] * len(fills))
     drawn = _drawn(out, h, w, sigma)
     cover = opaque.astype(np.float32)[..., None]
