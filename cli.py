@@ -258,7 +258,7 @@ def _add_edit_options(p) -> None:
 def cmd_edit(args: argparse.Namespace) -> int:
     from clipvg.config import read_config
     from clipvg.errors import ClipvgError, Setting, SettingError
-    from clipvg.io import check_outside
+    from clipvg.io import check_outside, resolved
     from clipvg.launch import decide_resume, launch, settings_from_layers
     from clipvg.signals import signal_name, test_signal_hook
 
@@ -268,7 +268,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
             "give an output folder with ", Setting("output"), " OUTDIR (or --resume OUTDIR)"
         )
     check_outside(outdir, [args.config])
-    if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
+    if args.resume and args.output and resolved(args.output) != resolved(args.resume):
         raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
     if args.resume:
         if args.config:

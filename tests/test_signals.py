@@ -166,3 +166,29 @@ def test_sigterm_to_a_real_edit_process_saves_and_exits_143(scene_file, tmp_path
     rec = json.loads((out / "run.json").read_text())
     assert (rec["status"], rec["iteration"]) == ("interrupted", 2)
     assert (out / "checkpoint.pt").is_file()
+
+
+def test_sigterm_to_a_batch_stops_its_rows_and_they_resume_exactly(
+    scene_file, tmp_path, monkeypatch
+):
+    """Two rows on in-process Ray, a real SIGTERM to the driver at a row's iteration 2:
+    exit 143, summary.csv "interrupted", and a re-run ends on the uninterrupted SVGs."""
+    import yaml
+
+    import cli
+
+    jobs = tmp_path / "jobs.yaml"
+    defaults = {"prompt": "green", "iters": 6, "patches": 2, "save_every": 0, "device": "cpu"}
+    rows = [{"id": f"r{i}", "input": str(scene_file), "seed": i} for i in range(2)]
+    jobs.write_text(yaml.safe_dump({"defaults": defaults, "jobs": rows}))
+    batch = ["batch", str(jobs), "--encoder-factory", "clipvg.clip:tiny_clip", "--quiet"]
+    assert cli.main([*batch, "-o", str(tmp_path / "a")]) == 0
+    hook(monkeypatch, tmp_path, "SIGTERM", 2)
+    assert cli.main([*batch, "-o", str(tmp_path / "b"), "--workers", "1"]) == 143
+    summary = (tmp_path / "b" / "summary.csv").read_text()
+    assert "interrupted" in summary and "running" not in summary and "pending" not in summary
+    monkeypatch.delenv(TEST_HOOK_ENV)
+    assert cli.main([*batch, "-o", str(tmp_path / "b")]) == 0
+    for row in ("r0", "r1"):
+        want = (tmp_path / "a" / row / "final.svg").read_bytes()
+        assert (tmp_path / "b" / row / "final.svg").read_bytes() == want
