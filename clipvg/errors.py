@@ -4,6 +4,18 @@ Every public function validates its input and raises :class:`ClipvgError` with a
 message a user can act on; ``cli.py`` turns it into one line on stderr and exit code 2.
 """
 
+import reprlib
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+
+
+def short(value: object) -> str:
+    """``repr(value)`` cut to about 60 characters, built without the whole repr (a
+    YAML alias bomb's value never is)."""
+    return _SHORT.repr(value)
+
 
 class ClipvgError(Exception):
     """Bad input or an unmet precondition, with a message that says what to do."""

@@ -95,8 +95,8 @@ def evaluate(
     edited, source = Path(edited), Path(source)
     for p, what in ((edited, "edited SVG"), (source, "--source")):
         require_file(p, what)
-    if margin < 0:
-        raise ClipvgError(f"--margin must be >= 0 pixels, got {margin:g}")
+    if not math.isfinite(margin) or margin < 0:
+        raise ClipvgError(f"--margin must be a finite number >= 0 pixels, got {margin:g}")
     device = torch.device(device)
     scene = load_svg(edited).to(device)
     size = (max(1, round(scene.height)), max(1, round(scene.width)))
@@ -157,7 +157,7 @@ def evaluate(
         region = union_mask(extra, (scene.width, scene.height), size, device)
         grown = (region > 0).float()
         if margin > 0:
-            r = math.ceil(margin)
+            r = min(math.ceil(margin), max(size))  # wider covers the whole render anyway
             grown = F.max_pool2d(grown[None, None], 2 * r + 1, stride=1, padding=r)[0, 0]
         outside = grown == 0
         label = "outside the ROIs"
