@@ -125,6 +125,30 @@ def open_image(path: str | os.PathLike, what: str = "image"):
     return im
 
 
+def to_8bit(im):
+    """A 16-bit (``I;16*``), 32-bit (``I``) or float (``F``) grey PIL image as 8-bit
+    ``L``, its range mapped to [0, 255] (PIL's own ``convert`` clips it: a 16-bit
+    picture comes out all white); other modes are returned as they are.
+
+    16-bit and integer values up to 65535 are divided by 257; floats in [0, 1] are
+    scaled by 255, floats in [0, 255] kept; any other range is stretched from its
+    minimum to its maximum. NaN becomes 0.
+    """
+    from PIL import Image
+
+    if not (im.mode.startswith("I") or im.mode == "F"):
+        return im
+    arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi > 255 and hi <= 65535):
+        arr = arr / 257.0
+    elif im.mode == "F" and lo >= 0 and hi <= 1:
+        arr = arr * 255.0
+    elif lo < 0 or hi > 255:
+        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+
+
 def open_rgba(path: str | os.PathLike, what: str = "image"):
     """Open a picture file as a loaded PIL RGBA image.
 
@@ -135,7 +159,7 @@ def open_rgba(path: str | os.PathLike, what: str = "image"):
     try:
         with open_image(path, what) as im:
             im.load()
-            return im.convert("RGBA")
+            return to_8bit(im).convert("RGBA")
     except ClipvgError:
         raise
     except Exception:
