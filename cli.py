@@ -417,11 +417,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     from clipvg.clip import load_clip, resolve_device
     from clipvg.config import EditSettings
-    from clipvg.evaluate import evaluate, format_table
+    from clipvg.evaluate import check_margin, evaluate, format_table
     from clipvg.io import check_output, require_file, write_text
 
     require_file(args.edited, "edited SVG")  # before the slow CLIP loading
     require_file(args.source, "--source")
+    check_margin(args.margin)
     rois = _roi_specs(args) or []
     if args.json and args.json != "-":
         reads = [args.edited, args.source, args.prompt_image, args.clip_weights]

@@ -12,9 +12,10 @@ _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
 
 
 def short(value: object) -> str:
-    """``repr(value)`` cut to about 60 characters, built without the whole repr (a
+    """``repr(value)`` cut to at most 80 characters, built without the whole repr (a
     YAML alias bomb's value never is)."""
-    return _SHORT.repr(value)
+    text = _SHORT.repr(value)
+    return text if len(text) <= 80 else text[:76] + " ..."
 
 
 class ClipvgError(Exception):

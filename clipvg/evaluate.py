@@ -60,6 +60,12 @@ def _load_source(
         return render(scene, wid, hgt), scene.num_paths, 1.0
 
 
+def check_margin(margin: float) -> None:
+    """The background margin's rule (checked before CLIP loads): finite, >= 0 pixels."""
+    if not math.isfinite(margin) or margin < 0:
+        raise ClipvgError(f"--margin must be a finite number >= 0 pixels, got {margin:g}")
+
+
 def evaluate(
     edited: str | Path,
     source: str | Path,
@@ -95,8 +101,7 @@ def evaluate(
     edited, source = Path(edited), Path(source)
     for p, what in ((edited, "edited SVG"), (source, "--source")):
         require_file(p, what)
-    if not math.isfinite(margin) or margin < 0:
-        raise ClipvgError(f"--margin must be a finite number >= 0 pixels, got {margin:g}")
+    check_margin(margin)
     device = torch.device(device)
     scene = load_svg(edited).to(device)
     size = (max(1, round(scene.height)), max(1, round(scene.width)))
