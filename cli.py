@@ -556,6 +556,14 @@ def _add_serve_parser(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (8000)")
     p.add_argument("--workdir", default="clipvg-runs", help="folder of uploads and run folders")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload in MB (50)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable); by default only the "
+        "bound address and localhost (refusing other names stops DNS rebinding)",
+    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
     p.add_argument("--clip-pretrained", help="open_clip pretrained tag (openai), or none")
@@ -583,6 +591,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         clip_pretrained=args.clip_pretrained,
         clip_weights=args.clip_weights,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        allow_hosts=tuple(args.allow_host),
     )
 
 

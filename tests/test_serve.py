@@ -308,9 +308,9 @@ def test_oversized_and_bad_uploads(tiny, tmp_path):
         assert r.status_code == 400 and "unsupported file" in r.json()["error"]
         r = c.post("/api/scenes", files={"file": ("x.svg", b"<svg><g>")})
         assert r.status_code == 400 and "not a valid SVG" in r.json()["error"]
-        r = c.post("/api/scenes", data={"preset": "fast"})
+        r = c.post("/api/scenes", files={"preset": (None, "fast")})  # multipart, no file
         assert r.status_code == 400 and "'file'" in r.json()["error"]
-        r = c.post("/api/scenes", data={"example": "../../cli.py"})
+        r = c.post("/api/scenes", files={"example": (None, "../../cli.py")})
         assert r.status_code == 400 and "unknown example" in r.json()["error"]
     assert not (tmp_path / "scenes").exists() or not any((tmp_path / "scenes").iterdir())
 
@@ -337,7 +337,7 @@ def test_cli_serve_refuses_bad_flags(capsys):
 def test_examples_are_offered(client):
     names = client.get("/api/info").json()["examples"]
     assert "landscape.svg" in names
-    r = client.post("/api/scenes", data={"example": "landscape.svg"})
+    r = client.post("/api/scenes", files={"example": (None, "landscape.svg")})
     assert r.status_code == 201 and r.json()["paths"] > 0
 
 

@@ -28,6 +28,7 @@ from ..config import EditSettings
 from ..errors import ClipvgError
 from ..launch import check_rois
 from .jobs import TERMINAL, Job, JobManager
+from .limits import cut_prompts, error_status, public_message
 from .requests import EDIT_FIELDS, edit_settings, json_body
 from .scenes import PRESETS, SceneStore, check_id
 
@@ -49,7 +50,7 @@ class Api:
         server: the settings the server decides (device, CLIP model, weights), the
             layer under every page request.
         clip_info: what ``/api/info`` says about CLIP (see ``clip_status``).
-        max_upload_bytes: shown to the page (the limit itself is :mod:`.guard`'s).
+        max_upload_bytes: shown to the page (the limit itself is :mod:`.perimeter`'s).
         examples: bundled example inputs by name.
     """
 
@@ -77,6 +78,7 @@ class Api:
             ("GET", "/api/info", self.info, {}),
             ("POST", "/api/scenes", self.create_scene, {"status_code": 201}),
             ("GET", "/api/scenes/{sid}", self.get_scene, {}),
+            ("POST", "/api/scenes/{sid}/cancel", self.cancel_scene, {}),
             ("GET", "/api/scenes/{sid}/svg", self.scene_svg, {}),
             ("GET", "/api/scenes/{sid}/png", self.scene_png, {}),
             ("POST", "/api/images", self.add_image, {"status_code": 201}),
@@ -110,7 +112,7 @@ class Api:
     # ---- errors -------------------------------------------------------------------
     async def clipvg_error(self, request, exc):
         text = str(exc)  # settings are named as the page's fields name them
-        return error(404 if text.startswith("unknown ") and " id " in text else 400, text)
+        return error(error_status(exc), public_message(text, self.scenes.root.parent))
 
     async def http_error(self, request, exc):
         detail = exc.detail if isinstance(exc.detail, str) else "bad request"
@@ -160,7 +162,10 @@ class Api:
         return JSONResponse(info.to_dict(), status_code=201 if info.status == "ready" else 202)
 
     async def get_scene(self, sid: str):
-        return self.scenes.get(sid).to_dict()
+        return {**self.scenes.get(sid).to_dict(), "queue_position": self.scenes.position(sid)}
+
+    async def cancel_scene(self, sid: str):
+        return (await asyncio.to_thread(self.scenes.cancel, sid)).to_dict()
 
     def ready_scene(self, sid: str):
         info = self.scenes.get(sid)
@@ -205,7 +210,8 @@ class Api:
             images=lambda iid: str(self.scenes.image_path(iid)),
         )
         check_rois(settings, info.width, info.height)
-        job = self.jobs.submit(settings, random_weights)
+        notes = await asyncio.to_thread(cut_prompts, settings)
+        job = self.jobs.submit(settings, random_weights, notes)
         return JSONResponse(self.jobs.status(job), status_code=201)
 
     async def get_edit(self, jid: str):
@@ -304,7 +310,7 @@ def latest_svg(job: Job) -> str:
 def latest_png(job: Job) -> bytes:
     """The live preview; for runs from disk, a render of their latest SVG."""
     from ..svg import load_svg
-    from .scenes import preview_png
+    from .preview import preview_png
 
     if job.preview is None:
         for name in ("final.svg", "latest.svg", "initial.svg"):

@@ -7,6 +7,10 @@ The optimizer runs in the worker thread, never on the event loop, through the on
 launcher (:mod:`clipvg.launch`); the per-iteration callback records progress and renders
 a preview PNG now and then; a job is stopped by setting its ``stop`` event, read
 between iterations (the library then saves the latest state, checkpoint and run.json).
+
+The queue is bounded (:data:`clipvg.serve.limits.MAX_QUEUE`; 429 when full) and kept
+on disk (``WORKDIR/queue/ID.json``, see :class:`QueueFiles`), so a restart brings the
+queued edits back in their order.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from ..config import EditSettings
 from ..errors import ClipvgError
 from ..launch import EncoderCache, decide_resume, launch, random_weights, resumable
 from ..run import RUN_RECORD
-from .scenes import ID_PATTERN, check_id, new_id, preview_png
+from .limits import MAX_QUEUE, check_queue, public_message
+from .preview import preview_png
+from .scenes import check_id, is_id, new_id
 
 log = logging.getLogger("clipvg.serve")
 
@@ -63,6 +69,7 @@ class Job:
     events: list[tuple[int, str, dict]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     resume: bool = False  # the next run continues the folder (decided by decide_resume)
+    notes: list[str] = field(default_factory=list)  # e.g. prompts cut to CLIP's context
 
     @property
     def resumable(self) -> bool:
@@ -87,6 +94,7 @@ class Job:
             "random_weights": self.random_weights,
             "scene": _scene_of(s.input),
             "created": self.created,
+            "notes": self.notes,
         }
 
 
@@ -100,7 +108,7 @@ def _scene_of(path: str | None) -> str | None:
     if not path:
         return None
     p = Path(path)
-    return p.parent.name if p.name == "scene.svg" and ID_PATTERN.match(p.parent.name) else None
+    return p.parent.name if p.name == "scene.svg" and is_id(p.parent.name) else None
 
 
 class JobManager:
@@ -120,6 +128,7 @@ class JobManager:
         preview_budget: largest fraction of the run's time spent on previews (0.05):
             when one preview costs more than ``budget * interval``, previews are spaced
             ``cost / budget`` apart instead. None: no cap (tests).
+        max_queue: most edits waiting at once (QueueFull, 429, beyond).
     """
 
     def __init__(
@@ -128,8 +137,11 @@ class JobManager:
         encoder_factory: EncoderCache | EncoderFactory,
         preview_interval: float = 2.0,
         preview_budget: float | None = 0.05,
+        max_queue: int = MAX_QUEUE,
     ):
         self.root = root
+        self.max_queue = max_queue
+        self._saved = QueueFiles(root.parent / "queue")
         self.encoders = (
             encoder_factory
             if isinstance(encoder_factory, EncoderCache)
@@ -141,6 +153,10 @@ class JobManager:
         self._queue: deque[str] = deque()
         self._cond = threading.Condition()
         self._closing = False
+        for job in self._saved.load(root):  # queued before a restart
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._emit_status(job)
         self._thread = threading.Thread(target=self._worker, name="clipvg-edit", daemon=True)
         self._thread.start()
 
@@ -181,7 +197,7 @@ class JobManager:
         """Every run: in memory, and every run folder on disk; newest first."""
         if self.root.is_dir():
             for p in self.root.iterdir():
-                if ID_PATTERN.match(p.name) and (p / RUN_RECORD).is_file():
+                if is_id(p.name) and (p / RUN_RECORD).is_file():
                     try:
                         self.get(p.name)
                     except ClipvgError:
@@ -203,10 +219,15 @@ class JobManager:
             return job.events[start:]
 
     # ---- control ------------------------------------------------------------------
-    def submit(self, settings: EditSettings, random_weights: bool = False) -> Job:
-        job = Job(new_id(), Path(), settings, random_weights=random_weights)
+    def submit(
+        self, settings: EditSettings, random_weights: bool = False, notes: list[str] = ()
+    ) -> Job:
+        """Queue a new edit (QueueFull when ``max_queue`` edits already wait)."""
+        job = Job(new_id(), Path(), settings, random_weights=random_weights, notes=list(notes))
         job.folder = self.root / job.id
         with self._cond:
+            check_queue(len(self._queue), "edits", self.max_queue)
+            self._saved.add(job)
             self._jobs[job.id] = job
             self._queue.append(job.id)
             self._emit_status(job)  # under the lock, so it precedes the worker's "running"
@@ -218,6 +239,7 @@ class JobManager:
         with self._cond:
             if job.status == "queued" and job.id in self._queue:
                 self._queue.remove(job.id)
+                self._saved.remove(job.id)
                 job.status = "stopped"
             elif job.status == "running":
                 job.stop.set()
@@ -242,11 +264,13 @@ class JobManager:
                 f'{{"iters": {job.iteration + 50}}}'
             )
         with self._cond:
+            check_queue(len(self._queue), "edits", self.max_queue)
             job.settings, job.resume = decide_resume(
                 job.folder, job.settings, overrides={"iters": target}
             )
             job.status, job.error = "queued", None
             job.stop.clear()
+            self._saved.add(job)
             self._queue.append(job.id)
             self._emit_status(job)
             self._cond.notify_all()
@@ -286,6 +310,7 @@ class JobManager:
                     return
                 job = self._jobs[self._queue.popleft()]
                 job.status = "running"
+                self._saved.remove(job.id)
             self._emit_status(job)
             self._requeued()
             self._run(job)
@@ -331,7 +356,7 @@ class JobManager:
             self._preview(job, result.session.scene, result.iteration)
             job.status = "done" if result.finished else "stopped"
         except ClipvgError as exc:
-            job.status, job.error = "failed", str(exc)
+            job.status, job.error = "failed", public_message(str(exc), self.root.parent)
         except Exception as exc:  # one line for the page; the traceback goes to the log
             log.exception("edit %s failed", job.id)
             first = (str(exc).strip().splitlines() or [""])[0][:200]
@@ -347,3 +372,65 @@ class JobManager:
             job.latest_scene, job.preview, job.preview_iteration = copy, png, iteration
         job.preview_costs.append(time.perf_counter() - t0)
         self._emit(job, "preview", {"iteration": iteration})
+
+
+class QueueFiles:
+    """The queue on disk: one ``ID.json`` per queued edit (settings, order), written whole.
+
+    A file is written when an edit is queued and removed when it starts or leaves the
+    queue, so after a restart (even a SIGKILL) :meth:`load` gives back exactly the edits
+    that were waiting, as queued, in their order.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def add(self, job: Job) -> None:
+        from ..io import write_text
+
+        record = {
+            "id": job.id,
+            "queued": time.time(),
+            "created": job.created,
+            "random_weights": job.random_weights,
+            "resume": job.resume,
+            "notes": job.notes,
+            "settings": job.settings.to_dict(),
+        }
+        write_text(json.dumps(record, indent=1), self.folder / f"{job.id}.json")
+
+    def remove(self, jid: str) -> None:
+        (self.folder / f"{jid}.json").unlink(missing_ok=True)
+
+    def load(self, runs: Path) -> list[Job]:
+        """The saved queue as queued jobs, oldest first (unreadable entries are dropped)."""
+        if not self.folder.is_dir():
+            return []
+        records = []
+        for path in self.folder.glob("*.json"):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if not is_id(record["id"]) or path.stem != record["id"]:
+                    raise ValueError("bad id")
+                settings = EditSettings.from_dict(record["settings"])
+            except (OSError, ValueError, KeyError, TypeError, ClipvgError):
+                log.warning("dropped unreadable queue entry %s", path.name)
+                path.unlink(missing_ok=True)
+                continue
+            records.append((float(record.get("queued", 0)), record, settings))
+        jobs = []
+        for _, record, settings in sorted(records, key=lambda r: r[0]):
+            job = Job(record["id"], runs / record["id"], settings)
+            job.random_weights = bool(record.get("random_weights"))
+            job.resume = bool(record.get("resume"))
+            job.created = float(record.get("created", time.time()))
+            job.notes = [str(n) for n in record.get("notes", [])]
+            if (job.folder / RUN_RECORD).is_file():  # a resumed run: keep its progress
+                try:
+                    done = json.loads((job.folder / RUN_RECORD).read_text(encoding="utf-8"))
+                    job.iteration = int(done.get("iteration", 0))
+                    job.history = list(done.get("history", []))
+                except (OSError, ValueError, TypeError):
+                    pass
+            jobs.append(job)
+        return jobs
