@@ -511,7 +511,9 @@ def _add_vectorize_parser(sub) -> None:
     p.add_argument("--max-size", type=int, default=512, help="longer side to downscale to (512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the refinement (0)")
     p.add_argument(
-        "--refine-iters", type=int, help="renderer refinement steps (preset's; 0 turns it off)"
+        "--refine-iters",
+        type=int,
+        help="refinement budget in full-resolution steps (preset's; 0 turns it off)",
     )
     p.add_argument(
         "--robust",

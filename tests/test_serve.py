@@ -123,7 +123,8 @@ def test_every_response_has_a_csp_that_forbids_inline_and_remote_script(client):
         csp = client.get(url).headers["content-security-policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "http" not in csp
     page = client.get("/").text
-    assert "<script src=" in page and "<script>" not in page and "onclick" not in page
+    assert '<script type="module" src="/static/app.js">' in page  # no inline script
+    assert "<script>" not in page and "onclick" not in page
 
 
 def test_raster_is_vectorized_in_the_background(client):

@@ -27,10 +27,12 @@ from starlette.exceptions import HTTPException
 from ..config import EditSettings
 from ..errors import ClipvgError
 from ..launch import check_rois
-from .jobs import TERMINAL, Job, JobManager
+from .jobs import TERMINAL, Job, JobManager, scene_of
 from .limits import cut_prompts, error_status, public_message
-from .requests import EDIT_FIELDS, edit_settings, json_body
-from .scenes import PRESETS, SceneStore, check_id
+from .requests import EDIT_FIELDS, ROI_FIELDS, edit_settings, json_body
+from .scenes import PRESETS, SceneStore
+from .stages import estimate
+from .views import candidate_file, file_name, request_of
 
 log = logging.getLogger("clipvg.serve")
 
@@ -92,6 +94,8 @@ class Api:
             ("GET", "/api/edits/{jid}/svg", self.edit_svg, {}),
             ("GET", "/api/edits/{jid}/png", self.edit_png, {}),
             ("GET", "/api/edits/{jid}/run.json", self.edit_record, {}),
+            ("GET", "/api/edits/{jid}/candidates/{seed}/{kind}", self.candidate_picture, {}),
+            ("POST", "/api/estimate", self.estimate_edit, {}),
         ]
 
     def mount(self, app: FastAPI) -> None:
@@ -215,7 +219,41 @@ class Api:
         return JSONResponse(self.jobs.status(job), status_code=201)
 
     async def get_edit(self, jid: str):
-        return self.jobs.status(self.jobs.get(jid))
+        """The status, the request that restores the page, and the last event's number
+        (events up to it are history when the page follows the edit)."""
+        job = self.jobs.get(jid)
+        return {
+            **self.jobs.status(job),
+            "request": request_of(job.settings, EDIT_FIELDS, ROI_FIELDS),
+            "last_event": len(self.jobs.events_since(job, 0)) - 1,
+        }
+
+    async def estimate_edit(self, request: Request):
+        """The run time of a POST /api/edits body, from runs measured on this machine."""
+        body = await json_body(request)
+        body.pop("scene", None)
+        settings, _ = edit_settings(body, "estimate.svg", self.server, images=lambda iid: iid)
+        out = estimate(settings, self.jobs.measured(settings.clip_model))
+        return {**out, "clip_loaded": self.jobs.clip_loaded, "clip_load_s": self.jobs.clip_load_s}
+
+    def download_name(self, job: Job, suffix: str) -> str:
+        """``<input-name>-<prompt-slug><suffix>`` (see :func:`.views.file_name`)."""
+        sid = scene_of(job.settings.input)
+        try:
+            stem = Path(self.scenes.get(sid).name).stem if sid else ""
+        except ClipvgError:
+            stem = ""
+        return file_name(stem or "clipvg", job.settings.prompt or job.id, suffix)
+
+    async def candidate_picture(self, jid: str, seed: int, kind: str, download: bool = False):
+        job = self.jobs.get(jid)
+        if kind not in ("svg", "png"):
+            raise ClipvgError("ask for a candidate's svg or png")
+        path = candidate_file(job.folder, job.id, seed, kind)
+        name = self.download_name(job, f"-seed-{seed}.{kind}")
+        media = "image/svg+xml" if kind == "svg" else "image/png"
+        headers = {"cache-control": "no-store", **attachment(download, name)}
+        return FileResponse(path, media_type=media, headers=headers)
 
     async def stop_edit(self, jid: str):
         job = self.jobs.get(jid)
@@ -263,7 +301,8 @@ class Api:
     async def edit_svg(self, jid: str, download: bool = False):
         job = self.jobs.get(jid)
         text = await asyncio.to_thread(latest_svg, job)
-        return Response(text, media_type="image/svg+xml", headers=attachment(download, jid, "svg"))
+        name = self.download_name(job, ".svg")
+        return Response(text, media_type="image/svg+xml", headers=attachment(download, name))
 
     async def edit_png(self, jid: str, download: bool = False):
         job = self.jobs.get(jid)
@@ -271,7 +310,10 @@ class Api:
         return Response(
             data,
             media_type="image/png",
-            headers={"cache-control": "no-store", **attachment(download, jid, "png")},
+            headers={
+                "cache-control": "no-store",
+                **attachment(download, self.download_name(job, ".png")),
+            },
         )
 
     async def edit_record(self, jid: str, download: bool = False):
@@ -280,15 +322,16 @@ class Api:
         if not path.is_file():
             raise ClipvgError(f"edit {jid} has no run.json yet (it is written when the run starts)")
         return FileResponse(
-            path, media_type="application/json", headers=attachment(download, jid, "json")
+            path,
+            media_type="application/json",
+            headers=attachment(download, self.download_name(job, "-run.json")),
         )
 
 
-def attachment(download: bool, jid: str, ext: str) -> dict[str, str]:
-    """The content-disposition header of a download (none unless ``download``)."""
+def attachment(download: bool, name: str) -> dict[str, str]:
+    """The content-disposition header of a download named ``name`` (none unless ``download``)."""
     if not download:
         return {}
-    name = "run.json" if ext == "json" else f"clipvg-{check_id(jid, 'edit')}.{ext}"
     return {"content-disposition": f'attachment; filename="{name}"'}
 
 

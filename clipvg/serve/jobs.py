@@ -32,6 +32,7 @@ from ..run import RUN_RECORD
 from .limits import MAX_QUEUE, check_queue, public_message
 from .preview import preview_png
 from .scenes import check_id, is_id, new_id
+from .stages import StagedEncoders
 
 log = logging.getLogger("clipvg.serve")
 
@@ -69,6 +70,9 @@ class Job:
     events: list[tuple[int, str, dict]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     resume: bool = False  # the next run continues the folder (decided by decide_resume)
+    stage: dict | None = None  # setup stage before the first iteration {name, done, total}
+    candidate: int = 1  # which of settings.candidates runs now (1-based)
+    setup_s: float | None = None  # seconds from start to the first iteration, CLIP loaded
     notes: list[str] = field(default_factory=list)  # e.g. prompts cut to CLIP's context
 
     @property
@@ -92,10 +96,23 @@ class Job:
             "error": self.error,
             "resumable": self.resumable,
             "random_weights": self.random_weights,
-            "scene": _scene_of(s.input),
+            "scene": scene_of(s.input),
             "created": self.created,
+            "stage": self.stage,
+            "candidates": s.candidates,
+            "candidate": self.candidate,
+            "ranking": self.ranking(),
             "notes": self.notes,
         }
+
+    def ranking(self) -> list[dict] | None:
+        """The candidates' scores, best first, once ranked (``ranking.json``)."""
+        try:
+            data = json.loads((self.folder / "ranking.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        keys = ("rank", "seed", "score", "similarity", "background_rms", "loss", "seconds")
+        return [{k: c.get(k) for k in keys} for c in data.get("candidates", [])]
 
 
 def _mean_seconds(history: list[dict], last: int = 10) -> float | None:
@@ -103,7 +120,7 @@ def _mean_seconds(history: list[dict], last: int = 10) -> float | None:
     return round(sum(recent) / len(recent), 4) if recent else None
 
 
-def _scene_of(path: str | None) -> str | None:
+def scene_of(path: str | None) -> str | None:
     """The scene id of an input ``.../scenes/ID/scene.svg`` (None for other inputs)."""
     if not path:
         return None
@@ -149,6 +166,7 @@ class JobManager:
         )
         self.preview_interval = preview_interval
         self.preview_budget = preview_budget
+        self.clip_load_s: float | None = None  # seconds the first CLIP load took
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
         self._cond = threading.Condition()
@@ -181,6 +199,7 @@ class JobManager:
         job = Job(jid, folder, settings, status=_DISK_STATUS.get(record.get("status"), "stopped"))
         job.iteration = int(record.get("iteration", 0))
         job.history = list(record.get("history", []))
+        job.setup_s = (record.get("timings") or {}).get("setup_s")
         job.random_weights = str(settings.clip_pretrained).lower() == "none"
         job.created = (folder / RUN_RECORD).stat().st_mtime
         return job
@@ -315,11 +334,47 @@ class JobManager:
             self._requeued()
             self._run(job)
 
+    def _set_stage(self, job: Job, name: str | None, done: int = 0, total: int = 0) -> None:
+        job.stage = None if name is None else {"name": name, "done": done, "total": total}
+        self._emit_status(job)
+
+    def measured(self, clip_model: str) -> list[tuple[EditSettings, float, float | None]]:
+        """(settings, seconds per iteration, setup seconds) of runs with ``clip_model``,
+        newest first (the first iteration of each, a warm-up, left out)."""
+        with self._cond:
+            jobs = sorted(self._jobs.values(), key=lambda j: -j.created)
+        out = []
+        for j in jobs:
+            rest = [h["seconds"] for h in j.history[1:]]
+            if j.settings.clip_model == clip_model and rest:
+                out.append((j.settings, sum(rest) / len(rest), j.setup_s))
+        return out
+
+    @property
+    def clip_loaded(self) -> bool:
+        return len(self.encoders) > 0
+
     def _run(self, job: Job) -> None:
         last = [time.perf_counter(), 0.0]  # time and cost of the last preview
+        first_seed = job.settings.seed
+        staged = StagedEncoders(
+            self.encoders,
+            job.settings,
+            lambda name, done, total: self._set_stage(job, name, done, total),
+        )
+        started = [time.perf_counter()]
 
         def callback(session, iteration: int, record: dict) -> None:
+            job.candidate = session.settings.seed - first_seed + 1
+            encoder = staged.encoder
+            if encoder is not None and encoder.in_setup:
+                encoder.editing()
+                if job.setup_s is None and job.candidate == 1:
+                    spent = time.perf_counter() - started[0] - (staged.load_s or 0.0)
+                    job.setup_s = round(spent - record["seconds"], 3)
             job.iteration = iteration
+            if encoder is not None and iteration >= job.settings.iters > 0:
+                encoder.candidate()  # the next candidate encodes its picture again
             eta = _mean_seconds(job.history + [record])
             with self._cond:
                 job.history.append(record)
@@ -347,11 +402,12 @@ class JobManager:
                 job.folder,
                 resume=job.resume,
                 overwrite=not job.resume,  # a failed start may leave files; the folder is ours
-                encoders=self.encoders,
+                encoders=staged,
                 stop=job.stop,  # set by stop() and request_stop()
                 callback=callback,
                 progress=False,
             )
+            self.clip_load_s = self.clip_load_s or staged.load_s
             job.iteration = result.iteration
             self._preview(job, result.session.scene, result.iteration)
             job.status = "done" if result.finished else "stopped"
@@ -361,6 +417,7 @@ class JobManager:
             log.exception("edit %s failed", job.id)
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {first}"
+        job.stage = None
         self._emit_status(job)
 
     def _preview(self, job: Job, scene, iteration: int) -> None:
