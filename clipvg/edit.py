@@ -90,10 +90,7 @@ def load_input(settings: EditSettings, progress: bool = False) -> tuple[Scene, f
     if p.suffix.lower() not in RASTER_SUFFIXES:
         scene = load_svg(p)
         if scene.num_paths == 0:  # refused before CLIP loads and any iteration runs
-            raise ClipvgError(
-                f"{p} has nothing to edit: no filled shapes (empty, or strokes only); "
-                "give an SVG with filled paths"
-            )
+            raise ClipvgError(f"{p} has nothing to edit: no visible shapes; give an SVG with paths")
         return scene, 1.0
     from .io import open_image
 
