@@ -7,6 +7,7 @@ codes. Any :class:`clipvg.ClipvgError` becomes one line on stderr and exit code 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -257,8 +258,9 @@ def _add_edit_options(p) -> None:
 def cmd_edit(args: argparse.Namespace) -> int:
     from clipvg.config import read_config
     from clipvg.errors import ClipvgError, Setting, SettingError
-    from clipvg.io import check_outside
+    from clipvg.io import check_outside, resolved
     from clipvg.launch import decide_resume, launch, settings_from_layers
+    from clipvg.signals import signal_name, test_signal_hook
 
     outdir = args.resume or args.output
     if not outdir:
@@ -266,7 +268,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
             "give an output folder with ", Setting("output"), " OUTDIR (or --resume OUTDIR)"
         )
     check_outside(outdir, [args.config])
-    if args.resume and args.output and Path(args.output).resolve() != Path(args.resume).resolve():
+    if args.resume and args.output and resolved(args.output) != resolved(args.resume):
         raise ClipvgError("--resume writes into its own folder; drop -o or make it the same folder")
     if args.resume:
         if args.config:
@@ -276,17 +278,26 @@ def cmd_edit(args: argparse.Namespace) -> int:
         file_values = read_config(args.config) if args.config else None
         layers = (file_values, _edit_flags(args))
         settings, resume = settings_from_layers(*layers, source=args.config or "config"), False
+    stop = args.stop
+    stop.polled = True  # a signal ends the run after its iteration, saved
     result = launch(
-        settings, outdir, overwrite=args.overwrite, resume=resume, progress=not args.quiet
+        settings,
+        outdir,
+        overwrite=args.overwrite,
+        resume=resume,
+        progress=not args.quiet,
+        stop=stop,
+        callback=test_signal_hook(),
     )
     folder = result.folder
     if result.status == "interrupted":
+        why = f"stopped by {signal_name(stop.signum)}" if stop.signum else "interrupted"
         print(
-            f"interrupted at iteration {result.iteration}: wrote {folder.file('latest.svg')} and run.json; "
+            f"{why} at iteration {result.iteration}: wrote {folder.file('latest.svg')} and run.json; "
             f"continue with --resume {folder.path}",
             file=sys.stderr,
         )
-        return 130
+        return stop.exit_code or 130
     done = _plural(result.iteration, "iteration")
     if result.final_loss is not None:
         done += f", loss {result.final_loss:.4f}"
@@ -357,6 +368,9 @@ def _add_batch_parser(sub) -> None:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from clipvg.batch import run_batch
+    from clipvg.signals import signal_name
+
+    args.stop.polled = True  # a signal stops the rows after their iteration, saved
 
     rows = run_batch(
         args.jobs,
@@ -368,8 +382,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
         retries=args.retries,
         encoder_factory=args.encoder_factory,
         progress=not args.quiet,
+        stop=args.stop,
     )
     done = sum(r["status"] == "done" for r in rows)
+    if args.stop.signum:
+        print(
+            f"stopped by {signal_name(args.stop.signum)}: {done} of {len(rows)} rows done, the "
+            f"others saved; run the same command again to continue ({args.output}/summary.csv)",
+            file=sys.stderr,
+        )
+        return args.stop.exit_code
     print(f"{done} of {len(rows)} rows done; see {args.output}/summary.csv")
     return 0 if done == len(rows) else 1
 
@@ -395,11 +417,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     from clipvg.clip import load_clip, resolve_device
     from clipvg.config import EditSettings
-    from clipvg.evaluate import evaluate, format_table
+    from clipvg.evaluate import check_margin, evaluate, format_table
     from clipvg.io import check_output, require_file, write_text
 
     require_file(args.edited, "edited SVG")  # before the slow CLIP loading
     require_file(args.source, "--source")
+    check_margin(args.margin)
     rois = _roi_specs(args) or []
     if args.json and args.json != "-":
         reads = [args.edited, args.source, args.prompt_image, args.clip_weights]
@@ -615,10 +638,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     warnings.showwarning = _warning_line
+    from clipvg.signals import SignalStop, signal_name
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code = args.func(args)
+        with SignalStop() as args.stop:  # SIGTERM as Ctrl-C; edit and batch poll it
+            code = args.func(args)
     except ClipvgError as exc:
         text = exc.spelled(flag_name) if isinstance(exc, SettingError) else str(exc)
         print(f"error: {text}", file=sys.stderr)
@@ -627,9 +653,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted (Ctrl-C)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"interrupted ({signal_name(signum)})", file=sys.stderr)
+        return 128 + signum
     return code or 0
 
 

@@ -42,6 +42,8 @@ from .jobfile import (
     write_summary,
 )
 from .launch import EncoderCache, decide_resume, launch, random_weights
+from .run import StopFlag
+from .signals import SignalStop, test_signal_hook
 
 __all__ = [
     "SUMMARY",
@@ -177,6 +179,7 @@ class BatchWorker:
                 encoders=self.encoders,
                 stop=self._stop,
                 progress=False,
+                callback=test_signal_hook(),
             )
         except Exception as exc:  # recorded in summary.csv, retried by the driver
             error = str(exc) if isinstance(exc, ClipvgError) else _first_line(exc)
@@ -252,13 +255,17 @@ def run_batch(
     retries: int = 1,
     encoder_factory: str | None = None,
     progress: bool = True,
+    stop: StopFlag | None = None,
 ) -> list[dict[str, Any]]:
     """Validate every row of ``jobs_path``, then run the rows on Ray workers.
 
     Without ``ray_address`` (and no Ray already started in this process) Ray starts
     in-process on this machine; with it, the batch joins that cluster. Returns the
-    summary rows (also in ``OUTDIR/summary.csv``); raises KeyboardInterrupt after
-    Ctrl-C, once every worker has saved its snapshot.
+    summary rows (also in ``OUTDIR/summary.csv``). When ``stop`` is set (the CLI's
+    SIGINT/SIGTERM flag, :class:`clipvg.signals.SignalStop`) every worker stops after
+    its current iteration and saves, its row "interrupted", and the rows are returned;
+    a KeyboardInterrupt (no stop flag, or a second signal) is raised again once the
+    workers have saved.
     """
     ray = import_ray()
     if retries < 0:
@@ -304,6 +311,7 @@ def run_batch(
         return save()
     save()
 
+    test_signal_hook()  # (tests only) a signal the hook sends goes to this driver
     started_here = not ray.is_initialized()
     if started_here:
         options: dict[str, Any] = dict(
@@ -320,6 +328,8 @@ def run_batch(
         else:
             # "local": a new instance here, even when `ray start` runs on this machine
             ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+    if isinstance(stop, SignalStop):
+        stop.install()  # ray.init set a SIGTERM handler that exits at once
     try:
         res = ray.cluster_resources()
         import torch
@@ -356,6 +366,7 @@ def run_batch(
             save=save,
             retries=retries,
             progress=progress,
+            stop=stop,
         )
         return save()
     finally:
@@ -375,6 +386,7 @@ def _schedule(
     save: Callable[[], Any],
     retries: int,
     progress: bool,
+    stop: StopFlag | None = None,
 ) -> None:
     """Hand rows to ``workers`` actors made by ``spawn`` until each row is done or out of
     retries.
@@ -384,6 +396,7 @@ def _schedule(
         todo: the rows left (retried rows go back in); outdir: their run folders' parent.
         total: rows in the jobs file (for the progress bar); summary: the summary line
             of each row by id, updated in place, written by ``save()``.
+        stop: read between waits; once set, the running rows stop and nothing new starts.
     """
     from ray.exceptions import RayActorError, RayError
 
@@ -409,6 +422,12 @@ def _schedule(
 
     try:
         while todo or running:
+            if stop is not None and stop.is_set():
+                _stop_all(ray, running, actors, record)
+                for job in todo:  # never started (or waiting for a retry)
+                    summary[job.id]["status"] = "interrupted"
+                save()
+                return
             while idle and todo:
                 job, actor = todo.popleft(), idle.pop()
                 attempts[job.id] += 1
@@ -448,7 +467,7 @@ def _stop_all(ray, running, actors, record) -> None:
         actor.stop.remote()
     print(
         f"stopping {len(running)} running row(s) after their current iteration "
-        "(Ctrl-C again to quit without waiting)",
+        "(Ctrl-C or SIGTERM again to quit without waiting)",
         file=sys.stderr,
     )
     deadline = time.monotonic() + STOP_GRACE_S

@@ -8,6 +8,7 @@ written by one run is a valid config for another (its ``settings`` entry is used
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -15,7 +16,7 @@ from typing import Any
 
 from roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
 
-from .errors import ClipvgError, Setting, SettingError
+from .errors import ClipvgError, Setting, SettingError, short
 from .io import require_file
 
 LOCKS = ("shape", "color")
@@ -136,7 +137,7 @@ class EditSettings:
                 if isinstance(v, float) and v.is_integer():
                     setattr(self, name, int(v))
                 else:
-                    raise SettingError(Setting(name), f" must be an integer, got {v!r}")
+                    raise SettingError(Setting(name), f" must be an integer, got {short(v)}")
         for name in (
             "crop_ratio",
             "roi_weight",
@@ -151,8 +152,21 @@ class EditSettings:
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise SettingError(Setting(name), f" must be a number, got {v!r}")
-            setattr(self, name, float(v))
+                raise SettingError(Setting(name), f" must be a number, got {short(v)}")
+            try:
+                v = float(v)
+            except OverflowError:  # an int too large for a float
+                v = math.inf
+            if not math.isfinite(v):
+                raise SettingError(Setting(name), f" must be a finite number, got {v:g}")
+            setattr(self, name, v)
+        for name in ("iters", "patches", "save_every", "batch_size", "candidates", "seed"):
+            if abs(getattr(self, name)) > MAX_COUNT:
+                raise SettingError(Setting(name), f" must be at most {MAX_COUNT:,}")
+        if self.feather > MAX_FEATHER:
+            raise SettingError(
+                Setting("feather"), f" must be at most {MAX_FEATHER:g} px, got {self.feather:g}"
+            )
         if self.iters < 0 or self.patches < 0 or self.save_every < 0 or self.batch_size < 0:
             raise SettingError(
                 *_names("iters", "patches", "save_every", "batch_size"), " must be >= 0"
@@ -178,7 +192,7 @@ class EditSettings:
             raise SettingError(Setting("candidates"), f" must be >= 1, got {self.candidates}")
         if not isinstance(self.edit_only, bool):
             raise SettingError(
-                Setting("edit_only"), f" must be true or false, got {self.edit_only!r}"
+                Setting("edit_only"), f" must be true or false, got {short(self.edit_only)}"
             )
         if self.prompt_image is not None and not isinstance(self.prompt_image, str):
             raise SettingError(Setting("prompt_image"), " must be a file path")
@@ -189,7 +203,7 @@ class EditSettings:
             if getattr(self, name) not in choices:
                 raise SettingError(
                     Setting(name),
-                    f" must be one of {', '.join(choices)}, got {getattr(self, name)!r}",
+                    f" must be one of {', '.join(choices)}, got {short(getattr(self, name))}",
                 )
         if isinstance(self.lock, str):
             self.lock = [self.lock]
@@ -270,6 +284,54 @@ class EditSettings:
         return cls(**values)
 
 
+#: Nodes a YAML document may hold once its aliases are expanded (a 351-byte alias
+#: bomb expands to billions); far above any settings or jobs file.
+MAX_YAML_NODES = 100_000
+#: Counts (iterations, patches, seeds...) beyond this are typos, or attacks.
+MAX_COUNT = 10**9
+#: Background feather (a blur radius in render pixels) beyond any canvas.
+MAX_FEATHER = 1000.0
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with alias expansion bounded (the one YAML reader of the
+    config and jobs files).
+
+    Raises:
+        ClipvgError: the document expands to over :data:`MAX_YAML_NODES` nodes.
+        yaml.YAMLError: not YAML.
+    """
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        sizes: dict[int, int] = {}
+
+        def size(n: yaml.Node) -> int:  # expanded size, each shared node counted once per use
+            if id(n) in sizes:
+                return sizes[id(n)]
+            sizes[id(n)] = 1  # a recursive alias counts once
+            total = 1
+            if isinstance(n, yaml.SequenceNode):
+                total += sum(size(c) for c in n.value)
+            elif isinstance(n, yaml.MappingNode):
+                total += sum(size(k) + size(v) for k, v in n.value)
+            sizes[id(n)] = min(total, MAX_YAML_NODES + 1)
+            return sizes[id(n)]
+
+        if size(node) > MAX_YAML_NODES:
+            raise ClipvgError(
+                f"it expands to over {MAX_YAML_NODES:,} values (YAML aliases); write the "
+                "values out, without nested aliases"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read a YAML or JSON config file into a settings mapping.
 
@@ -281,9 +343,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClipvgError(

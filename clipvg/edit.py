@@ -88,7 +88,10 @@ def load_input(settings: EditSettings, progress: bool = False) -> tuple[Scene, f
     p = input_file(settings)
     path = str(p)
     if p.suffix.lower() not in RASTER_SUFFIXES:
-        return load_svg(p), 1.0
+        scene = load_svg(p)
+        if scene.num_paths == 0:  # refused before CLIP loads and any iteration runs
+            raise ClipvgError(f"{p} has nothing to edit: no visible shapes; give an SVG with paths")
+        return scene, 1.0
     from .io import open_image
 
     try:

@@ -4,6 +4,19 @@ Every public function validates its input and raises :class:`ClipvgError` with a
 message a user can act on; ``cli.py`` turns it into one line on stderr and exit code 2.
 """
 
+import reprlib
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+
+
+def short(value: object) -> str:
+    """``repr(value)`` cut to at most 80 characters, built without the whole repr (a
+    YAML alias bomb's value never is)."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= 80 else text[:76] + " ..."
+
 
 class ClipvgError(Exception):
     """Bad input or an unmet precondition, with a message that says what to do."""

@@ -60,6 +60,12 @@ def _load_source(
         return render(scene, wid, hgt), scene.num_paths, 1.0
 
 
+def check_margin(margin: float) -> None:
+    """The background margin's rule (checked before CLIP loads): finite, >= 0 pixels."""
+    if not math.isfinite(margin) or margin < 0:
+        raise ClipvgError(f"--margin must be a finite number >= 0 pixels, got {margin:g}")
+
+
 def evaluate(
     edited: str | Path,
     source: str | Path,
@@ -95,8 +101,7 @@ def evaluate(
     edited, source = Path(edited), Path(source)
     for p, what in ((edited, "edited SVG"), (source, "--source")):
         require_file(p, what)
-    if margin < 0:
-        raise ClipvgError(f"--margin must be >= 0 pixels, got {margin:g}")
+    check_margin(margin)
     device = torch.device(device)
     scene = load_svg(edited).to(device)
     size = (max(1, round(scene.height)), max(1, round(scene.width)))
@@ -157,7 +162,7 @@ def evaluate(
         region = union_mask(extra, (scene.width, scene.height), size, device)
         grown = (region > 0).float()
         if margin > 0:
-            r = math.ceil(margin)
+            r = min(math.ceil(margin), max(size))  # wider covers the whole render anyway
             grown = F.max_pool2d(grown[None, None], 2 * r + 1, stride=1, padding=r)[0, 0]
         outside = grown == 0
         label = "outside the ROIs"

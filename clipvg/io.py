@@ -7,8 +7,10 @@ overwritten by accident.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +40,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     if path.is_dir():
         raise ClipvgError(f"output {path} is a folder; give a file name")
+    kind = file_kind(path)
+    if kind not in (None, "a file"):  # a rename would replace the FIFO or device node
+        raise ClipvgError(f"output {path} is {kind}, not a regular file; give a file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -126,6 +131,30 @@ def open_image(path, what: str = "image"):
     return im
 
 
+def to_8bit(im):
+    """A 16-bit (``I;16*``), 32-bit (``I``) or float (``F``) grey PIL image as 8-bit
+    ``L``, its range mapped to [0, 255] (PIL's own ``convert`` clips it: a 16-bit
+    picture comes out all white); other modes are returned as they are.
+
+    16-bit and integer values up to 65535 are divided by 257; floats in [0, 1] are
+    scaled by 255, floats in [0, 255] kept; any other range is stretched from its
+    minimum to its maximum. NaN becomes 0.
+    """
+    from PIL import Image
+
+    if not (im.mode.startswith("I") or im.mode == "F"):
+        return im
+    arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi > 255 and hi <= 65535):
+        arr = arr / 257.0
+    elif im.mode == "F" and lo >= 0 and hi <= 1:
+        arr = arr * 255.0
+    elif lo < 0 or hi > 255:
+        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+
+
 def open_rgba(path: str | os.PathLike, what: str = "image"):
     """Open a picture file as a loaded PIL RGBA image.
 
@@ -136,7 +165,7 @@ def open_rgba(path: str | os.PathLike, what: str = "image"):
     try:
         with open_image(path, what) as im:
             im.load()
-            return im.convert("RGBA")
+            return to_8bit(im).convert("RGBA")
     except ClipvgError:
         raise
     except Exception:
@@ -151,18 +180,50 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
+def file_kind(path: str | os.PathLike) -> str | None:
+    """What ``path`` is, in words: "a file", "a folder", "a FIFO", "a device", "a
+    socket", "a symlink loop"; None when nothing is there."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return "a symlink loop" if exc.errno == errno.ELOOP else None
+    except ValueError:  # a NUL in the name
+        return None
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def resolved(path: str | os.PathLike, what: str = "path") -> Path:
+    """``Path(path).resolve()``, with a symlink loop as one line (Python raises
+    RuntimeError there)."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        raise ClipvgError(f"{what} {path} is a symlink loop; fix or remove the link") from None
+
+
 def require_file(path: str | os.PathLike, what: str = "input") -> Path:
-    """``path`` as a Path, checked to be an existing file.
+    """``path`` as a Path, checked to be an existing regular file.
 
     Raises:
         ClipvgError: ``{what} {path} not found`` (the one wording of every command), or
-            the path is a folder.
+            the path is a folder, a FIFO, a device or a symlink loop (named as such).
     """
     p = Path(path)
-    if p.is_dir():
-        raise ClipvgError(f"{what} {p} is a folder, not a file")
-    if not p.is_file():
+    kind = file_kind(p)
+    if kind is None:
         raise ClipvgError(missing_message(p, what))
+    if kind == "a symlink loop":
+        raise ClipvgError(f"{what} {p} is a symlink loop; fix or remove the link")
+    if kind != "a file":
+        raise ClipvgError(f"{what} {p} is {kind}, not a file")
     return p
 
 
@@ -198,9 +259,9 @@ def check_outside(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike 
     Raises:
         ClipvgError: naming the first such input.
     """
-    root = Path(folder).resolve()
+    root = resolved(folder, "output")
     for source in inputs:
-        if source is not None and root in Path(source).resolve().parents:
+        if source is not None and root in resolved(source, "input").parents:
             raise ClipvgError(
                 f"the input {source} lies inside the output folder {folder}, whose files "
                 "are replaced; move it or pick another -o"

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import EditSettings, settings_from_layers
-from .errors import ClipvgError
+from .config import EditSettings, load_yaml, settings_from_layers
+from .errors import ClipvgError, short
 from .io import write_text
 from .run import RUN_RECORD
 
@@ -90,10 +90,10 @@ def _csv_rows(path: Path) -> list[dict[str, Any]]:
                     row[key] = text
                     continue
                 try:
-                    row[key] = yaml.safe_load(text)
-                except yaml.YAMLError:
+                    row[key] = load_yaml(text)
+                except (yaml.YAMLError, ClipvgError):
                     raise ClipvgError(
-                        f"{path.name} row {n}: cannot read {key} value {text!r}"
+                        f"{path.name} row {n}: cannot read {key} value {short(text)}"
                     ) from None
             rows.append(row)
     return rows
@@ -114,8 +114,8 @@ def read_jobs(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, A
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, ClipvgError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ClipvgError(f"jobs file {path} is not valid YAML: {first}") from None
     if isinstance(data, list):
@@ -203,10 +203,10 @@ def load_jobs(
             row_id = str(values.pop("id", n))
             if not _ID.fullmatch(row_id) or row_id == SUMMARY:
                 raise ClipvgError(
-                    f"id {row_id!r} is not a plain folder name (letters, digits, . _ -)"
+                    f"id {short(row_id)} is not a plain folder name (letters, digits, . _ -)"
                 )
             if row_id in seen:
-                raise ClipvgError(f"id {row_id!r} is already used by row {seen[row_id]}")
+                raise ClipvgError(f"id {short(row_id)} is already used by row {seen[row_id]}")
             settings = settings_from_layers(*lower, values, source="", extra=("id",))
             _check_files(settings)
         except ClipvgError as exc:

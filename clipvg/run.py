@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import platform
-import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -34,6 +31,7 @@ from .io import atomic_path, check_outside, write_png, write_text
 from .progress import bar as progress_bar
 from .scene import Scene
 from .session import EditSession
+from .signals import held_signals
 
 CHECKPOINT = "checkpoint.pt"
 RUN_RECORD = "run.json"
@@ -294,29 +292,8 @@ def run_loop(
     return "finished"
 
 
-@contextmanager
-def held_interrupt() -> Iterator[list[int]]:
-    """Hold Ctrl-C while the run's files are written, so that they stay consistent
-    (run.json never stays at "running"); a held Ctrl-C is dropped once they are whole,
-    the run being saved by then. Only the main thread can hold signals; elsewhere the
-    block runs as is.
-
-    Yields:
-        The signals held (empty when none came).
-    """
-    held: list[int] = []
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGINT) is None:  # None: a handler set outside Python
-        yield held
-        return
-
-    def hold(signum, frame):
-        if not held:
-            print("Ctrl-C: finishing writing the run's files first", file=sys.stderr)
-        held.append(signum)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    try:
-        yield held
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def held_interrupt() -> AbstractContextManager[list[int]]:
+    """Hold SIGINT and SIGTERM while the run's files are written, so that they stay
+    consistent (run.json never stays at "running"); a held signal is dropped once they
+    are whole, the run being saved by then (:func:`clipvg.signals.held_signals`)."""
+    return held_signals(notice="finishing writing the run's files first")

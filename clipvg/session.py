@@ -83,6 +83,7 @@ from .losses import (
 )
 from .metrics import read_rgb, roi_crops, square_image
 from .scene import Scene
+from .signals import held_signals
 
 #: Background MSE that costs as much as all ROI terms at W = 1 (30 dB PSNR).
 BACKGROUND_MSE = 1e-3
@@ -469,7 +470,22 @@ class EditSession:
         return torch.cat(parts).to(self.device)
 
     def step(self) -> StepRecord:
-        """Run one iteration: render, crop, encode, loss, backward, Adam step, clamp."""
+        """Run one iteration: render, crop, encode, loss, backward, Adam step, clamp.
+
+        Interrupted (KeyboardInterrupt) before its Adam step, the iteration leaves no
+        trace (the RNG is put back), so a checkpoint saved then resumes exactly; the
+        Adam step and the counters are one block that a signal does not cut.
+        """
+        rng, done = self.generator.get_state(), self.iteration
+        try:
+            return self._step()
+        except BaseException:
+            if self.iteration == done:  # not committed: as if the step never began
+                self.generator.set_state(rng)
+                self.optimizer.zero_grad(set_to_none=True)
+            raise
+
+    def _step(self) -> StepRecord:
         start = time.perf_counter()
         image = self.render_image(self.scene)
         hw = (image.shape[0], image.shape[1])
@@ -502,23 +518,24 @@ class EditSession:
         if roots:
             torch.autograd.backward(roots, grads)
         self._mask_frozen_grads()
-        self.optimizer.step()
-        lock = self.settings.lock
-        self.scene.project_(shape="shape" not in lock, color="color" not in lock)
-        if self.editable is not None:
-            self._restore_frozen()
         weighted = (coef * per_crop).split(counts)
         roi_losses = [float(w.sum()) for w in weighted]
         bg = float(background.detach()) if background is not None else None
-        self.iteration += 1
-        record = StepRecord(
-            self.iteration,
-            float(sum(roi_losses)) + (bg or 0.0),
-            roi_losses,
-            time.perf_counter() - start,
-            bg,
-        )
-        self.history.append(record)
+        with held_signals(redeliver=True):  # the commit: all of it or none of it
+            self.optimizer.step()
+            lock = self.settings.lock
+            self.scene.project_(shape="shape" not in lock, color="color" not in lock)
+            if self.editable is not None:
+                self._restore_frozen()
+            self.iteration += 1
+            record = StepRecord(
+                self.iteration,
+                float(sum(roi_losses)) + (bg or 0.0),
+                roi_losses,
+                time.perf_counter() - start,
+                bg,
+            )
+            self.history.append(record)
         return record
 
     def _clip_backward(

@@ -18,6 +18,7 @@ import torch
 from .errors import ClipvgError
 from .io import require_file
 from .scene import PathInfo, Scene
+from .svg import SvgLimits
 
 FONT_DIRS = (
     "/usr/share/fonts",
@@ -137,8 +138,14 @@ def text_to_scene(
         raise ClipvgError("the text is empty; give at least one visible character")
     if "\n" in text:
         raise ClipvgError("the text must be one line")
-    if not (size > 0 and margin >= 0):
-        raise ClipvgError("--size must be positive and --margin >= 0")
+    if not (math.isfinite(size) and math.isfinite(margin) and size > 0 and margin >= 0):
+        raise ClipvgError("--size must be a finite number > 0 and --margin a finite number >= 0")
+    limits = SvgLimits()  # what `render` and `edit` accept, checked before any work
+    if max(size, 2 * margin) > limits.max_canvas_side:
+        raise ClipvgError(
+            f"--size {size:g} / --margin {margin:g} px: the canvas would pass the "
+            f"{limits.max_canvas_side:g} px that render accepts; use smaller values"
+        )
     path = Path(font) if font is not None else find_font()
     require_file(path, "font")
     try:
@@ -189,4 +196,15 @@ def text_to_scene(
         raise ClipvgError("the text has no visible glyphs")
     width = math.ceil(2 * margin + x * scale)
     height = math.ceil(2 * margin + (ascent - descent) * scale)
+    segments = sum(len(c) for contours in paths for c in contours) // 3
+    if max(width, height) > limits.max_canvas_side:
+        raise ClipvgError(
+            f"the text's canvas would be {width}x{height} px, over the "
+            f"{limits.max_canvas_side:g} px that render accepts; use a shorter text or a smaller --size"
+        )
+    if len(paths) > limits.max_paths or segments > limits.max_segments:
+        raise ClipvgError(
+            f"the text makes {len(paths)} glyph paths of {segments} segments, over what render "
+            f"accepts ({limits.max_paths} paths, {limits.max_segments} segments); use a shorter text"
+        )
     return Scene.from_paths(width, height, paths, [list(color)] * len(paths), info=info)

@@ -430,7 +430,7 @@ def test_ctrl_c_during_the_final_save_is_held(tiny, svg_input, tmp_path, monkeyp
     )
     assert status == "finished" and (out / "final.svg").is_file()
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
-    assert "Ctrl-C" in capsys.readouterr().err
+    assert "SIGINT: finishing writing" in capsys.readouterr().err
 
 
 def test_interrupt_raised_inside_the_final_save_records_interrupted(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clipvg.errors import ClipvgError
-from clipvg.io import open_image, require_file
+from clipvg.io import open_image, require_file, to_8bit
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ def from_pil(im, max_size: int = 512, label: str = "image") -> RasterInput:
 
     if im.width == 0 or im.height == 0:
         raise ClipvgError(f"{label} has no pixels")
+    im = to_8bit(im)  # 16-bit and float pictures: their range, not clipped to white
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
     im = im.convert("RGBA" if has_alpha else "RGB")
     scale = 1.0
