@@ -150,6 +150,9 @@ class EditSession:
         render: the differentiable renderer (``clipvg.render``), pluggable for tests
             (e.g. ``lambda s: clipvg.render(s, 256)`` to optimize at a smaller size).
         texts: a text-feature cache to share between sessions (candidates).
+        hold_edges: ``edit_only`` keeps the colours of the clipped copies (paths that
+            cross the region's edge), so no copy can turn into a visible rectangle; False
+            is the behaviour before issue 18 (for ``benchmarks/local_edit.py``'s table).
 
     Attributes set up for local edits (render size (H, W)):
         region: (H, W) union of the extra ROIs' masks in [0, 1] (zeros without extras).
@@ -169,12 +172,14 @@ class EditSession:
         initial: Scene | None = None,
         render: Callable[..., torch.Tensor] | None = None,
         texts: TextFeatureCache | None = None,
+        hold_edges: bool = True,
     ):
         if render is None:
             from .render import render as render_fn
 
             render = render_fn
         self.settings = settings
+        self.hold_edges = hold_edges
         self.encoder = encoder
         self.device = torch.device(device)
         self.render = render
@@ -293,7 +298,10 @@ class EditSession:
         self.editable = editable
         point_path = self.scene.path_point_index().to(self.device)
         self._frozen_points = ~editable[point_path]
-        self._frozen_colors = ~editable
+        # A flat fill cannot fade at the region's edge: a copy whose colour changed
+        # would show the region as a rectangle. Copies keep their colour (their shape may
+        # still move within the allowed pixels, over their own original).
+        self._frozen_colors = ~editable | (is_copy.to(self.device) & self.hold_edges)
         self._frozen_values = (
             self.initial.points.detach()[self._frozen_points].clone(),
             self.initial.colors.detach()[self._frozen_colors].clone(),
