@@ -8,6 +8,7 @@ random CLIP weights, and says loudly that the edit is then meaningless.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -63,14 +64,14 @@ def main() -> int:
             *clip_args,
         ]
     )
-    print(f"demo: {cli.VENV_HINT}; the commands it runs are:", flush=True)
+    print("demo: it runs these commands (each can be copied and run as it is):", flush=True)
     for step in steps:
-        print("$ python cli.py " + " ".join(step), flush=True)
+        print("$ python cli.py " + shlex.join(step), flush=True)
         code = cli.main(step)
         if code:
             return code
     print(f"demo: done; see {out}/cat-vector.png and {out}/edit/final.svg, final.png")
-    print("demo: to run commands yourself, first `. .venv/bin/activate` (or use .venv/bin/clipvg)")
+    print("demo: to run the commands yourself, first: . .venv/bin/activate")
     return 0
 
 
