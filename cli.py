@@ -559,7 +559,9 @@ clipvg vectorize examples/pair.jpg --preset fast --detail-region 0 0 256 256 -o 
     p.add_argument("--max-size", type=int, default=512, help="longer side to downscale to (512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the refinement (0)")
     p.add_argument(
-        "--refine-iters", type=int, help="renderer refinement steps (preset's; 0 turns it off)"
+        "--refine-iters",
+        type=int,
+        help="refinement budget in full-resolution steps (preset's; 0 turns it off)",
     )
     p.add_argument(
         "--robust",
@@ -611,6 +613,14 @@ clipvg serve --port 8123 --workdir out/web-runs""",
     p.add_argument("--workdir", default="clipvg-runs", help="folder of uploads and run folders")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload in MB (50)")
     p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable); by default only the "
+        "bound address and localhost (refusing other names stops DNS rebinding)",
+    )
+    p.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda", "mps"],
         default="auto",
@@ -642,6 +652,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         clip_weights=args.clip_weights,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         print_fn=(lambda line: None) if args.quiet else print,
+        allow_hosts=tuple(args.allow_host),
     )
 
 

@@ -8,6 +8,10 @@ Run: ``.venv/bin/python benchmarks/render.py`` (about a minute on 2 cores).
   ``loss = image.mean()`` and gradients on all points and colours.
 - Memory: peak resident memory of a fresh process during forward + backward, minus
   what it held before the first render (scene loaded, torch imported).
+- ``--baseline DIR``: also time the renderer of another checkout (e.g. a ``git worktree``
+  of main), side by side, on the same scenes in the same process.
+- Strokes: 1,000 stroked open cubic paths (width 3, round joins and caps) against the
+  same paths filled, forward + backward.
 """
 
 from __future__ import annotations
@@ -66,6 +70,60 @@ def synthetic_scene(n_paths: int, size: int, seed: int = 0) -> Scene:
     return Scene.from_paths(size, size, [[p] for p in pts], colors)
 
 
+def stroke_scene(n_paths: int, size: int, stroke: bool, seed: int = 0) -> Scene:
+    """``n_paths`` wiggly 3-segment cubic paths, stroked (width 3, round joins and caps,
+    open) or filled (closed, same points)."""
+    from clipvg.scene import CAP_ROUND, JOIN_ROUND, PAINT_FLAT, PAINT_NONE
+
+    gen = torch.Generator().manual_seed(seed)
+    start = torch.rand(n_paths, 1, 2, generator=gen) * size
+    steps = (torch.rand(n_paths, 9, 2, generator=gen) - 0.5) * 40
+    pts = torch.cat([start, start + torch.cumsum(steps, 1)], 1)  # 10 points: 3 cubics
+    colors = torch.rand(n_paths, 4, generator=gen)
+    colors[:, 3] = 0.5 + 0.5 * colors[:, 3]
+    if not stroke:
+        return Scene.from_paths(size, size, [[p[:9]] for p in pts], colors)
+    return Scene.from_paths(
+        size,
+        size,
+        [[p] for p in pts],
+        colors,
+        closed=[[False]] * n_paths,
+        fill_paint=[PAINT_NONE] * n_paths,
+        stroke_paint=[PAINT_FLAT] * n_paths,
+        stroke_widths=[3.0] * n_paths,
+        stroke_colors=colors,
+        linejoin=[JOIN_ROUND] * n_paths,
+        linecap=[CAP_ROUND] * n_paths,
+    )
+
+
+def baseline_render(folder: str):
+    """The ``render`` function of the checkout at ``folder``, imported as ``clipvg_base``
+    (only its renderer and scene modules run; the scene object is duck-typed)."""
+    import importlib
+    import types
+
+    package = types.ModuleType("clipvg_base")
+    package.__path__ = [str(Path(folder) / "clipvg")]
+    sys.modules["clipvg_base"] = package
+    return importlib.import_module("clipvg_base.render.api").render
+
+
+def time_pair(scene: Scene, render_fn, repeats: int) -> tuple[float, float]:
+    """Median forward and forward + backward seconds of ``render_fn`` at SIZE."""
+    with torch.no_grad():
+        fwd = median_time(lambda: render_fn(scene, SIZE, SIZE), repeats)
+    params = scene.shape_parameters() + scene.color_parameters()
+
+    def step():
+        for p in params:
+            p.grad = None
+        render_fn(scene, SIZE, SIZE).mean().backward()
+
+    return fwd, median_time(step, repeats)
+
+
 def median_time(fn, repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -92,7 +150,9 @@ def _peak_rss_mib() -> float:
 
 def measure_memory(name: str) -> None:
     """Child process: print peak RSS growth (MiB) of one forward + backward."""
-    scene = load(name)
+    scene = (
+        stroke_scene(1000, SIZE, name == "stroked-1000") if name.endswith("-1000") else load(name)
+    )
     scene.shape_parameters()
     scene.color_parameters()
     # ru_maxrss survives exec (it would report the parent's peak): reset the mark.
@@ -116,6 +176,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", help="another checkout whose renderer to time side by side")
+    parser.add_argument(
+        "--only",
+        choices=["fills", "strokes", "compare"],
+        help="print one table (compare: with --baseline)",
+    )
     args = parser.parse_args()
     if args.memory_child:
         measure_memory(args.memory_child)
@@ -125,6 +191,15 @@ def main() -> None:
         f"# clipvg render benchmark: {os.cpu_count()} cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}, {platform.machine()}"
     )
+    if args.only in (None, "fills"):
+        fills_tables(args)
+    if args.baseline and args.only in (None, "compare"):
+        compare_table(args)
+    if args.only in (None, "strokes"):
+        strokes_table(args)
+
+
+def fills_tables(args) -> None:
     print()
     print("## Fidelity at 512x512 over white, PSNR (dB) vs resvg 16 spp")
     print()
@@ -159,6 +234,61 @@ def main() -> None:
     print(
         "For scale, diffvg's CPU build on this machine type (pitt): forward 0.64 s, forward+backward 4.26 s."
     )
+
+
+def compare_table(args) -> None:
+    """Fill-only scenes through this renderer and the baseline's, interleaved."""
+    old = baseline_render(args.baseline)
+    print()
+    print(f"## Fills: this checkout against {args.baseline} at 512x512 (median of {args.repeats})")
+    print()
+    print(
+        "| scene | renderer | forward (s) | forward+backward (s) | new / baseline fwd | fwd+bwd |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name in ("pitt", "tajmahal"):
+        scene = load(name)
+        rows = {}
+        for label, fn in (
+            ("baseline", old),
+            ("new", clipvg.render),
+            ("baseline", old),
+            ("new", clipvg.render),
+        ):
+            f, b = time_pair(scene, fn, args.repeats)
+            prev = rows.get(label)
+            rows[label] = (f, b) if prev is None else (min(prev[0], f), min(prev[1], b))
+        (bf, bb), (nf, nb) = rows["baseline"], rows["new"]
+        print(f"| {name} | baseline | {bf:.3f} | {bb:.3f} | | |")
+        print(f"| {name} | new | {nf:.3f} | {nb:.3f} | {nf / bf:.2f} | {nb / bb:.2f} |")
+
+
+def strokes_table(args) -> None:
+    """1,000 stroked paths against the same paths filled."""
+    print()
+    print(
+        f"## Strokes: 1,000 cubic paths at 512x512, width 3, round joins (median of {args.repeats})"
+    )
+    print()
+    print(
+        "| paths | forward (s) | forward+backward (s) | peak memory fwd+bwd (MiB) | fwd+bwd / filled |"
+    )
+    print("|---|---|---|---|---|")
+    filled, stroked = stroke_scene(1000, SIZE, False), stroke_scene(1000, SIZE, True)
+    times = {}
+    for label, scene in (
+        ("filled", filled),
+        ("stroked", stroked),
+        ("filled", filled),
+        ("stroked", stroked),
+    ):
+        f, b = time_pair(scene, clipvg.render, args.repeats)
+        prev = times.get(label)
+        times[label] = (f, b) if prev is None else (min(prev[0], f), min(prev[1], b))
+    for label in ("filled", "stroked"):
+        f, b = times[label]
+        ratio = b / times["filled"][1]
+        print(f"| {label} | {f:.3f} | {b:.3f} | {peak_memory(label + '-1000'):.0f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,37 @@
-"""Our vectorizer against VTracer on scikit-image sample images (no download).
+"""The vectorizer of this tree against a baseline revision and VTracer, side by side.
 
-For every image (resized to 512 on the long side) and every budget it prints paths,
-PSNR over white (rendered with resvg) and seconds, for us and for VTracer tuned to
-a similar path count. Then a robustness table for the largest budget (ours without
-and, with ``--refine``, with refinement; VTracer at the matching path count):
-Gaussian noise (sigma = 2 px, seed 0) on every control point, the clean and noisy
-PSNR, the drop per image and their medians, and the share of pixels (4 px frame
-left out) where a render over magenta differs from one over white, i.e. where the
-canvas shows through.
+On scikit-image sample images (no download), resized to 512 px on the long side,
+every preset runs as a user runs it (its refinement included), once with the code
+of ``--baseline`` (default 5ada1be, the last version before the coarse-to-fine
+refinement; extracted with ``git archive`` into a temporary folder) and once with
+this tree, interleaved, each in a fresh process that has imported torch and clipvg
+beforehand (so the time is that of ``vectorize_image``, lazy imports included).
+For each run: wall and CPU seconds, paths, PSNR over white (rendered with resvg),
+and the PSNR after Gaussian noise (sigma = 2 px, seed 0) on every control point
+with its drop, plus the share of pixels (4 px frame left out) where a render over
+magenta differs from one over white (the canvas shows through). VTracer is tuned
+to the path count of each of our results.
 
-    python benchmarks/vectorize.py                 # no refinement
-    python benchmarks/vectorize.py --refine        # presets' renderer refinement too
-    python benchmarks/vectorize.py --presets detailed --refine --threads 1
+    python benchmarks/vectorize.py                               # all presets
+    python benchmarks/vectorize.py --presets fast --images astronaut,coffee
+    python benchmarks/vectorize.py --baseline none               # this tree only
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -115,6 +121,7 @@ def vtracer_tuned(image: np.ndarray, paths: int) -> tuple[str, float, int]:
 
 def noise_check(svg: str, target: np.ndarray, seed: int = 0) -> tuple[float, float]:
     """(PSNR after sigma=2 px noise on every control point, % pixels showing canvas)."""
+    sys.path.insert(0, str(ROOT))
     from clipvg.svg import parse_svg_string, scene_to_svg_string
 
     scene = parse_svg_string(svg)
@@ -127,28 +134,81 @@ def noise_check(svg: str, target: np.ndarray, seed: int = 0) -> tuple[float, flo
     return psnr(white, target), 100.0 * float(shows.mean())
 
 
+def worker(root: str, name: str, preset: str, threads: int, out: str) -> None:
+    """Vectorize one sample with the code under ``root``; print seconds as JSON."""
+    sys.path.insert(0, root)
+    import warnings
+
+    import clipvg  # noqa: F401  (imported before the clock starts, as in any session)
+    from clipvg.svg import scene_to_svg_string
+    from vectorize.pipeline import vectorize_image
+
+    warnings.simplefilter("ignore")
+    torch.set_num_threads(max(1, threads))
+    image = sample(name)
+    wall, cpu = time.perf_counter(), time.process_time()
+    scene = vectorize_image(image, preset=preset)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    Path(out).write_text(scene_to_svg_string(scene))
+    print(json.dumps({"wall": wall, "cpu": cpu, "paths": scene.num_paths}))
+
+
+def run_worker(root: Path, name: str, preset: str, threads: int) -> tuple[dict, str]:
+    """One fresh process running :func:`worker`; its timings and SVG."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.svg"
+        args = [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(root),
+            name,
+            preset,
+            str(threads),
+            str(out),
+        ]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1800)
+        if proc.returncode != 0:
+            raise SystemExit(f"{root} failed on {name}/{preset}:\n{proc.stderr[-2000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1]), out.read_text()
+
+
+def baseline_tree(rev: str, into: str) -> Path:
+    """The ``clipvg`` and ``vectorize`` packages of ``rev``, extracted into ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "clipvg", "vectorize"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    return Path(into)
+
+
+def measure(svg: str, target: np.ndarray) -> dict:
+    clean = psnr(rasterize(svg), target)
+    noisy, canvas = noise_check(svg, target)
+    return {"psnr": clean, "noisy": noisy, "drop": clean - noisy, "canvas": canvas}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", default=",".join(IMAGES))
     parser.add_argument("--presets", default="fast,balanced,detailed")
-    parser.add_argument("--refine", action="store_true", help="also run the presets' refinement")
+    parser.add_argument(
+        "--baseline", default="5ada1be", help="git revision to compare with ('none': skip)"
+    )
     parser.add_argument("--no-vtracer", action="store_true")
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)"
     )
     args = parser.parse_args()
 
-    import warnings
-
     import skimage
     import vtracer  # noqa: F401
 
+    sys.path.insert(0, str(ROOT))
     import clipvg
-    from clipvg.svg import scene_to_svg_string
-    from vectorize.pipeline import vectorize_image
-
-    warnings.simplefilter("ignore")
-    torch.set_num_threads(max(1, args.threads))
 
     def version(mod: str) -> str:
         from importlib.metadata import PackageNotFoundError
@@ -161,104 +221,105 @@ def main() -> None:
 
     print(
         f"# machine: {platform.machine()} {os.cpu_count()} cores ({args.threads} torch threads),"
-        f" python {platform.python_version()}"
+        f" python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
     )
     print(
         f"# clipvg {clipvg.__version__}, torch {torch.__version__}, numpy {np.__version__}, "
         f"scikit-image {skimage.__version__}, opencv {cv2.__version__}, vtracer {version('vtracer')}, "
         f"resvg_py {version('resvg_py')}"
     )
-    presets = args.presets.split(",")
-    modes = [(p, 0) for p in presets] + (
-        [(p, None) for p in presets if p != "fast"] if args.refine else []
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"new": ROOT}
+        if args.baseline != "none":
+            trees = {"old": baseline_tree(args.baseline, tmp), **trees}
+        rows = compare(args, trees)
+    print_tables(rows, list(trees), args.baseline)
+    print(f"# load average {os.getloadavg()[0]:.2f} at the end")
+
+
+def compare(args, trees: dict[str, Path]) -> list[dict]:
+    """Every image x preset x tree, trees interleaved; one dict per run."""
+    rows = []
+    head = (
+        f"{'image':11} {'preset':9} {'code':4} {'paths':>5} {'wall s':>7} {'cpu s':>7}"
+        f" {'PSNR':>6} {'noisy':>6} {'drop':>5} {'canv%':>6} | {'vt paths':>8} {'vt PSNR':>7}"
+        f" {'vt sec':>6}"
     )
-    rows: dict[str, list] = {}
-    # Robustness of the largest budget: image -> {label: (clean, noisy, canvas%)}.
-    noise_rows: dict[str, dict[str, tuple[float, float, float]]] = {}
-    print(
-        f"{'image':11} {'preset':16} {'paths':>6} {'PSNR':>6} {'sec':>6}"
-        f" | {'vt paths':>8} {'vt PSNR':>7} {'vt sec':>6}"
-    )
+    print(head)
     for name in args.images.split(","):
-        image = sample(name)
-        target = image.astype(np.float32) / 255
-        for preset, refine in modes:
-            label = preset + ("+refine" if refine is None else "")
-            t = time.perf_counter()
-            scene = vectorize_image(image, preset=preset, refine=refine)
-            sec = time.perf_counter() - t
-            svg = scene_to_svg_string(scene)
-            ours = psnr(rasterize(svg), target)
-            row = [scene.num_paths, ours, sec]
-            vsvg = None
-            if not args.no_vtracer:
-                vsvg, vsec, vn = vtracer_tuned(image, scene.num_paths)
-                row += [vn, psnr(rasterize(vsvg), target), vsec]
-            else:
-                row += [float("nan")] * 3
-            rows.setdefault(label, []).append(row)
+        target = sample(name).astype(np.float32) / 255
+        for preset in args.presets.split(","):
+            for code, root in trees.items():
+                timing, svg = run_worker(root, name, preset, args.threads)
+                row = {"image": name, "preset": preset, "code": code, **timing}
+                row.update(measure(svg, target))
+                vt = (float("nan"),) * 3
+                if not args.no_vtracer and code == "new":
+                    vsvg, vsec, vn = vtracer_tuned(sample(name), timing["paths"])
+                    vt = (vn, psnr(rasterize(vsvg), target), vsec)
+                row["vt"] = vt
+                rows.append(row)
+                print(
+                    f"{name:11} {preset:9} {code:4} {row['paths']:5d} {row['wall']:7.2f}"
+                    f" {row['cpu']:7.2f} {row['psnr']:6.2f} {row['noisy']:6.2f} {row['drop']:5.2f}"
+                    f" {row['canvas']:6.3f} | {vt[0]:8.0f} {vt[1]:7.2f} {vt[2]:6.2f}",
+                    flush=True,
+                )
+    return rows
+
+
+def print_tables(rows: list[dict], codes: list[str], baseline: str) -> None:
+    """Medians per preset and code, then the new code's ratios to the baseline."""
+    med = statistics.median
+    print("# medians over the images")
+    print(
+        f"{'preset':9} {'code':4} {'paths':>5} {'wall s':>7} {'cpu s':>7} {'PSNR':>6}"
+        f" {'noisy':>6} {'drop':>5} {'canv%':>6} | {'vt paths':>8} {'vt PSNR':>7}"
+    )
+    presets = list(dict.fromkeys(r["preset"] for r in rows))
+    for preset in presets:
+        for code in codes:
+            rs = [r for r in rows if r["preset"] == preset and r["code"] == code]
+            m = {k: med(r[k] for r in rs) for k in ("paths", "wall", "cpu", "psnr", "noisy")}
+            m.update({k: med(r[k] for r in rs) for k in ("drop", "canvas")})
+            vt = [med(r["vt"][i] for r in rs) for i in range(2)]
             print(
-                f"{name:11} {label:16} {row[0]:6d} {row[1]:6.2f} {row[2]:6.2f}"
-                f" | {row[3]:8.0f} {row[4]:7.2f} {row[5]:6.2f}",
-                flush=True,
+                f"{preset:9} {code:4} {m['paths']:5.0f} {m['wall']:7.2f} {m['cpu']:7.2f}"
+                f" {m['psnr']:6.2f} {m['noisy']:6.2f} {m['drop']:5.2f} {m['canvas']:6.3f}"
+                f" | {vt[0]:8.0f} {vt[1]:7.2f}"
             )
-            if preset == presets[-1]:
-                noisy, canvas = noise_check(svg, target)
-                noise_rows.setdefault(name, {})[label] = (ours, noisy, canvas)
-                if vsvg is not None and refine == 0:
-                    vnoisy, vcanvas = noise_check(vsvg, target)
-                    noise_rows[name]["vtracer"] = (row[4], vnoisy, vcanvas)
-    print("# medians")
-    for label, rs in rows.items():
-        med = [statistics.median(r[i] for r in rs) for i in range(6)]
-        print(
-            f"{'median':11} {label:16} {med[0]:6.0f} {med[1]:6.2f} {med[2]:6.2f}"
-            f" | {med[3]:8.0f} {med[4]:7.2f} {med[5]:6.2f}"
-        )
-    print_noise(noise_rows)
-
-
-def print_noise(noise_rows: dict[str, dict[str, tuple[float, float, float]]]) -> None:
-    """The robustness table: clean and noisy PSNR, drop and canvas share per result."""
-    if not noise_rows:
+    if "old" not in codes:
         return
-    labels = list(dict.fromkeys(k for r in noise_rows.values() for k in r))
+    print(f"# new against {baseline}: medians over the images of the per-image ratios/differences")
     print(
-        "# robustness: Gaussian noise, sigma = 2 px, on every control point (seed 0);"
-        " target: drop <= 2.5 dB, canvas% <= 0.1"
+        f"{'preset':9} {'wall x':>7} {'cpu x':>7} {'total wall x':>12} {'PSNR diff':>9}"
+        f" {'drop diff':>9} {'vs VTracer':>10}"
     )
-    head = " | ".join(
-        f"{lab[:15] + ' clean':>21} {'noisy':>6} {'drop':>5} {'canv%':>6}" for lab in labels
-    )
-    print(f"{'image':11} | {head}")
-
-    def cells(values: list[tuple[float, ...] | None]) -> str:
-        out = []
-        for v in values:
-            if v is None:
-                out.append(f"{'-':>21} {'-':>6} {'-':>5} {'-':>6}")
-            else:
-                out.append(f"{v[0]:21.2f} {v[1]:6.2f} {v[2]:5.2f} {v[3]:6.3f}")
-        return " | ".join(out)
-
-    def with_drop(v: tuple[float, float, float] | None) -> tuple[float, ...] | None:
-        return None if v is None else (v[0], v[1], v[0] - v[1], v[2])
-
-    for name, r in noise_rows.items():
-        print(f"{name:11} | {cells([with_drop(r.get(lab)) for lab in labels])}")
-    med = []
-    for lab in labels:
-        vs = [with_drop(r[lab]) for r in noise_rows.values() if lab in r]
-        med.append(tuple(statistics.median(v[i] for v in vs) for i in range(4)))
-    print(f"{'median':11} | {cells(med)}")
-    print(
-        "# median drop: "
-        + ", ".join(
-            f"{lab} {m[2]:.2f} dB ({'met' if m[2] <= 2.5 else 'NOT met'})"
-            for lab, m in zip(labels, med, strict=True)
+    for preset in presets:
+        pairs = [
+            (o, n)
+            for o in rows
+            for n in rows
+            if o["preset"] == n["preset"] == preset
+            and o["image"] == n["image"]
+            and (o["code"], n["code"]) == ("old", "new")
+        ]
+        if not pairs:
+            continue
+        wall = med(o["wall"] / n["wall"] for o, n in pairs)
+        cpu = med(o["cpu"] / n["cpu"] for o, n in pairs)
+        total = sum(o["wall"] for o, _ in pairs) / sum(n["wall"] for _, n in pairs)
+        dpsnr = med(n["psnr"] for _, n in pairs) - med(o["psnr"] for o, _ in pairs)
+        ddrop = med(n["drop"] for _, n in pairs) - med(o["drop"] for o, _ in pairs)
+        dvt = med(n["psnr"] - n["vt"][1] for _, n in pairs)
+        print(
+            f"{preset:9} {wall:7.2f} {cpu:7.2f} {total:12.2f} {dpsnr:+9.2f} {ddrop:+9.2f}"
+            f" {dvt:+10.2f}"
         )
-    )
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 7 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
+    else:
+        main()

@@ -31,6 +31,17 @@ from .progress import phase
 RANDOM_WEIGHTS = "none"
 
 
+def _packaged_weights(model: str) -> dict | None:
+    """The pretrained config of a model whose weights ship in the package
+    (``clipvg-toy``), or None. The model's open_clip config is registered on the way."""
+    from .toy.model import TOY_MODEL, TOY_TAG, WEIGHTS_FILE, register
+
+    if model != TOY_MODEL:
+        return None
+    register()
+    return {"file": str(WEIGHTS_FILE), "tag": TOY_TAG}
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """What the editor needs from a CLIP model.
@@ -290,12 +301,23 @@ def load_clip(
     import open_clip
 
     device = torch.device(device)
+    packaged = _packaged_weights(model)
     if open_clip.get_model_config(model) is None:
         raise ClipvgError(
             f"unknown CLIP model {model!r}; see open_clip.list_models() (e.g. ViT-B-32, ViT-B-16, ViT-L-14)"
         )
     tag = (pretrained or RANDOM_WEIGHTS).strip()
-    tag_cfg = {} if tag.lower() == RANDOM_WEIGHTS else open_clip.get_pretrained_cfg(model, tag)
+    if packaged is not None and tag.lower() != RANDOM_WEIGHTS:
+        # The packaged model has one set of weights: any tag but "none" means them.
+        tag = packaged["tag"]
+        tag_cfg = {"file": packaged["file"]}
+        if weights is None and not os.path.isfile(packaged["file"]):
+            raise ClipvgError(
+                f"the packaged weights of {model} are missing ({packaged['file']}); "
+                "reinstall clipvg, or train them with benchmarks/semantic/train_toy_clip.py"
+            )
+    else:
+        tag_cfg = {} if tag.lower() == RANDOM_WEIGHTS else open_clip.get_pretrained_cfg(model, tag)
     if tag.lower() != RANDOM_WEIGHTS and not tag_cfg and weights is None:
         known = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
         raise ClipvgError(
@@ -422,6 +444,9 @@ def weights_cached(
     """True when open_clip's pretrained weights for ``model``/``pretrained`` are on disk (no network)."""
     import open_clip
 
+    packaged = _packaged_weights(model)
+    if packaged is not None:
+        return pretrained.lower() != RANDOM_WEIGHTS and os.path.isfile(packaged["file"])
     cfg = (
         open_clip.get_pretrained_cfg(model, pretrained)
         if pretrained.lower() != RANDOM_WEIGHTS

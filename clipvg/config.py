@@ -82,6 +82,8 @@ class EditSettings:
         candidates: run this many seeds (seed, seed + 1, ...) and rank them.
         rank_penalty: ranking score = mean CLIP similarity of the ROIs to their targets
             - rank_penalty * RMS change of the background.
+        freeze: ids of paths or groups (``round-2``) left as they are: their paths get
+            no gradient and are written back bit-identical (the web page's locked layers).
     """
 
     input: str | None = None
@@ -114,6 +116,7 @@ class EditSettings:
     feather: float = 2.0
     candidates: int = 1
     rank_penalty: float = 1.0
+    freeze: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -201,6 +204,8 @@ class EditSettings:
                 "both shape and color are locked: nothing left to optimize; drop one ",
                 Setting("lock"),
             )
+        if not isinstance(self.freeze, list) or not all(isinstance(x, str) for x in self.freeze):
+            raise SettingError(Setting("freeze"), " must be a list of path or group ids")
         if not isinstance(self.prompt, str):
             raise SettingError(Setting("prompt"), " must be text")
         if not isinstance(self.source_prompt, str) or not self.source_prompt.strip():

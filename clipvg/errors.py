@@ -35,3 +35,7 @@ class SettingError(ClipvgError):
     def spelled(self, spell=str) -> str:
         """The message with each setting's name passed through ``spell(name) -> text``."""
         return "".join(spell(str(p)) if isinstance(p, Setting) else p for p in self.parts)
+
+
+class TooLargeError(ClipvgError):
+    """An input over a size limit (bytes, pixels); the web server answers 413."""

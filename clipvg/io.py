@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ClipvgError
+from .errors import ClipvgError, TooLargeError
 
 
 def _write_error(path: Path, exc: OSError) -> ClipvgError:
@@ -92,20 +92,26 @@ def write_png(image: torch.Tensor, path: str | os.PathLike) -> None:
 MAX_IMAGE_PIXELS = 1 << 25
 
 
-def open_image(path: str | os.PathLike, what: str = "image"):
+def open_image(path, what: str = "image"):
     """``PIL.Image.open(path)`` (not yet decoded), refusing more than :data:`MAX_IMAGE_PIXELS`.
 
+    Args:
+        path: a file path, or a binary file object (e.g. ``io.BytesIO`` of an upload;
+            the message then names only ``what``).
+
     Raises:
-        ClipvgError: the header claims too many pixels. PIL's own errors (not an
+        TooLargeError: the header claims too many pixels. PIL's own errors (not an
             image, truncated) pass through for the caller to word.
     """
     import warnings
 
     from PIL import Image
 
-    def too_large(size: str) -> ClipvgError:
-        return ClipvgError(
-            f"{what} {path} is {size} pixels, over the limit of {MAX_IMAGE_PIXELS}; downscale it first"
+    label = f"{what} {path}" if isinstance(path, (str, os.PathLike)) else what
+
+    def too_large(size: str) -> TooLargeError:
+        return TooLargeError(
+            f"{label} is {size} pixels, over the limit of {MAX_IMAGE_PIXELS}; downscale it first"
         )
 
     with warnings.catch_warnings():

@@ -82,7 +82,7 @@ from .losses import (
     widen,
 )
 from .metrics import read_rgb, roi_crops, square_image
-from .scene import PathInfo, Scene
+from .scene import Scene
 
 #: Background MSE that costs as much as all ROI terms at W = 1 (30 dB PSNR).
 BACKGROUND_MSE = 1e-3
@@ -109,30 +109,12 @@ class StepRecord:
 
 def scene_state(scene: Scene) -> dict[str, Any]:
     """A Scene as plain tensors and lists (safe for ``torch.load(weights_only=True)``)."""
-    return {
-        "width": float(scene.width),
-        "height": float(scene.height),
-        "points": scene.points.detach().cpu().clone(),
-        "colors": scene.colors.detach().cpu().clone(),
-        "contour_sizes": scene.contour_sizes.cpu().clone(),
-        "contour_path": scene.contour_path.cpu().clone(),
-        "evenodd": scene.evenodd.cpu().clone(),
-        "info": [[p.id, list(p.groups)] for p in scene.info],
-    }
+    return scene.state()
 
 
 def scene_from_state(state: dict[str, Any]) -> Scene:
-    """Inverse of :func:`scene_state`."""
-    return Scene(
-        width=state["width"],
-        height=state["height"],
-        points=state["points"].clone(),
-        colors=state["colors"].clone(),
-        contour_sizes=state["contour_sizes"].clone(),
-        contour_path=state["contour_path"].clone(),
-        evenodd=state["evenodd"].clone(),
-        info=[PathInfo(i, tuple(g)) for i, g in state["info"]],
-    )
+    """Inverse of :func:`scene_state` (also reads fill-only checkpoints)."""
+    return Scene.from_state(state)
 
 
 class EditSession:
@@ -250,8 +232,12 @@ class EditSession:
         self.region = union_mask(extra, canvas, hw, self.device)
         self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
         self.editable: torch.Tensor | None = None
+        self._held: torch.Tensor | None = None  # edit-only copies whose paint stays
+        self._allowed: torch.Tensor | None = None
         if s.edit_only:  # EditSettings checked that there are extra ROIs
             self._confine(extra, hw)
+        if s.freeze:
+            self._freeze(s.freeze)
         self._perceptual_ref: torch.Tensor | None = None
         if s.preserve_background > 0 and hasattr(self.encoder, "intermediate_features"):
             with torch.no_grad():
@@ -294,18 +280,40 @@ class EditSession:
         else:
             is_copy = torch.tensor([is_region_copy(p.id) for p in self.initial.info])
         touching = paths_overlapping(self.initial, self.region)
-        editable = is_copy.to(self.device) | self._paths_within(self.initial, touching)
-        self.editable = editable
-        point_path = self.scene.path_point_index().to(self.device)
-        self._frozen_points = ~editable[point_path]
         # A flat fill cannot fade at the region's edge: a copy whose colour changed
         # would show the region as a rectangle. Copies keep their colour (their shape may
         # still move within the allowed pixels, over their own original).
-        self._frozen_colors = ~editable | (is_copy.to(self.device) & self.hold_edges)
-        self._frozen_values = (
-            self.initial.points.detach()[self._frozen_points].clone(),
-            self.initial.colors.detach()[self._frozen_colors].clone(),
+        if self.hold_edges:
+            self._held = is_copy.to(self.device)
+        self._set_editable(is_copy.to(self.device) | self._paths_within(self.initial, touching))
+
+    def _freeze(self, ids: list[str]) -> None:
+        """``freeze``: paths with these ids, or inside groups with these ids, stay as they are
+        (region copies of a frozen path are in its groups, so they freeze with it)."""
+        wanted = set(ids)
+        locked = torch.tensor(
+            [p.id in wanted or bool(wanted.intersection(p.groups)) for p in self.initial.info],
+            dtype=torch.bool,
+            device=self.device,
         )
+        editable = ~locked if self.editable is None else self.editable & ~locked
+        if not bool(editable.any()):
+            raise SettingError(
+                "every path that could change is in ", Setting("freeze"), "; unfreeze a layer"
+            )
+        self._set_editable(editable)
+
+    def _set_editable(self, editable: torch.Tensor) -> None:
+        """(N,) bool paths that change; the others get no gradient and are copied back."""
+        self.editable = editable
+        self._frozen = self.scene.frozen_masks(editable)  # one mask per scene.parameters()
+        if self._held is not None:  # the paint entries of held paths stay as well
+            paint = self.scene.frozen_masks(editable & ~self._held)
+            n = len(self._frozen) - 4  # scene.parameters(): shape, then the 4 paint tensors
+            self._frozen[n:] = [a | b for a, b in zip(self._frozen[n:], paint[n:])]
+        self._frozen_values = [
+            p.detach()[m].clone() for p, m in zip(self.initial.parameters(), self._frozen)
+        ]
         self._segments = segment_index(self.scene, editable)
         self._valid_points = self.scene.points.detach().clone()
         self._restore_frozen()
@@ -323,10 +331,7 @@ class EditSession:
         """Zero the gradients of frozen points and colors (``edit_only``)."""
         if self.editable is None:
             return
-        for tensor, frozen in (
-            (self.scene.points, self._frozen_points),
-            (self.scene.colors, self._frozen_colors),
-        ):
+        for tensor, frozen in zip(self.scene.parameters(), self._frozen):
             if tensor.grad is not None:
                 tensor.grad[frozen] = 0
 
@@ -373,8 +378,12 @@ class EditSession:
         """Copy the frozen values back; undo moves that take a curve off the allowed pixels."""
         with torch.no_grad():
             pts = self.scene.points
-            pts[self._frozen_points] = self._frozen_values[0]
-            self.scene.colors[self._frozen_colors] = self._frozen_values[1]
+            for tensor, frozen, value in zip(
+                self.scene.parameters(), self._frozen, self._frozen_values
+            ):
+                tensor[frozen] = value
+            if self._allowed is None:  # frozen paths only, no edit-only bounds
+                return
             valid = self._valid_points
             # Undoing a segment moves its end points, which its neighbours share: repeat,
             # and after a few rounds undo the whole step.
@@ -409,8 +418,8 @@ class EditSession:
 
     def _make_optimizer(self) -> torch.optim.Adam:
         groups = []
-        self.scene.points.requires_grad_(False)
-        self.scene.colors.requires_grad_(False)
+        for p in self.scene.parameters():
+            p.requires_grad_(False)
         if "shape" not in self.settings.lock:
             groups.append(
                 {
@@ -509,9 +518,8 @@ class EditSession:
             torch.autograd.backward(roots, grads)
         self._mask_frozen_grads()
         self.optimizer.step()
-        if "color" not in self.settings.lock:
-            with torch.no_grad():
-                self.scene.colors.clamp_(0.0, 1.0)
+        lock = self.settings.lock
+        self.scene.project_(shape="shape" not in lock, color="color" not in lock)
         if self.editable is not None:
             self._restore_frozen()
         weighted = (coef * per_crop).split(counts)
@@ -586,14 +594,12 @@ class EditSession:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict` (scene values, RNG, history, optimizer if compatible)."""
         scene = scene_from_state(state["scene"])
-        if (
-            scene.points.shape != self.scene.points.shape
-            or scene.colors.shape != self.scene.colors.shape
-        ):
+        pairs = list(zip(self.scene.parameters(), scene.parameters(), strict=True))
+        if any(dst.shape != src.shape for dst, src in pairs):
             raise ClipvgError("the checkpoint's scene does not match the session's scene")
         with torch.no_grad():
-            self.scene.points.copy_(scene.points)
-            self.scene.colors.copy_(scene.colors)
+            for dst, src in pairs:
+                dst.copy_(src)
         if self.editable is not None:
             self._valid_points = self.scene.points.detach().clone()
         self.iteration = int(state["iteration"])

@@ -186,7 +186,11 @@ def split_partial(
     """Give every ``partial`` path an editable copy clipped to the region, right above it.
 
     A copy, and a path already followed by one (ids marked, see :func:`is_region_copy`),
-    gets none. Copies keep the original's fill and groups; their fill rule is nonzero.
+    gets none. Copies keep the original's paint, stroke and groups. A filled copy is cut to
+    the region (nonzero fill); a stroked copy, or one painted with a gradient laid out on
+    its bounding box, keeps its geometry and gets the region as a clip path instead (a
+    stroke crossing the region's edge ends there like a fill). A copy painted with a
+    gradient gets its own copy of the gradient.
 
     Args:
         scene: the scene (canvas units).
@@ -197,7 +201,7 @@ def split_partial(
         (split scene, (N',) bool: which of its paths are copies). Originals keep their
         values bit for bit; with nothing to copy the scene comes back as it is.
     """
-    from clipvg.scene import PathInfo, Scene
+    from clipvg.scene import PathInfo
 
     n = scene.num_paths
     ids = [p.id for p in scene.info]
@@ -210,30 +214,127 @@ def split_partial(
     for c, p in zip(chains, owner, strict=True):
         per_path[p].append(c)
     evenodd = scene.evenodd.cpu().tolist()
-    copies = {}
+    # A stroke, or a gradient laid out on the path's box, would change if its geometry
+    # were cut: such a copy keeps the geometry and is clipped to the region instead.
+    g = scene.gradients
+    bbox_paint = [
+        any(
+            int(k) >= 0 and bool(g.units_bbox[int(k)])
+            for k in (scene.fill_paint[i], scene.stroke_paint[i])
+        )
+        for i in range(n)
+    ]
+    clipped_copy = [bool(scene.has_stroke[i]) or bbox_paint[i] for i in range(n)]
+    copies: dict[int, list[torch.Tensor] | None] = {}
     for i in todo:
-        clipped = clip_contours([c.numpy() for c in per_path[i]], evenodd[i], outline)
+        if clipped_copy[i]:
+            copies[i] = None
+            continue
+        closed_only = bool(scene.contour_closed[scene.contour_path == i].all())
+        clipped = (
+            clip_contours([c.numpy() for c in per_path[i]], evenodd[i], outline)
+            if closed_only
+            else []
+        )
         if clipped:
             copies[i] = [torch.from_numpy(c) for c in clipped]
     if not copies:
         return scene, torch.tensor([is_region_copy(i) for i in ids], dtype=torch.bool)
-    paths, colors, rules, info, is_copy = [], [], [], [], []
-    col = scene.colors.detach().cpu()
+    order, is_copy = [], []
     for i in range(n):
-        paths.append(per_path[i])
-        colors.append(col[i])
-        rules.append(evenodd[i])
-        info.append(PathInfo(ids[i], scene.info[i].groups))
+        order.append(i)
         is_copy.append(is_region_copy(ids[i]))
         if i in copies:
-            paths.append(copies[i])
-            colors.append(col[i])
-            rules.append(False)
-            mark = f"{ids[i]}-{COPY_MARK}" if ids[i] else COPY_MARK
-            info.append(PathInfo(mark, scene.info[i].groups))
+            order.append(i)
             is_copy.append(True)
-    out = Scene.from_paths(scene.width, scene.height, paths, torch.stack(colors), rules, info)
-    return out.to(scene.device), torch.tensor(is_copy, dtype=torch.bool)
+    out = scene.take(order)
+    copy_at = [j for j, i in enumerate(order) if j > 0 and order[j - 1] == i]
+    for j in copy_at:
+        i = order[j]
+        mark = f"{ids[i]}-{COPY_MARK}" if ids[i] else COPY_MARK
+        out.info[j] = PathInfo(mark, scene.info[i].groups)
+    return _finish_copies(out, copy_at, [copies[order[j]] for j in copy_at], outline), torch.tensor(
+        is_copy, dtype=torch.bool
+    )
+
+
+def _finish_copies(out: Scene, copy_at: list[int], geometry: list, outline: pathops.Path) -> Scene:
+    """Give the copies at ``copy_at`` their clipped geometry (a list of closed chains, nonzero
+    fill) or, where it is None, the region as a clip path; and their own gradients."""
+    from clipvg.scene import ClipPath, Gradients, Scene
+
+    region = _cubic_contours(outline)
+    g = out.gradients
+    new_rows: list[int] = []
+    for j in copy_at:
+        for name in ("fill_paint", "stroke_paint"):
+            k = int(getattr(out, name)[j])
+            if k >= 0:  # the copy's edits must not reach the frozen original's gradient
+                getattr(out, name)[j] = len(g) + len(new_rows)
+                new_rows.append(k)
+    if new_rows:
+        rows = torch.tensor(new_rows, dtype=torch.int64)
+        stop_first = torch.cumsum(g.stop_sizes, 0) - g.stop_sizes
+        stops = torch.cat(
+            [
+                torch.arange(int(stop_first[k]), int(stop_first[k] + g.stop_sizes[k]))
+                for k in new_rows
+            ]
+        )
+        cat = {
+            name: torch.cat(
+                [
+                    getattr(g, name),
+                    getattr(g, name)[
+                        rows if name not in ("stop_offsets", "stop_colors") else stops
+                    ],
+                ]
+            )
+            for name in (
+                "kind",
+                "geometry",
+                "units_bbox",
+                "transform",
+                "spread",
+                "stop_sizes",
+                "stop_offsets",
+                "stop_colors",
+            )
+        }
+        out.gradients = Gradients(**cat, ids=list(g.ids) + [None] * len(new_rows))
+    if any(geom is None for geom in geometry) and region:
+        base = len(out.clips)
+        for j, geom in zip(copy_at, geometry):
+            if geom is None:
+                clip_scene = Scene.from_paths(
+                    out.width, out.height, [[torch.from_numpy(c) for c in region]], [[0, 0, 0, 1]]
+                )
+                out.clips.append(ClipPath(clip_scene, int(out.path_clip[j])))
+                out.path_clip[j] = base
+                base += 1
+    if all(geom is None for geom in geometry):
+        return out
+    # Swap the clipped geometry in for the fill-only copies.
+    chains, closed, owner = [], [], []
+    for p in range(out.num_paths):
+        if p in copy_at and geometry[copy_at.index(p)] is not None:
+            new = geometry[copy_at.index(p)]
+            chains += [c.to(out.points.dtype) for c in new]
+            closed += [True] * len(new)
+            owner += [p] * len(new)
+            out.evenodd[p] = False
+        else:
+            for c, flag in zip(
+                out.path_contours(p), out.contour_closed[out.contour_path == p].tolist()
+            ):
+                chains.append(c.detach())
+                closed.append(flag)
+                owner.append(p)
+    out.points = torch.cat(chains)
+    out.contour_sizes = torch.tensor([len(c) for c in chains], dtype=torch.int64)
+    out.contour_path = torch.tensor(owner, dtype=torch.int64)
+    out.contour_closed = torch.tensor(closed, dtype=torch.bool)
+    return Scene(**{f: getattr(out, f) for f in out.__dataclass_fields__})
 
 
 def allowed_mask(region: torch.Tensor, radius: int) -> torch.Tensor:
@@ -263,7 +364,8 @@ def segment_index(scene: Scene, paths: torch.Tensor) -> torch.Tensor:
     offsets = torch.cumsum(sizes, 0) - sizes
     keep = paths.cpu()[scene.contour_path.cpu()]
     sizes, offsets = sizes[keep], offsets[keep]
-    nseg = sizes // 3
+    closed = scene.contour_closed.cpu()[keep]
+    nseg = torch.where(closed, sizes // 3, (sizes - 1) // 3)  # open: 3n + 1 points
     contour = torch.repeat_interleave(torch.arange(len(sizes)), nseg)
     k = torch.arange(int(nseg.sum())) - torch.repeat_interleave(torch.cumsum(nseg, 0) - nseg, nseg)
     local = 3 * k[:, None] + torch.arange(4)

@@ -50,13 +50,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app, port: int | None = None):
-    """Serve ``app`` on 127.0.0.1:PORT in a thread; yields the base URL; stops cleanly."""
+def running_server(app, port: int | None = None, **options):
+    """Serve ``app`` on 127.0.0.1:PORT in a thread; yields the base URL; stops cleanly.
+
+    ``options`` go to :func:`clipvg.serve.protocol.uvicorn_config` (e.g. ``header_timeout``).
+    """
     import uvicorn
 
+    from clipvg.serve.protocol import uvicorn_config
+
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

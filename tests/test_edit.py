@@ -99,6 +99,25 @@ def test_lock_keeps_parameters_bit_identical(tiny, lock, frozen, free):
     assert not torch.equal(getattr(s.scene, free).detach(), start[free])
 
 
+def test_frozen_group_stays_bit_identical(tiny):
+    """``freeze`` (the page's locked layers): a group's paths keep their values, others move."""
+    from clipvg.scene import PathInfo
+
+    scene = two_boxes()
+    scene.info = [PathInfo("a", ("round-1",)), PathInfo("b", ("round-2",))]
+    start = {k: getattr(scene, k).detach().clone() for k in ("points", "colors")}
+    s = session(scene, tiny, freeze=["round-1"], iters=3, color_lr=0.05)
+    for _ in range(3):
+        s.step()
+    first = s.scene.path_point_index() == 0
+    assert torch.equal(s.scene.points.detach()[first], start["points"][first])
+    assert torch.equal(s.scene.colors.detach()[0], start["colors"][0])
+    assert not torch.equal(s.scene.colors.detach()[1], start["colors"][1])
+    assert s.exact_paths.tolist() == [True, False]
+    with pytest.raises(clipvg.ClipvgError, match="every path"):
+        session(scene, tiny, freeze=["round-1", "b"])
+
+
 def test_colors_stay_in_range(tiny):
     s = session(two_boxes(), tiny, iters=3, color_lr=5.0, lock=["shape"])
     for _ in range(3):

@@ -106,11 +106,44 @@ def path_data(draw) -> str:
     return " ".join(out)
 
 
+STROKE_WIDTHS = ["0", "-1", "1e30", "-1e30", "3", "0.5", "1e-30", "nan", "inf", "50%", "2em"]
+DASHES = ["0", "0 0", "5 0", "0 5", "-1 2", "3 -3", "1e30 1", "1,2,3", "none", "5 5 5", "1e-30"]
+PAINT_REFS = ["url(#g0)", "url(#g1)", "url(#g2) red", "url(#loop)", "url(#clip)", "url(#x)"]
+
+
+@st.composite
+def paint(draw) -> str:
+    return draw(color()) if draw(st.booleans()) else draw(st.sampled_from(PAINT_REFS))
+
+
+@st.composite
+def stroke_attributes(draw) -> dict[str, str]:
+    """Strokes of any width (0, negative, 1e30), dash arrays with zeros and negatives."""
+    attrs = {"stroke": draw(paint())}
+    choices = {
+        "stroke-width": st.one_of(st.sampled_from(STROKE_WIDTHS), length()),
+        "stroke-dasharray": st.one_of(st.sampled_from(DASHES), number()),
+        "stroke-dashoffset": number(),
+        "stroke-linecap": st.sampled_from(["butt", "round", "square", "bogus"]),
+        "stroke-linejoin": st.sampled_from(["miter", "round", "bevel", "arcs", "miter-clip", "x"]),
+        "stroke-miterlimit": st.sampled_from(["0", "1", "4", "-3", "1e30", "nan"]),
+        "stroke-opacity": number(),
+    }
+    for key, strategy in choices.items():
+        if draw(st.booleans()):
+            attrs[key] = draw(strategy)
+    return attrs
+
+
 @st.composite
 def attributes(draw) -> str:
     attrs = {}
     if draw(st.booleans()):
-        attrs["fill"] = draw(color())
+        attrs["fill"] = draw(paint())
+    if draw(st.integers(0, 2)) == 0:
+        attrs.update(draw(stroke_attributes()))
+    if draw(st.integers(0, 4)) == 0:
+        attrs["clip-path"] = draw(st.sampled_from(["url(#clip)", "url(#loop)", "url(#g0)"]))
     if draw(st.integers(0, 3)) == 0:
         attrs["transform"] = draw(transform())
     if draw(st.integers(0, 4)) == 0:
@@ -126,7 +159,9 @@ def attributes(draw) -> str:
 
 @st.composite
 def shape(draw) -> str:
-    tag = draw(st.sampled_from(["path", "rect", "circle", "ellipse", "polygon", "polyline"]))
+    tag = draw(
+        st.sampled_from(["path", "rect", "circle", "ellipse", "polygon", "polyline", "line"])
+    )
     a = draw(attributes())
     if tag == "path":
         return f'<path d="{draw(path_data())}"{a}/>'
@@ -136,6 +171,12 @@ def shape(draw) -> str:
     if tag in ("circle", "ellipse"):
         keys = ("cx", "cy", "r") if tag == "circle" else ("cx", "cy", "rx", "ry")
         return f"<{tag} " + " ".join(f'{k}="{draw(length())}"' for k in keys) + f"{a}/>"
+    if tag == "line":
+        return (
+            "<line "
+            + " ".join(f'{k}="{draw(length())}"' for k in ("x1", "y1", "x2", "y2"))
+            + f"{a}/>"
+        )
     points = " ".join(draw(number()) for _ in range(draw(st.integers(0, 9))))
     return f'<{tag} points="{points}"{a}/>'
 
@@ -168,6 +209,48 @@ def stylesheet(draw) -> str:
 
 
 @st.composite
+def gradient(draw, gid: str) -> str:
+    """A gradient with 0, 1, a few or 1,000 stops, unordered offsets, degenerate or huge
+    radii and geometry, and hrefs that may loop."""
+    tag = draw(st.sampled_from(["linearGradient", "radialGradient"]))
+    keys = (
+        ("x1", "y1", "x2", "y2") if tag == "linearGradient" else ("cx", "cy", "r", "fx", "fy", "fr")
+    )
+    attrs = {k: draw(st.one_of(length(), st.sampled_from(["0", "-1", "1e30"]))) for k in keys}
+    attrs["gradientUnits"] = draw(st.sampled_from(["userSpaceOnUse", "objectBoundingBox", "x"]))
+    attrs["spreadMethod"] = draw(st.sampled_from(["pad", "reflect", "repeat", "x"]))
+    if draw(st.booleans()):
+        attrs["gradientTransform"] = draw(transform())
+    if draw(st.booleans()):
+        attrs["href"] = "#" + draw(st.sampled_from(["g0", "g1", "g2", "loop", gid, "clip"]))
+    n = draw(st.sampled_from([0, 1, 2, 3, 5, 1000]))
+    if n == 1000:
+        stops = "".join(
+            f'<stop offset="{(k * 37) % 1000 / 999}" stop-color="red"/>' for k in range(n)
+        )
+    else:
+        stops = "".join(
+            f'<stop offset="{draw(number())}" stop-color="{draw(color())}" '
+            f'stop-opacity="{draw(number())}"/>'
+            for _ in range(n)
+        )
+    head = " ".join(f'{k}="{v}"' for k, v in attrs.items())
+    return f'<{tag} id="{gid}" {head}>{stops}</{tag}>'
+
+
+@st.composite
+def paint_servers(draw) -> str:
+    """Gradients g0..g2, a gradient href loop, and a clip path that may clip itself."""
+    servers = "".join(draw(gradient(g)) for g in ("g0", "g1", "g2"))
+    servers += '<linearGradient id="loop" href="#loop2"/><linearGradient id="loop2" href="#loop"/>'
+    clip_attr = draw(
+        st.sampled_from(["", ' clip-path="url(#clip)"', ' clipPathUnits="objectBoundingBox"'])
+    )
+    servers += f'<clipPath id="clip"{clip_attr}>{draw(shape())}</clipPath>'
+    return f"<defs>{servers}</defs>" if draw(st.integers(0, 3)) else ""
+
+
+@st.composite
 def svg_document(draw) -> bytes:
     root = ""
     for key in ("width", "height"):
@@ -177,7 +260,8 @@ def svg_document(draw) -> bytes:
             root += f' {key}="{draw(st.integers(1, 200))}"'
     if draw(st.integers(0, 3)) == 0:
         root += f' viewBox="{" ".join(draw(number()) for _ in range(4))}"'
-    body = draw(stylesheet()) + "".join(draw(st.lists(element(), min_size=1, max_size=5)))
+    body = draw(stylesheet()) + draw(paint_servers())
+    body += "".join(draw(st.lists(element(), min_size=1, max_size=5)))
     text = f'<svg xmlns="http://www.w3.org/2000/svg"{root}>{body}</svg>'
     encoding = draw(st.sampled_from([None, "utf-8", "utf-16", "latin-1", "ascii", "utf-1"]))
     if encoding is None:
@@ -277,6 +361,35 @@ def test_mutated_svgs_render_or_refuse(data, width):
         '<rect width="10" height="10" transform="translate(50%)"/>',
         '<rect width="10" height="10" transform="scale(1e999)"/>',
         '<rect width="10" height="10" transform="rotate(nan)"/>',
+        # issue 14: strokes, dashes, gradients, href loops
+        '<path d="M0 0 L50 50" stroke="red" stroke-width="1e30"/>',
+        '<path d="M0 0 L50 50" stroke="red" stroke-width="-5"/>',
+        '<path d="M0 0 L50 50 L90 0" stroke="red" stroke-width="0" stroke-linejoin="round"/>',
+        '<path d="M0 0 L50 50" stroke="red" stroke-width="4" stroke-dasharray="0 0"/>',
+        '<path d="M0 0 L50 50" stroke="red" stroke-dasharray="-1 2" stroke-linecap="round"/>',
+        pytest.param(
+            '<path d="M0 0 L50 50" stroke="red" stroke-dasharray="1e-30" stroke-dashoffset="1e30"/>',
+            marks=pytest.mark.xfail(
+                raises=RuntimeError,
+                strict=True,
+                reason="render/dash.py: the dash count overflows int64 before its limit is checked "
+                "(reported to i14 in i14-REQUESTS.md)",
+            ),
+        ),
+        '<linearGradient id="g"/><rect width="50" height="50" fill="url(#g)"/>',
+        '<linearGradient id="g"><stop stop-color="red"/></linearGradient>'
+        '<rect width="50" height="50" fill="url(#g)" stroke="url(#g)"/>',
+        '<linearGradient id="g">'
+        + "".join(f'<stop offset="{(k * 37) % 1000 / 999}"/>' for k in range(1000))
+        + '</linearGradient><rect width="50" height="50" fill="url(#g)"/>',
+        '<radialGradient id="g" r="1e30" fr="1e30" fx="-1e30"><stop/><stop offset="1"/>'
+        '</radialGradient><rect width="50" height="50" fill="url(#g)"/>',
+        '<radialGradient id="g" r="0" gradientTransform="scale(0)"><stop/><stop offset="1"/>'
+        '</radialGradient><rect width="50" height="50" fill="url(#g)"/>',
+        '<linearGradient id="a" href="#b"/><linearGradient id="b" href="#a"/>'
+        '<rect width="50" height="50" fill="url(#a)" stroke="url(#b)"/>',
+        '<clipPath id="c" clip-path="url(#c)"><rect width="9" height="9"/></clipPath>'
+        '<rect width="50" height="50" clip-path="url(#c)"/>',
     ],
 )
 @pytest.mark.parametrize("width", [None, 64])

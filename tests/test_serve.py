@@ -123,7 +123,8 @@ def test_every_response_has_a_csp_that_forbids_inline_and_remote_script(client):
         csp = client.get(url).headers["content-security-policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "http" not in csp
     page = client.get("/").text
-    assert "<script src=" in page and "<script>" not in page and "onclick" not in page
+    assert '<script type="module" src="/static/app.js">' in page  # no inline script
+    assert "<script>" not in page and "onclick" not in page
 
 
 def test_raster_is_vectorized_in_the_background(client):
@@ -308,9 +309,9 @@ def test_oversized_and_bad_uploads(tiny, tmp_path):
         assert r.status_code == 400 and "unsupported file" in r.json()["error"]
         r = c.post("/api/scenes", files={"file": ("x.svg", b"<svg><g>")})
         assert r.status_code == 400 and "not a valid SVG" in r.json()["error"]
-        r = c.post("/api/scenes", data={"preset": "fast"})
+        r = c.post("/api/scenes", files={"preset": (None, "fast")})  # multipart, no file
         assert r.status_code == 400 and "'file'" in r.json()["error"]
-        r = c.post("/api/scenes", data={"example": "../../cli.py"})
+        r = c.post("/api/scenes", files={"example": (None, "../../cli.py")})
         assert r.status_code == 400 and "unknown example" in r.json()["error"]
     assert not (tmp_path / "scenes").exists() or not any((tmp_path / "scenes").iterdir())
 
@@ -337,7 +338,7 @@ def test_cli_serve_refuses_bad_flags(capsys):
 def test_examples_are_offered(client):
     names = client.get("/api/info").json()["examples"]
     assert "landscape.svg" in names
-    r = client.post("/api/scenes", data={"example": "landscape.svg"})
+    r = client.post("/api/scenes", files={"example": (None, "landscape.svg")})
     assert r.status_code == 201 and r.json()["paths"] > 0
 
 

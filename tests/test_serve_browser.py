@@ -1,11 +1,14 @@
 """End to end in a real browser: Playwright driving the system Chromium against uvicorn.
 
 Skipped (with the reason shown by ``pytest -rs``) when Playwright or a system Chromium
-is missing; ``.ci/run`` installs Debian's ``chromium`` package.
+is missing; ``.ci/run`` installs Debian's ``chromium`` package. Each test has its own
+browser context (its own localStorage), so no test reopens another's edit.
 """
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,11 @@ from serve_helpers import CHROMIUM_ARGS, find_chromium, running_server, wait_unt
 
 PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"
 CHROMIUM = find_chromium()
+GROUPED_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="120" height="90">
+<g id="round-1"><rect width="120" height="90" fill="#ddeeff"/></g>
+<g id="round-2"><rect x="10" y="10" width="40" height="30" fill="#ff0000"/>
+<circle cx="80" cy="55" r="22" fill="#00aa44"/></g>
+</svg>"""
 
 pytestmark = [
     pytest.mark.skipif(
@@ -49,29 +57,81 @@ def server(tiny, tmp_path_factory):
         yield url
 
 
-def test_draw_edit_stop_download(browser, server):
-    from clipvg.svg import parse_svg_string
+@pytest.fixture(scope="module")
+def grouped(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("pictures") / "layers.svg"
+    path.write_text(GROUPED_SVG, encoding="utf-8")
+    return path
 
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(server)
-    page.set_input_files("#file", str(PITT))
+
+@pytest.fixture
+def open_page(browser):
+    """``open_page(url, width, height)``: a page in a fresh context; fails the test on
+    any script error or console error."""
+    made, errors = [], []
+
+    def make(url, width=1280, height=800):
+        ctx = browser.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True
+        )
+        page = ctx.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(url)
+        made.append(ctx)
+        return page
+
+    make.expected = []  # substrings of console errors a test provokes on purpose
+    yield make
+    for ctx in made:
+        ctx.close()
+    unexpected = [e for e in errors if not any(x in e for x in make.expected)]
+    assert not unexpected, unexpected
+
+
+def open_picture(page, path: Path) -> None:
+    page.set_input_files("#file", str(path))
     status = page.locator("#scene-status")
     wait_until(lambda: "paths" in status.text_content(), what="the uploaded picture")
-    # draw a box with the mouse
+    wait_until(lambda: page.locator("#before").get_attribute("data-kind"), what="the picture shown")
+
+
+def drag_box(page, x0: float, y0: float, x1: float, y1: float) -> None:
+    """Drag from (x0, y0) to (x1, y1), given as fractions of the picture."""
     box = page.locator("#overlay").bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.move(box["x"] + box["width"] * x0, box["y"] + box["height"] * y0)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7, steps=5)
+    page.mouse.move(box["x"] + box["width"] * x1, box["y"] + box["height"] * y1, steps=5)
     page.mouse.up()
+
+
+def edit_id(page) -> str:
+    """The edit the page's URL names (#edit=ID; replaceState, which page.url may not see)."""
+
+    def named():
+        h = page.evaluate("() => location.hash")
+        return h[len("#edit=") :] if h.startswith("#edit=") else None
+
+    return wait_until(named, what="#edit= in the URL")
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_draw_edit_stop_download(open_page, server):
+    from clipvg.svg import parse_svg_string
+
+    page = open_page(server)
+    open_picture(page, PITT)
+    drag_box(page, 0.3, 0.3, 0.6, 0.7)
     assert page.locator("#overlay rect.shape").count() == 1
     page.fill("#prompt", "a watercolor painting")
     page.locator("#regions input[type=text]").fill("a smiling face")
     page.fill("#iters", "200")
-    page.click("#panel summary")  # open "Advanced"
-    page.fill("#adv-patches", "2")
+    page.click("#advanced-box summary")
+    page.fill("#patches", "2")
     page.click("#start")
     # the live picture changes at least twice and the iteration counter rises
     after, line = page.locator("#after"), page.locator("#job-line")
@@ -87,6 +147,9 @@ def test_draw_edit_stop_download(browser, server):
             what="a new live picture",
         )
         seen.append(shown)
+    # the view is the SVG itself, drawn by the browser (the PNG is only a fallback)
+    assert after.get_attribute("data-kind") == "svg"
+    assert page.locator("#before").get_attribute("data-kind") == "svg"
     first = int(line.get_attribute("data-iteration"))
     wait_until(
         lambda: int(line.get_attribute("data-iteration")) > first, what="the counter to rise"
@@ -96,9 +159,170 @@ def test_draw_edit_stop_download(browser, server):
     assert page.locator("#continue").is_enabled()
     with page.expect_download() as info:
         page.click("#dl-svg")
+    assert info.value.suggested_filename == "pitt-a-watercolor-painting.svg"
     text = Path(info.value.path()).read_text(encoding="utf-8")
     scene = parse_svg_string(text)
     assert scene.num_paths == 1020
     assert "<script" not in text
-    assert not errors, errors
-    page.close()
+
+
+def message_for(page, key: str):
+    return page.locator(f'.msg[data-for="{key}"]')
+
+
+def test_errors_are_shown_next_to_their_control(open_page, server, tmp_path):
+    page = open_page(server)
+    open_page.expected.append("status of 400 (Bad Request)")  # the refused upload
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a picture")
+    page.set_input_files("#file", str(bad))
+    msg = message_for(page, "drop")
+    wait_until(lambda: msg.is_visible(), what="the upload's message")
+    assert "notes.txt could not be opened" in msg.text_content()
+    assert "upload an SVG, PNG, JPEG or WebP" in msg.text_content()
+    drop = page.locator("#drop").bounding_box()
+    where = msg.bounding_box()
+    assert 0 <= where["y"] - (drop["y"] + drop["height"]) < 40  # right under the drop zone
+    assert where["y"] + where["height"] <= 800  # in view
+    open_picture(page, PITT)
+    assert not msg.is_visible()  # the cause is gone: so is the message
+    start, why = page.locator("#start"), page.locator("#start-reason")
+    assert start.is_disabled() and "Type a prompt for the whole image" in why.text_content()
+    page.fill("#prompt", "a watercolor painting")
+    wait_until(lambda: start.is_enabled(), what="Start enabled once a prompt exists")
+    page.fill("#iters", "0")
+    iters_msg = message_for(page, "iters")
+    wait_until(lambda: iters_msg.is_visible(), what="the iterations message")
+    assert iters_msg.text_content() == "Iterations must be from 1 to 100000."
+    assert start.is_disabled() and "Iterations" in why.text_content()
+    field, shown = page.locator("#iters").bounding_box(), iters_msg.bounding_box()
+    assert 0 <= shown["y"] - (field["y"] + field["height"]) < 20
+    page.fill("#iters", "12")
+    wait_until(lambda: not iters_msg.is_visible(), what="the fixed message to go")
+    assert start.is_enabled()
+    drag_box(page, 0.2, 0.2, 0.4, 0.4)
+    assert start.is_disabled() and "Region 1 needs a prompt" in why.text_content()
+
+
+def test_undo_brings_back_a_deleted_region_and_settings(open_page, server):
+    page = open_page(server)
+    open_picture(page, PITT)
+    drag_box(page, 0.2, 0.2, 0.5, 0.5)
+    region = page.locator("#regions input[type=text]")
+    region.fill("a smiling face")
+    region.press("Tab")
+    page.click('#regions button[aria-label="delete region 1"]')
+    assert page.locator("#overlay rect.shape").count() == 0
+    page.keyboard.press("Control+z")
+    assert page.locator("#overlay rect.shape").count() == 1
+    assert page.locator("#regions input[type=text]").input_value() == "a smiling face"
+    page.keyboard.press("Control+Shift+z")
+    assert page.locator("#overlay rect.shape").count() == 0
+    page.click("#undo")
+    assert page.locator("#overlay rect.shape").count() == 1
+    # settings: Ctrl+Z in a field is the page's undo, one step, never the field's own
+    page.fill("#iters", "5")
+    page.press("#iters", "Tab")
+    page.click("#advanced-box summary")
+    page.fill("#patches", "8")
+    page.press("#patches", "Control+z")
+    assert page.locator("#patches").input_value() == "64"
+    assert page.locator("#iters").input_value() == "5"
+    page.press("#patches", "Control+z")
+    assert page.locator("#iters").input_value() == "150"
+    page.click("#redo")
+    assert page.locator("#iters").input_value() == "5"
+
+
+def test_a_reload_during_an_edit_restores_it(open_page, server):
+    page = open_page(server)
+    open_picture(page, PITT)
+    drag_box(page, 0.3, 0.3, 0.6, 0.6)
+    page.fill("#prompt", "a bronze statue")
+    page.locator("#regions input[type=text]").fill("a golden face")
+    page.fill("#iters", "100000")
+    page.click("#advanced-box summary")
+    page.fill("#patches", "1")
+    page.click("#start")
+    jid = edit_id(page)
+    line = page.locator("#job-line")
+    wait_until(lambda: int(line.get_attribute("data-iteration") or 0) > 0, what="an iteration")
+    page.reload()
+    wait_until(lambda: page.locator("#prompt").input_value() == "a bronze statue", what="prompt")
+    assert edit_id(page) == jid
+    assert page.locator("#regions input[type=text]").input_value() == "a golden face"
+    assert page.locator("#overlay rect.shape").count() == 1
+    assert page.locator("#patches").input_value() == "1"
+    wait_until(lambda: "running" in line.text_content(), what="the running edit")
+    first = int(line.get_attribute("data-iteration"))
+    wait_until(lambda: int(line.get_attribute("data-iteration")) > first, what="it goes on")
+    wait_until(lambda: page.locator("#after").get_attribute("data-iteration"), what="its picture")
+    # reopened from Earlier runs on another page: prompt and regions come back too
+    other = open_page(server)
+    open_picture(other, PITT)
+    other.click(f'#runs li[data-edit="{jid}"]')
+    wait_until(lambda: other.locator("#prompt").input_value() == "a bronze statue", what="open")
+    assert other.locator("#regions input[type=text]").input_value() == "a golden face"
+    other.click("#stop")
+    other_line = other.locator("#job-line")
+    try:
+        wait_until(lambda: "stopped" in other_line.text_content(), timeout=20, what="the stop")
+    except AssertionError:
+        print("OTHER", other_line.text_content(), "MAIN", line.text_content())
+        raise
+
+
+def test_no_horizontal_scroll_and_start_in_view(open_page, server):
+    for width, height in ((800, 600), (390, 844), (1280, 800), (3840, 2160)):
+        page = open_page(server, width, height)
+        open_picture(page, PITT)
+        page.click("#advanced-box summary")
+        scroll = page.evaluate("() => document.documentElement.scrollWidth")
+        assert scroll <= width, (width, scroll)
+        picture = page.locator("#canvas-wrap").bounding_box()
+        assert picture["width"] >= min(width, 1280) * 0.6 - 300, (width, picture)
+        assert picture["x"] >= 0 and picture["x"] + picture["width"] <= width + 1
+        if width >= 800:  # the panel scrolls; Start stays on screen
+            start = page.locator("#start").bounding_box()
+            assert start["y"] + start["height"] <= height, (width, start)
+
+
+def test_wheel_zoom_pan_and_the_wipe_handle(open_page, server):
+    page = open_page(server)
+    open_picture(page, PITT)
+    label, wrap = page.locator("#zoom-label"), page.locator("#canvas-wrap")
+    before = float(label.text_content().rstrip("%"))
+    box = wrap.bounding_box()
+    at = (box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+    page.mouse.move(*at)
+    page.mouse.wheel(0, -300)
+    wait_until(lambda: float(label.text_content().rstrip("%")) > before * 1.3, what="zoom in")
+    zoomed = wrap.bounding_box()
+    # the point under the cursor stays under it
+    fx = (at[0] - zoomed["x"]) / zoomed["width"]
+    assert abs(fx - 0.25) < 0.01
+    page.click("#tool-pan")
+    page.mouse.move(600, 400)
+    page.mouse.down()
+    page.mouse.move(500, 350, steps=4)
+    page.mouse.up()
+    moved = wrap.bounding_box()
+    assert abs(moved["x"] - (zoomed["x"] - 100)) < 2 and abs(moved["y"] - (zoomed["y"] - 50)) < 2
+    assert page.locator("#overlay rect.shape").count() == 0  # panning draws nothing
+    page.click("#zoom-fit")
+    page.click("#tool-box")
+    page.fill("#prompt", "a watercolor painting")
+    page.fill("#iters", "2")
+    page.click("#start")
+    knob = page.locator("#wipe .knob")
+    wait_until(lambda: knob.is_visible(), what="the wipe handle")
+    pic = wrap.bounding_box()
+    k = knob.bounding_box()
+    page.mouse.move(k["x"] + k["width"] / 2, k["y"] + k["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(pic["x"] + pic["width"] * 0.5, k["y"], steps=4)
+    page.mouse.up()
+    assert abs(int(page.locator("#compare").input_value()) - 50) <= 1
+    # before on the left of the handle, after on its right
+    clip = page.locator("#after").evaluate("i => i.style.clipPath")
+    assert clip.startswith("inset(0px 0px 0px 5") or clip.startswith("inset(0 0 0 5"), clip

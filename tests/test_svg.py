@@ -43,11 +43,21 @@ def coord_tolerance(magnitude: float) -> float:
 
 
 def segments(scene: Scene, contour: int = 0) -> np.ndarray:
-    """(n, 4, 2) float64 cubic control points of one contour."""
+    """(n, 4, 2) float64 cubic control points of one contour (closed or open)."""
     start = int(scene.contour_offsets()[contour])
     c = scene.points[start : start + int(scene.contour_sizes[contour])].double().numpy()
-    ring = np.concatenate([c, c[:1]])
+    ring = np.concatenate([c, c[:1]]) if bool(scene.contour_closed[contour]) else c
     return np.stack([ring[0:-1:3], ring[1::3], ring[2::3], ring[3::3]], axis=1)
+
+
+def effective_opacity(scene: Scene, i: int) -> float:
+    """Path ``i``'s own ``opacity`` times that of every group around it."""
+    opacity = float(scene.opacity[i])
+    g = int(scene.path_group[i])
+    while g >= 0:
+        opacity *= float(scene.groups.opacity[g])
+        g = int(scene.groups.parent[g])
+    return opacity
 
 
 def sample(segs: np.ndarray, k: int = 17) -> np.ndarray:
@@ -94,10 +104,10 @@ CUBIC_S = [
         ("m10 20 l20 0 l0 20 z", TRIANGLE),
         ("M10 20 H30 V40 Z", TRIANGLE),
         ("m10 20 h20 v20 z", TRIANGLE),
-        ("M10 20 L30 20 30 40", TRIANGLE),  # implicit L, open subpath closed with a line
+        ("M10 20 L30 20 30 40", TRIANGLE[:2]),  # implicit L; an open subpath stays open
         ("M10,20 30,20 30,40z", TRIANGLE),  # implicit lineto after M
         ("M10 20 L30 20 L30 40 L10 20 Z", TRIANGLE),  # no zero-length closing segment
-        ("M10 20 L30 20 L30 40 L10 20", TRIANGLE),
+        ("M10 20 L30 20 L30 40 L10 20", TRIANGLE),  # open, though it ends where it starts
         ("M0 0 Q50 100 100 0 Z", QUAD),
         ("m0 0 q50 100 100 0 z", QUAD),
         ("M0 0 Q50 100 100 0 T200 0 Z", QUAD_T),
@@ -114,7 +124,9 @@ CUBIC_S = [
 )
 def test_path_commands_exact(d, expected):
     scene = load(f'<path d="{d}"/>')
-    assert scene.num_paths == 1 and scene.contour_sizes.tolist() == [3 * len(expected)]
+    closed = d.strip()[-1] in "zZ"
+    assert scene.num_paths == 1 and scene.contour_closed.tolist() == [closed]
+    assert scene.contour_sizes.tolist() == [3 * len(expected) + (0 if closed else 1)]
     np.testing.assert_allclose(segments(scene), np.array(expected), atol=coord_tolerance(256))
 
 
@@ -168,8 +180,8 @@ def test_arc_rotated_ellipse():
         ("m0 0 l10 0 l0 10 z m20 20 l10 0 l0 10 z", [9, 9]),
         # drawing after Z starts a new subpath at p0
         ("M0 0 L10 0 L10 10 Z L20 20 L0 20 Z", [9, 9]),
-        ("M0 0 Z M5 5 L6 6", [6]),  # degenerate subpath dropped; single line closes back
-        ("M0 0 M5 5 L9 5 L9 9", [9]),
+        ("M0 0 Z M5 5 L6 6", [4]),  # degenerate subpath dropped; a single open line
+        ("M0 0 M5 5 L9 5 L9 9", [7]),
     ],
 )
 def test_subpaths_become_contours(d, sizes):
@@ -321,7 +333,9 @@ def test_shapes_fixture_matches_its_reference_points():
 def test_fill_colors(body, rgba):
     scene = load(body)
     expected = torch.tensor([rgba[0] / 255, rgba[1] / 255, rgba[2] / 255, rgba[3]])
-    torch.testing.assert_close(scene.colors[0], expected, atol=1 / 255, rtol=0)
+    color = scene.colors[0].clone()
+    color[3] *= effective_opacity(scene, 0)  # element and group opacity are kept apart
+    torch.testing.assert_close(color, expected, atol=1 / 255, rtol=0)
 
 
 def test_styles_fixture():
@@ -474,23 +488,31 @@ def test_fill_rule(body, evenodd):
 
 
 # ---- skipped content warnings -----------------------------------------------------------------
-def test_skipped_content_one_warning_per_kind_with_counts():
+def test_uneditable_content_is_listed_in_one_warning_with_counts():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scene = load_svg(DATA / "skipped.svg")
-    messages = sorted(str(w.message) for w in caught)
-    assert messages == sorted(
-        [
-            "skipped 3 <text> elements (text is not editable; convert it to paths first)",
-            "skipped 1 <image> element (embedded raster images are not editable)",
-            'skipped 2 unfilled paths (fill="none"; only filled areas are editable)',
-            "skipped 1 path filled with a gradient or pattern (only flat colors are editable; flatten them first)",
-            "ignored the stroke of 2 paths (strokes are not editable; convert strokes to paths first to keep them)",
-            "ignored clip-path/mask on 1 element (content is imported unclipped)",
-        ]
+    assert len(caught) == 1 and caught[0].filename == __file__  # points at the caller
+    message = str(caught[0].message)
+    assert message.startswith(
+        "not editable, so left out: 3 <text>, 1 <image>, 1 filter, 1 mask, 1 marker, 2 pattern paint"
     )
-    assert all(w.filename == __file__ for w in caught)  # points at the caller
-    assert [i.id for i in scene.info] == ["kept1", "kept2", "kept3"]
+    # What carries a paint clipvg understands is kept: gradient fills, strokes, clipped,
+    # filtered, masked and marked shapes, a pattern's fallback colour; the unfilled
+    # pattern rect stays as a path with no paint.
+    ids = [i.id for i in scene.info]
+    assert ids == [None, None, None, "kept1", "kept2", "kept3", "blurred", "masked", "marked"] + [
+        "patterned",
+        None,
+    ]
+    assert scene.fill_paint[0] == 0 and len(scene.gradients) == 1  # the gradient rect
+    assert (
+        scene.has_stroke.tolist()
+        == [False, True, True, True, True] + [False] * 3 + [True] + [False] * 2
+    )
+    assert scene.path_clip[5] == 0 and len(scene.clips) == 1
+    assert scene.colors[9, :3].tolist() == pytest.approx([0.0, 128 / 255, 0.0])  # the fallback
+    assert not scene.has_fill[10] and not scene.has_stroke[10]
 
 
 def test_clean_file_does_not_warn():
@@ -591,7 +613,7 @@ def test_svgz_is_read(tmp_path):
         (
             doc('<path d="M0 0H9V9Z"/>' * 3),
             SvgLimits(max_paths=2),
-            r"more than 2 filled paths, over the limit max_paths=2",
+            r"more than 2 paths, over the limit max_paths=2",
         ),
         (
             doc('<path d="M0 0H9V9Z"/>' * 30),
@@ -726,11 +748,15 @@ def test_colour_functions_clamp_any_number(fill, rgba):
         assert scene.colors[0].tolist() == pytest.approx(rgba, abs=1e-6)
 
 
-@pytest.mark.parametrize("fill", ["rgb(nan,0,0)", "rgb(1,2)", "lab(50 10 10)", "rgb(1 2 3 4 5)"])
-def test_unreadable_colour_functions_are_unfilled(fill):
-    with pytest.warns(UserWarning, match="unfilled"):
-        scene = parse_svg_string(doc(f'<rect width="5" height="5" fill="{fill}"/>'))
-    assert scene.num_paths == 0
+@pytest.mark.parametrize(
+    "fill", ["rgb(nan,0,0)", "rgb(1,2)", "lab(50 10 10)", "rgb(1 2 3 4 5)", "#qqq", "qwe13212"]
+)
+def test_unreadable_colours_are_ignored(fill):
+    """An invalid value is ignored, as CSS ignores an invalid declaration: the
+    parent's fill applies (resvg's painting/fill/random-value)."""
+    for parent, rgba in (("", [0, 0, 0, 1]), (' fill="blue"', [0, 0, 1, 1])):
+        scene = load(f'<g{parent}><rect width="5" height="5" fill="{fill}"/></g>')
+        assert scene.num_paths == 1 and scene.colors[0].tolist() == rgba
 
 
 @pytest.mark.parametrize("transform", ["translate(1in 10)", "translate(50%)", "rotate(nan)"])

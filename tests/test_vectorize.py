@@ -175,6 +175,74 @@ def test_refinement_lowers_the_error_and_is_deterministic():
     assert psnr(clipvg.render(a), im) > psnr(clipvg.render(plain), im)
 
 
+def test_borders_move_to_the_subpixel_edge():
+    """A pixel column that is 30 % yellow puts the traced edge 0.3 px into it."""
+    from vectorize.edges import place_borders
+
+    a, b = np.array([1.0, 0.8, 0.1]), np.array([0.1, 0.2, 0.8])
+    image = np.tile(b, (16, 20, 1)).astype(np.float32)
+    image[:, :8] = a
+    image[:, 8] = 0.3 * a + 0.7 * b
+    top = np.where(np.arange(20) < 8, 1, 0)[None].repeat(16, 0)  # path 1 left, base right
+    (poly,) = trace_mask((top == 1).astype(np.uint8))
+    (moved,) = place_borders([poly], np.array([1]), top, np.stack([b, a]), image)
+    edge = np.abs(poly[:, 0] - 8) < 1e-6
+    mid = edge & (poly[:, 1] > 3) & (poly[:, 1] < 13)
+    assert mid.any() and np.allclose(moved[mid, 0], 8.3, atol=0.02)
+    # Borders on the canvas edge (nothing visible beyond them) stay where they are.
+    far = poly[:, 0] < 6
+    assert far.any() and np.array_equal(moved[far], poly[far])
+
+
+def test_refinement_plan_spends_the_budget():
+    from vectorize.refine import plan, step_cost
+
+    assert plan(0, 0.0, 512, 512) == ()
+    (only,) = plan(20, 0.0, 512, 512)
+    assert (only.scale, only.steps) == (1.0, 20)
+    stages = plan(16, 2.0, 512, 512)
+    assert [s.scale for s in stages] == [0.5, 1.0]
+    assert sum(s.steps * step_cost(s.scale) for s in stages) == pytest.approx(16, abs=0.5)
+    assert plan(16, 2.0, 40, 40)[0].scale == 0.8  # never below a 32 px side
+    assert [s.scale for s in plan(16, 2.0, 20, 20)] == [1.0]
+
+
+def counted_renders(monkeypatch) -> list[tuple[int, int, int]]:
+    """Patch clipvg.render.render to record (paths, width, height) of every call."""
+    import importlib
+
+    render_module = importlib.import_module("clipvg.render")  # clipvg.render is the function
+    calls, real = [], render_module.render
+
+    def counting(scene, width=None, height=None, **kw):
+        calls.append((scene.num_paths, width, height))
+        return real(scene, width=width, height=height, **kw)
+
+    monkeypatch.setattr(render_module, "render", counting)
+    return calls
+
+
+def test_refinement_stops_when_the_gain_flattens_and_skips_the_hidden_base(monkeypatch):
+    from vectorize.refine import Stage, refine, top_path_map
+
+    im = cv2.GaussianBlur(disk_image(48, 32), (0, 0), 1.0)
+    rgb, opaque = im.astype(np.float32) / 255, np.ones(im.shape[:2], bool)
+    start = vectorize_image(im, preset="fast", refine=0)
+    calls = counted_renders(monkeypatch)
+    refine(start, rgb, opaque, 40, flat=0.0)
+    assert len(calls) == 40
+    top = top_path_map(start, *rgb.shape[:2])
+    shown = len(np.unique(top[top >= 0]))  # paths that show a pixel: the others are skipped
+    assert all(n == shown for n, _, _ in calls)
+    calls.clear()
+    refine(start, rgb, opaque, 40, flat=0.05)
+    assert 4 < len(calls) < 40
+    calls.clear()
+    refine(start, rgb, opaque, 1, sigma=1.0, stages=[Stage(0.5, 3), Stage(1.0, 2)])
+    assert [c[1:] for c in calls] == [(24, 16)] * 3 + [(48, 32)] * 2
+    assert all(n == start.num_paths for n, _, _ in calls)  # under noise the base can show
+
+
 def test_coarse_round_covers_everything_under_noise():
     """Moving every control point must never show the canvas (4 px frame aside)."""
     im = busy_image(64)

@@ -7,7 +7,9 @@ Modules, in the order data flows through them:
 - ``stack``: which regions each round adds, paint order, masks that reach under
   later paths;
 - ``trace``: mask borders -> closed cubic Bezier contours;
-- ``refine``: color refit, optional Adam refinement through :func:`clipvg.render`;
+- ``edges``: borders moved to the sub-pixel edge the input's mixed pixels show;
+- ``refine``: color refit, optional coarse-to-fine Adam refinement through
+  :func:`clipvg.render`, stopped early when the PSNR flattens;
 - ``pipeline``: :func:`vectorize_image`, tying them together.
 """
 

@@ -20,10 +20,11 @@ from clipvg.progress import bar
 from clipvg.scene import PathInfo, Scene
 
 from . import image_io
+from .edges import place_borders
 from .refine import refine as refine_scene
 from .refine import refit_colors
 from .segment import oversegment, ward_levels
-from .stack import Layer, paint_order, region_means, select_gains, stack_masks
+from .stack import Layer, paint_order, region_means, select_gains, stack_masks, top_index
 from .trace import borders_to_polylines, find_borders, fit_contours, trace_mask
 
 
@@ -32,7 +33,8 @@ class Preset:
     """Settings of one quality preset.
 
     ``rounds``: region count of each round's segmentation, coarse to fine;
-    ``max_paths``: path budget of the whole stack; ``refine_iters``: renderer steps;
+    ``max_paths``: path budget of the whole stack; ``refine_iters``: the refinement's
+    budget in full-resolution steps (see :func:`~vectorize.refine.plan`);
     ``tolerance``: curve fitting tolerance in pixels; ``dilate``: pixels a path
     reaches under the paths painted after it; ``min_gain``: smallest squared-error
     gain (summed over a region, RGB in [0, 1]) worth a path in a later round;
@@ -40,7 +42,8 @@ class Preset:
     to be worth a path (see :func:`~vectorize.stack.select_gains`);
     ``region_share``: part of the budget left after round 1 kept for ``regions``;
     ``robust``: control point noise, pixels, the refinement makes the stack tolerate
-    (see :func:`~vectorize.refine.refine`; only with ``refine_iters``).
+    (see :func:`~vectorize.refine.refine`; only with ``refine_iters``);
+    ``subpixel``: move traced borders to the sub-pixel edge (see :mod:`~vectorize.edges`).
     """
 
     rounds: tuple[int, ...]
@@ -52,12 +55,13 @@ class Preset:
     region_share: float = 0.25
     jitter: float = 0.0
     robust: float = 0.0
+    subpixel: bool = True
 
 
 PRESETS: dict[str, Preset] = {
     "fast": Preset(rounds=(100, 400), max_paths=300, refine_iters=0, tolerance=0.8),
-    "balanced": Preset(rounds=(250, 1000, 2500), max_paths=1000, refine_iters=60),
-    "detailed": Preset(rounds=(700, 3000, 8000), max_paths=3000, refine_iters=60, robust=2.0),
+    "balanced": Preset(rounds=(250, 1000, 2500), max_paths=1000, refine_iters=20),
+    "detailed": Preset(rounds=(700, 3000, 8000), max_paths=3000, refine_iters=16, robust=2.0),
 }
 
 _BASE_MARGIN = 16.0  # the base rectangle overhangs the canvas by this many pixels
@@ -92,7 +96,8 @@ def vectorize_image(
             same input, settings and seed always give the same scene (and the
             same SVG bytes).
         max_size: longer side, in pixels, the input is downscaled to (with a warning).
-        refine: renderer refinement steps (overrides the preset; 0 turns it off).
+        refine: the refinement's budget in full-resolution steps (overrides the
+            preset; 0 turns it off); it stops early once the PSNR stops rising.
         robust: control-point noise (px) the refinement makes the stack tolerate
             (overrides the preset; 0 fits the input as closely as possible).
         progress: show the stages (and the refinement's steps) on stderr.
@@ -203,17 +208,23 @@ def trace_layers(
     info.append(PathInfo("round-1-base", ("round-1",)))
     colors.append(rgb[opaque].mean(0))
     means = [region_means(rgb, layer.labels)[1] for layer in layers]
-    for li, region, mask, origin in stack_masks(layers, settings.dilate):
+    top = top_index(layers)
+    path_of = np.zeros(int(top.max()) + 2, np.int64)  # paint index -> path (base: 0)
+    for index, (li, region, mask, origin) in enumerate(stack_masks(layers, settings.dilate)):
         found = find_borders(mask, origin)
         if not found:
             continue
         path = len(info)
+        path_of[index] = path
         borders.extend(found)
         owner.extend([path] * len(found))
         info.append(PathInfo(f"{layers[li].name}-{region}", (layers[li].name,)))
         colors.append(means[li][region])
     polylines = base + borders_to_polylines(borders, canvas=(w, h), bleed=_BLEED)
     owner = [0] * len(base) + owner
+    if settings.subpixel:
+        top = np.where(opaque, path_of[top], -1)
+        polylines = place_borders(polylines, owner, top, np.asarray(colors), rgb)
     chains = fit_contours(polylines, settings.tolerance)
     paths: list[list[torch.Tensor]] = [[] for _ in info]
     for chain, path in zip(chains, owner, strict=True):

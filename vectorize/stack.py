@@ -119,6 +119,25 @@ def region_boxes(labels: np.ndarray, k: int) -> np.ndarray:
     return boxes
 
 
+def top_index(layers: list[Layer]) -> np.ndarray:
+    """(H, W) int64: paint index of the region on top at each pixel, -1 for none.
+
+    Paint indices count the chosen regions of all layers, bottom first: the order
+    in which :func:`stack_masks` yields them.
+    """
+    h, w = layers[0].labels.shape
+    top = np.full((h, w), -1, np.int64)
+    index = 0
+    for layer in layers:
+        if len(layer.regions):
+            rank = np.full(int(layer.labels.max()) + 2, -1, np.int64)
+            rank[layer.regions] = index + np.arange(len(layer.regions))
+            painted = np.where(layer.labels >= 0, rank[layer.labels], -1)
+            top = np.where(painted >= 0, painted, top)
+        index += len(layer.regions)
+    return top
+
+
 def stack_masks(layers: list[Layer], dilate: int):
     """Yield ``(layer_index, region_id, mask, (x0, y0))`` for every path, bottom first.
 
@@ -126,17 +145,7 @@ def stack_masks(layers: list[Layer], dilate: int):
     paints on top, plus a ``dilate``-pixel border under later regions of its round.
     """
     h, w = layers[0].labels.shape
-    top = np.full((h, w), -1, np.int64)
-    index = 0
-    starts = []
-    for layer in layers:
-        starts.append(index)
-        rank = np.full(int(layer.labels.max()) + 2, -1, np.int64)
-        rank[layer.regions] = index + np.arange(len(layer.regions))
-        painted = rank[layer.labels] if len(layer.regions) else np.full((h, w), -1)
-        painted[layer.labels < 0] = -1
-        top = np.where(painted >= 0, painted, top)
-        index += len(layer.regions)
+    starts = np.cumsum([0] + [len(layer.regions) for layer in layers])[:-1]
     kernel = (
         cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
         if dilate

@@ -8,7 +8,8 @@ import torch
 
 from ..errors import ClipvgError
 from ..scene import Scene
-from .raster import check_size, rasterize
+from .draw import render_scene
+from .raster import check_size, rasterize, unpremultiply
 
 _NAMED = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "magenta": (1.0, 0.0, 1.0)}
 
@@ -98,10 +99,21 @@ def render(
     if backend == "diffvg":
         from .diffvg_backend import render_diffvg
 
+        if not scene.is_plain:
+            raise ClipvgError(
+                "the diffvg backend here renders flat fills only, and this scene has strokes, "
+                "gradients, open contours, groups, clips or opacity; use --backend torch"
+            )
+
         return render_diffvg(scene, width, height, bg)
     if backend != "torch":
         raise ClipvgError(f"unknown backend {backend!r}; use torch or diffvg")
     sw, sh = width * samples, height * samples
+    if not scene.is_plain:
+        image = render_scene(scene, sw, sh, bg, tolerance * samples)  # premultiplied if bg None
+        if samples > 1:
+            image = _pool(image, samples)
+        return unpremultiply(image) if bg is None else image
     scale = torch.tensor(
         [sw / scene.width, sh / scene.height], dtype=scene.points.dtype, device=scene.device
     )
@@ -119,10 +131,13 @@ def render(
     if samples > 1:
         if bg is None:  # average premultiplied colour, not straight colour
             image = torch.cat([image[..., :3] * image[..., 3:], image[..., 3:]], -1)
-        image = torch.nn.functional.avg_pool2d(image.permute(2, 0, 1)[None], samples)[0].permute(
-            1, 2, 0
-        )
+        image = _pool(image, samples)
         if bg is None:
-            alpha = image[..., 3:]
-            image = torch.cat([image[..., :3] / alpha.clamp(min=1e-8), alpha], -1).clamp(0, 1)
+            image = unpremultiply(image)
     return image
+
+
+def _pool(image: torch.Tensor, samples: int) -> torch.Tensor:
+    """Average ``samples x samples`` blocks of an (H, W, K) image."""
+    pooled = torch.nn.functional.avg_pool2d(image.permute(2, 0, 1)[None], samples)
+    return pooled[0].permute(1, 2, 0)

@@ -33,12 +33,14 @@ averages them, which shrinks those seams by the same factor.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..errors import ClipvgError
+from .composite import Composite
 
 #: Largest number of line pieces one cubic segment is split into.
 MAX_PIECES_PER_SEGMENT = 256
@@ -88,7 +90,7 @@ def _check_pieces(count: int, what: str, width: int, height: int, limit: int = M
         )
 
 
-def _pull_in(points: torch.Tensor, width: int, height: int) -> torch.Tensor:
+def pull_in(points: torch.Tensor, width: int, height: int) -> torch.Tensor:
     """Move points farther than :data:`FAR` canvas sizes from the canvas centre
     radially onto that distance (max-norm), so the arithmetic stays finite and
     precise; nearer points (any sane scene) are returned unchanged.
@@ -111,47 +113,70 @@ def _pull_in(points: torch.Tensor, width: int, height: int) -> torch.Tensor:
 class Topology:
     """Index arrays that depend only on how points are grouped into contours.
 
-    All tensors are int64 on the points' device.
+    Segment ``s`` is the cubic ``points[i0], points[i1], points[i2], points[i3]``. An
+    open contour (:mod:`clipvg.scene`) gets one extra *closing* segment, a straight
+    line from its last point back to its first, which a fill needs and a stroke
+    skips. All tensors are on the points' device; indices int64.
     """
 
-    seg_start: torch.Tensor  # (S,) index of each segment's first point
-    seg_next: torch.Tensor  # (S,) index of the point that ends the segment
+    seg_start: torch.Tensor  # (S,) i0, the segment's first point
+    seg_c1: torch.Tensor  # (S,) i1
+    seg_c2: torch.Tensor  # (S,) i2
+    seg_next: torch.Tensor  # (S,) i3, the point that ends the segment
     seg_path: torch.Tensor  # (S,) path of each segment
     seg_contour: torch.Tensor  # (S,) contour of each segment
+    seg_closing: torch.Tensor  # (S,) bool: the closing line of an open contour
 
     @staticmethod
-    def build(contour_sizes: torch.Tensor, contour_path: torch.Tensor) -> Topology:
+    def build(
+        contour_sizes: torch.Tensor,
+        contour_path: torch.Tensor,
+        contour_closed: torch.Tensor | None = None,
+    ) -> Topology:
         device = contour_sizes.device
-        nseg = contour_sizes // 3
+        if contour_closed is None:
+            closed = torch.ones_like(contour_sizes, dtype=torch.bool)
+        else:
+            closed = contour_closed.to(device)
+        nseg = torch.where(closed, contour_sizes // 3, (contour_sizes - 1) // 3 + 1)
         offsets = torch.cumsum(contour_sizes, 0) - contour_sizes
         seg_contour = torch.repeat_interleave(torch.arange(len(nseg), device=device), nseg)
         first_seg = torch.cumsum(nseg, 0) - nseg
         local = torch.arange(int(nseg.sum()), device=device) - first_seg[seg_contour]
-        start = offsets[seg_contour] + 3 * local
-        nxt = torch.where(
-            local + 1 == nseg[seg_contour], offsets[seg_contour], start + 3
-        )  # the last segment closes the contour
-        return Topology(start, nxt, contour_path[seg_contour], seg_contour)
+        off = offsets[seg_contour]
+        start = off + 3 * local
+        last = local + 1 == nseg[seg_contour]
+        closing = last & ~closed[seg_contour]
+        # The last segment of a closed contour, and the closing line, end at p0.
+        nxt = torch.where(last, off, start + 3)
+        c1 = torch.where(closing, start, start + 1)
+        c2 = torch.where(closing, off, start + 2)
+        return Topology(start, c1, c2, nxt, contour_path[seg_contour], seg_contour, closing)
 
 
-def _flatten(
+def flatten(
     points: torch.Tensor, topo: Topology, tolerance: float, width: int, height: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sample every cubic into a closed polyline per contour.
+    """Sample every cubic into a polyline, closed per contour.
+
+    Args:
+        points: (P, 2) in output pixels; topo: their :class:`Topology`;
+        tolerance: largest distance between a curve and its polyline, in pixels.
 
     Returns:
-        start: (L, 2) first vertex of each line.
-        end: (L, 2) second vertex of each line.
-        path: (L,) int64 path of each line.
+        start: (L, 2) first vertex of each line; end: (L, 2) second vertex;
+        seg: (L,) int64 the segment of each line. Lines are in contour order, each
+        contour's lines form a closed loop (an open contour's closing line last).
     """
     p0 = points[topo.seg_start]
-    p1 = points[topo.seg_start + 1]
-    p2 = points[topo.seg_start + 2]
+    p1 = points[topo.seg_c1]
+    p2 = points[topo.seg_c2]
     p3 = points[topo.seg_next]
     with torch.no_grad():
         dd = torch.maximum((p0 - 2 * p1 + p2).norm(dim=1), (p1 - 2 * p2 + p3).norm(dim=1))
         k = torch.ceil(torch.sqrt(0.75 * dd / tolerance)).nan_to_num_(MAX_PIECES_PER_SEGMENT)
         k = k.clamp_(1, MAX_PIECES_PER_SEGMENT).long()
+        k = k.masked_fill_(topo.seg_closing, 1)
         _check_pieces(int(k.sum()), "line pieces", width, height)
         seg = torch.repeat_interleave(torch.arange(len(k), device=k.device), k)
         first = torch.cumsum(k, 0) - k
@@ -163,7 +188,7 @@ def _flatten(
     start = mt**3 * p0[seg] + 3 * mt**2 * t * p1[seg] + 3 * mt * t**2 * p2[seg] + t**3 * p3[seg]
     nxt_index = torch.arange(1, len(seg) + 1, device=k.device).clamp_(max=max(len(seg) - 1, 0))
     end = torch.where(last_in_seg.unsqueeze(1), p3[seg], start[nxt_index])
-    return start, end, topo.seg_path[seg]
+    return start, end, seg
 
 
 def _split_rows(start, end, path, width, height):
@@ -281,100 +306,6 @@ def _levels(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return level
 
 
-class _Composite(torch.autograd.Function):
-    """Seam-free source-over compositing of cell coverages, level by level.
-
-    Plain source-over treats the coverages of two shapes in one pixel as
-    independent, so two opaque shapes that each cover half of a pixel along a
-    shared edge let a quarter of the background through. Here each cell's coverage
-    is first divided by the part of its pixel not yet covered by the shapes above
-    it (``1 - S``, ``S`` the summed coverage above): shapes that tile a pixel then
-    fill it exactly, while a shape under a fully covering one, or under a
-    semi-transparent full layer, composites as in plain source-over.
-
-    Inputs: cover (M,) in [0, 1]; opacity (N,) in [0, 1]; rgb (N, K) colours;
-    background (K,); cell_path (M,) int64; cell_pixel (M,) int64 into a flat image
-    of ``npix + 1`` pixels (the last one is a sink for cells that are not pixels);
-    bounds: list of (start, stop) cell ranges, one per level, in paint order.
-    Output: (npix, K). Gradients are exact (up to the kinks of min/max).
-    """
-
-    EPS = 1e-3
-
-    @staticmethod
-    def _alpha(cover, above, cell_op):
-        ratio = cover / (1 - above).clamp(min=_Composite.EPS)
-        return ratio, cell_op * ratio.clamp(max=1)
-
-    @staticmethod
-    def forward(ctx, cover, opacity, rgb, background, cell_path, cell_pixel, bounds, npix):
-        channels = rgb.shape[1]
-        # Coverage of the shapes above each cell, summed top-down.
-        above = torch.empty_like(cover)
-        total = cover.new_zeros(npix + 1)
-        for s, e in reversed(bounds):
-            pix = cell_pixel[s:e]
-            above[s:e] = total.index_select(0, pix)
-            total.index_add_(0, pix, cover[s:e])
-        del total
-        _, alpha = _Composite._alpha(cover, above, opacity.index_select(0, cell_path))
-        under = torch.empty(cover.shape[0], channels, dtype=cover.dtype, device=cover.device)
-        image = background.detach().expand(npix + 1, channels).clone()
-        for s, e in bounds:
-            pix = cell_pixel[s:e]
-            prev = image.index_select(0, pix)
-            under[s:e] = prev
-            paint = rgb.index_select(0, cell_path[s:e])
-            image.index_copy_(0, pix, prev + alpha[s:e, None] * (paint - prev))
-        # Only what cannot be recomputed cheaply is kept for backward.
-        ctx.save_for_backward(cover, above, under, opacity, rgb, cell_path, cell_pixel)
-        ctx.bounds = bounds
-        ctx.npix = npix
-        return image[:npix]
-
-    @staticmethod
-    def backward(ctx, grad):
-        cover, above, under, opacity, rgb, cell_path, cell_pixel = ctx.saved_tensors
-        npix = ctx.npix
-        cell_op = opacity.index_select(0, cell_path)
-        ratio, alpha = _Composite._alpha(cover, above, cell_op)
-        g_img = torch.cat([grad, grad.new_zeros(1, grad.shape[1])])
-        g_alpha = torch.empty_like(alpha)
-        g_paint = torch.empty_like(under) if ctx.needs_input_grad[2] else None
-        for s, e in reversed(ctx.bounds):
-            pix = cell_pixel[s:e]
-            g = g_img.index_select(0, pix)
-            paint = rgb.index_select(0, cell_path[s:e])
-            a = alpha[s:e, None]
-            g_alpha[s:e] = (g * (paint - under[s:e])).sum(1)
-            if g_paint is not None:
-                g_paint[s:e] = g * a
-            g_img.index_copy_(0, pix, g * (1 - a))
-        # alpha = op * min(1, cover / max(1 - above, EPS))
-        free = (1 - above).clamp(min=_Composite.EPS)
-        g_ratio = torch.where(ratio <= 1, g_alpha * cell_op, 0)
-        g_cover = g_ratio / free
-        g_above = torch.where(above < 1 - _Composite.EPS, g_ratio * ratio / free, 0)
-        del g_ratio, free
-        # Each cell's coverage feeds the ``above`` of the cells under it.
-        running = g_cover.new_zeros(npix + 1)
-        for s, e in ctx.bounds:
-            pix = cell_pixel[s:e]
-            g_cover[s:e] += running.index_select(0, pix)
-            running.index_add_(0, pix, g_above[s:e])
-        g_op = g_rgb = g_bg = None
-        if g_paint is not None:
-            g_rgb = rgb.new_zeros(rgb.shape).index_add_(0, cell_path, g_paint)
-            del g_paint
-        if ctx.needs_input_grad[1]:
-            g_op = opacity.new_zeros(opacity.shape).index_add_(
-                0, cell_path, g_alpha * ratio.clamp(max=1)
-            )
-        if ctx.needs_input_grad[3]:
-            g_bg = g_img[:npix].sum(0)
-        return g_cover, g_op, g_rgb, g_bg, None, None, None, None
-
-
 def rasterize(
     points: torch.Tensor,
     colors: torch.Tensor,
@@ -386,14 +317,15 @@ def rasterize(
     background: torch.Tensor | None = None,
     tolerance: float = 0.1,
     topology: Topology | None = None,
+    contour_closed: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Rasterize filled closed cubic paths with exact-area anti-aliasing.
+    """Rasterize filled cubic paths with exact-area anti-aliasing.
 
     Args:
         points: (P, 2) float, already in output pixel units (x right, y down).
-            Contours are closed cubic chains (see :mod:`clipvg.scene`).
+            Contours are cubic chains (see :mod:`clipvg.scene`).
         colors: (N, 4) straight RGBA in [0, 1]; alpha includes opacity.
-        contour_sizes: (C,) int64 points per contour, multiples of 3.
+        contour_sizes: (C,) int64 points per contour (3n closed, 3n + 1 open).
         contour_path: (C,) int64 path of each contour, non-decreasing.
         evenodd: (N,) bool fill rule per path.
         width, height: output size in pixels.
@@ -401,6 +333,8 @@ def rasterize(
             canvas (the result is then straight RGBA).
         tolerance: largest distance, in pixels, between a curve and its polyline.
         topology: precomputed :class:`Topology` for these contours (optional).
+        contour_closed: (C,) bool, open contours are filled as if closed by a line;
+            all closed when None.
 
     Returns:
         (height, width, 3) over a background, else (height, width, 4); float, in
@@ -409,9 +343,8 @@ def rasterize(
     if points.ndim != 2 or points.shape[1] != 2:
         raise ClipvgError(f"points must be (P, 2), got {tuple(points.shape)}")
     width, height = check_size(width, height)
-    if not bool(torch.isfinite(points.detach()).all()):
-        raise ClipvgError("the scene has infinite or NaN coordinates; it cannot be rendered")
-    points = _pull_in(points, width, height)
+    check_finite(points, "coordinates")
+    points = pull_in(points, width, height)
     device, dtype = points.device, points.dtype
     transparent = background is None
     if transparent:
@@ -421,57 +354,83 @@ def rasterize(
     else:
         paint = colors[:, :3]
         base = torch.as_tensor(background, dtype=dtype, device=device)
-    image = _rasterize_rgb(
-        points,
-        colors[:, 3],
-        paint,
-        contour_sizes,
-        contour_path,
-        evenodd,
-        width,
-        height,
-        base,
-        tolerance,
-        topology,
-    )
+    if colors.shape[0] == 0 or points.shape[0] == 0:
+        image = base.expand(height, width, base.shape[0]).clone()
+    else:
+        topo = topology or Topology.build(contour_sizes, contour_path, contour_closed)
+        start, end, seg = flatten(points, topo, tolerance, width, height)
+        image = rasterize_lines(
+            start, end, topo.seg_path[seg], colors[:, 3], paint, evenodd, width, height, base
+        )
     if not transparent:
         return image
+    return unpremultiply(image)
+
+
+def unpremultiply(image: torch.Tensor) -> torch.Tensor:
+    """(H, W, 4) premultiplied RGBA -> straight RGBA, clamped to [0, 1]."""
     alpha = image[..., 3:].clamp(0, 1)
     rgb = image[..., :3] / alpha.clamp(min=1e-8)
     return torch.cat([rgb.clamp(0, 1), alpha], -1)
 
 
-def _rasterize_rgb(
-    points,
-    opacity,
-    rgb,
-    contour_sizes,
-    contour_path,
-    evenodd,
-    width,
-    height,
-    background,
-    tolerance,
-    topology,
-):
-    """Rasterize filled paths: (P, 2) control points in pixels, (N,) opacity, (N, C) colour,
-    contours per path, even-odd flags -> (height, width, C) image over ``background``."""
-    device = points.device
+def check_finite(t: torch.Tensor, what: str) -> None:
+    """Raise a one-line ClipvgError if ``t`` holds an infinity or a NaN."""
+    if not bool(torch.isfinite(t.detach()).all()):
+        raise ClipvgError(f"the scene has infinite or NaN {what}; it cannot be rendered")
+
+
+#: ``shader(cell_path, cell_pixel) -> (alpha, paint, clip)``, see :func:`rasterize_lines`.
+Shader = Callable[
+    [torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+]
+
+
+def rasterize_lines(
+    start: torch.Tensor,
+    end: torch.Tensor,
+    line_path: torch.Tensor,
+    opacity: torch.Tensor,
+    rgb: torch.Tensor,
+    evenodd: torch.Tensor,
+    width: int,
+    height: int,
+    background: torch.Tensor,
+    shader: Shader | None = None,
+) -> torch.Tensor:
+    """Fill closed line loops (the core behind :func:`rasterize`) and composite them.
+
+    Args:
+        start, end: (L, 2) the lines, in output pixels; every path's lines form
+            closed loops (a stroke outline is such loops, filled nonzero).
+        line_path: (L,) int64 path of each line, in [0, N); paths paint in index order.
+        opacity: (N,) alpha per path; rgb: (N, K) colour per path (K channels, any K).
+        evenodd: (N,) bool fill rule.
+        background: (K,) what lies under everything.
+        shader: optional, gives each coverage cell its own alpha and colour
+            (gradients) and a coverage factor (clip masks, or None), replacing
+            ``opacity`` and ``rgb``: called with ``cell_path`` (M,) int32 and
+            ``cell_pixel`` (M,) int64 flat pixel index ``row * width + col``
+            (``height * width`` for cells that are no pixel); returns
+            ``(alpha (M,), paint (M, K), clip (M,) or None)``.
+
+    Returns:
+        (height, width, K), source-over of every path over ``background``.
+    """
+    device = start.device
     n = rgb.shape[0]
     channels = rgb.shape[1]
-    if n == 0 or points.shape[0] == 0:
+    if n == 0 or start.shape[0] == 0:
         return background.expand(height, width, channels).clone()
-    topo = topology if topology is not None else Topology.build(contour_sizes, contour_path)
-    start, end, line_path = _flatten(points, topo, tolerance, width, height)
     xa, xz, h, sign, row, rpath = _split_rows(start, end, line_path, width, height)
     left, right, col, piece = _split_cols(xa, xz, h, sign, width, height)
     cell_row, cell_path = row[piece], rpath[piece]
 
     with torch.no_grad():
-        # Per-path bounding boxes in pixels, clamped to the canvas.
-        # The curve lies inside the hull of its control points.
-        pts = points.detach()
-        owner = torch.repeat_interleave(contour_path, contour_sizes).unsqueeze(1).expand(-1, 2)
+        # Per-path bounding boxes in pixels, clamped to the canvas. Every line
+        # loop is closed, so the line starts are all its vertices.
+        pts = start.detach()
+        owner = line_path.unsqueeze(1).expand(-1, 2)
         lo = torch.full((n, 2), math.inf, dtype=pts.dtype, device=device).scatter_reduce_(
             0, owner, pts, "amin"
         )
@@ -533,7 +492,7 @@ def _rasterize_rgb(
         acc = acc.index_add(0, idx_right[sel] - lo, right[sel].double())
         # float64 keeps the running sum exact across a chunk (every row sums back
         # to zero), so no per-row restart is needed.
-        winding = torch.cumsum(acc, 0).to(points.dtype)
+        winding = torch.cumsum(acc, 0).to(start.dtype)
         with torch.no_grad():
             # Only cells that the path covers take part in compositing; this drops
             # the empty corners of bounding boxes.
@@ -548,7 +507,7 @@ def _rasterize_rgb(
             keep = keep.int()  # the gather below saves its index for backward
         windings.append(winding.index_select(0, keep))
         del acc, winding, keep
-    w = torch.cat(windings) if windings else points.new_zeros(0)
+    w = torch.cat(windings) if windings else start.new_zeros(0)
     del windings
     with torch.no_grad():
         # Orientation of each path (sign of its shoelace area): |winding| needs a
@@ -594,7 +553,12 @@ def _rasterize_rgb(
     else:
         cover = torch.where(w <= 1, w, 1)
     del w
-    image = _Composite.apply(
-        cover, opacity, rgb, background, cell_owner, cell_pixel, bounds, height * width
+    per_cell = shader is not None
+    if per_cell:
+        opacity, rgb, clip = shader(cell_owner, cell_pixel)
+        if clip is not None:  # a clip is geometry: it scales coverage, not just alpha
+            cover = cover * clip
+    image = Composite.apply(
+        cover, opacity, rgb, background, cell_owner, cell_pixel, bounds, height * width, per_cell
     )
     return image.view(height, width, -1)

@@ -27,9 +27,12 @@ from starlette.exceptions import HTTPException
 from ..config import EditSettings
 from ..errors import ClipvgError
 from ..launch import check_rois
-from .jobs import TERMINAL, Job, JobManager
-from .requests import EDIT_FIELDS, edit_settings, json_body
-from .scenes import PRESETS, SceneStore, check_id
+from .jobs import TERMINAL, Job, JobManager, scene_of
+from .limits import cut_prompts, error_status, public_message
+from .requests import EDIT_FIELDS, ROI_FIELDS, edit_settings, json_body
+from .scenes import PRESETS, SceneStore
+from .stages import estimate
+from .views import candidate_file, file_name, request_of
 
 log = logging.getLogger("clipvg.serve")
 
@@ -49,7 +52,7 @@ class Api:
         server: the settings the server decides (device, CLIP model, weights), the
             layer under every page request.
         clip_info: what ``/api/info`` says about CLIP (see ``clip_status``).
-        max_upload_bytes: shown to the page (the limit itself is :mod:`.guard`'s).
+        max_upload_bytes: shown to the page (the limit itself is :mod:`.perimeter`'s).
         examples: bundled example inputs by name.
     """
 
@@ -77,6 +80,7 @@ class Api:
             ("GET", "/api/info", self.info, {}),
             ("POST", "/api/scenes", self.create_scene, {"status_code": 201}),
             ("GET", "/api/scenes/{sid}", self.get_scene, {}),
+            ("POST", "/api/scenes/{sid}/cancel", self.cancel_scene, {}),
             ("GET", "/api/scenes/{sid}/svg", self.scene_svg, {}),
             ("GET", "/api/scenes/{sid}/png", self.scene_png, {}),
             ("POST", "/api/images", self.add_image, {"status_code": 201}),
@@ -90,6 +94,8 @@ class Api:
             ("GET", "/api/edits/{jid}/svg", self.edit_svg, {}),
             ("GET", "/api/edits/{jid}/png", self.edit_png, {}),
             ("GET", "/api/edits/{jid}/run.json", self.edit_record, {}),
+            ("GET", "/api/edits/{jid}/candidates/{seed}/{kind}", self.candidate_picture, {}),
+            ("POST", "/api/estimate", self.estimate_edit, {}),
         ]
 
     def mount(self, app: FastAPI) -> None:
@@ -110,7 +116,7 @@ class Api:
     # ---- errors -------------------------------------------------------------------
     async def clipvg_error(self, request, exc):
         text = str(exc)  # settings are named as the page's fields name them
-        return error(404 if text.startswith("unknown ") and " id " in text else 400, text)
+        return error(error_status(exc), public_message(text, self.scenes.root.parent))
 
     async def http_error(self, request, exc):
         detail = exc.detail if isinstance(exc.detail, str) else "bad request"
@@ -160,7 +166,10 @@ class Api:
         return JSONResponse(info.to_dict(), status_code=201 if info.status == "ready" else 202)
 
     async def get_scene(self, sid: str):
-        return self.scenes.get(sid).to_dict()
+        return {**self.scenes.get(sid).to_dict(), "queue_position": self.scenes.position(sid)}
+
+    async def cancel_scene(self, sid: str):
+        return (await asyncio.to_thread(self.scenes.cancel, sid)).to_dict()
 
     def ready_scene(self, sid: str):
         info = self.scenes.get(sid)
@@ -205,11 +214,46 @@ class Api:
             images=lambda iid: str(self.scenes.image_path(iid)),
         )
         check_rois(settings, info.width, info.height)
-        job = self.jobs.submit(settings, random_weights)
+        notes = await asyncio.to_thread(cut_prompts, settings)
+        job = self.jobs.submit(settings, random_weights, notes)
         return JSONResponse(self.jobs.status(job), status_code=201)
 
     async def get_edit(self, jid: str):
-        return self.jobs.status(self.jobs.get(jid))
+        """The status, the request that restores the page, and the last event's number
+        (events up to it are history when the page follows the edit)."""
+        job = self.jobs.get(jid)
+        return {
+            **self.jobs.status(job),
+            "request": request_of(job.settings, EDIT_FIELDS, ROI_FIELDS),
+            "last_event": len(self.jobs.events_since(job, 0)) - 1,
+        }
+
+    async def estimate_edit(self, request: Request):
+        """The run time of a POST /api/edits body, from runs measured on this machine."""
+        body = await json_body(request)
+        body.pop("scene", None)
+        settings, _ = edit_settings(body, "estimate.svg", self.server, images=lambda iid: iid)
+        out = estimate(settings, self.jobs.measured(settings.clip_model))
+        return {**out, "clip_loaded": self.jobs.clip_loaded, "clip_load_s": self.jobs.clip_load_s}
+
+    def download_name(self, job: Job, suffix: str) -> str:
+        """``<input-name>-<prompt-slug><suffix>`` (see :func:`.views.file_name`)."""
+        sid = scene_of(job.settings.input)
+        try:
+            stem = Path(self.scenes.get(sid).name).stem if sid else ""
+        except ClipvgError:
+            stem = ""
+        return file_name(stem or "clipvg", job.settings.prompt or job.id, suffix)
+
+    async def candidate_picture(self, jid: str, seed: int, kind: str, download: bool = False):
+        job = self.jobs.get(jid)
+        if kind not in ("svg", "png"):
+            raise ClipvgError("ask for a candidate's svg or png")
+        path = candidate_file(job.folder, job.id, seed, kind)
+        name = self.download_name(job, f"-seed-{seed}.{kind}")
+        media = "image/svg+xml" if kind == "svg" else "image/png"
+        headers = {"cache-control": "no-store", **attachment(download, name)}
+        return FileResponse(path, media_type=media, headers=headers)
 
     async def stop_edit(self, jid: str):
         job = self.jobs.get(jid)
@@ -257,7 +301,8 @@ class Api:
     async def edit_svg(self, jid: str, download: bool = False):
         job = self.jobs.get(jid)
         text = await asyncio.to_thread(latest_svg, job)
-        return Response(text, media_type="image/svg+xml", headers=attachment(download, jid, "svg"))
+        name = self.download_name(job, ".svg")
+        return Response(text, media_type="image/svg+xml", headers=attachment(download, name))
 
     async def edit_png(self, jid: str, download: bool = False):
         job = self.jobs.get(jid)
@@ -265,7 +310,10 @@ class Api:
         return Response(
             data,
             media_type="image/png",
-            headers={"cache-control": "no-store", **attachment(download, jid, "png")},
+            headers={
+                "cache-control": "no-store",
+                **attachment(download, self.download_name(job, ".png")),
+            },
         )
 
     async def edit_record(self, jid: str, download: bool = False):
@@ -274,15 +322,16 @@ class Api:
         if not path.is_file():
             raise ClipvgError(f"edit {jid} has no run.json yet (it is written when the run starts)")
         return FileResponse(
-            path, media_type="application/json", headers=attachment(download, jid, "json")
+            path,
+            media_type="application/json",
+            headers=attachment(download, self.download_name(job, "-run.json")),
         )
 
 
-def attachment(download: bool, jid: str, ext: str) -> dict[str, str]:
-    """The content-disposition header of a download (none unless ``download``)."""
+def attachment(download: bool, name: str) -> dict[str, str]:
+    """The content-disposition header of a download named ``name`` (none unless ``download``)."""
     if not download:
         return {}
-    name = "run.json" if ext == "json" else f"clipvg-{check_id(jid, 'edit')}.{ext}"
     return {"content-disposition": f'attachment; filename="{name}"'}
 
 
@@ -304,7 +353,7 @@ def latest_svg(job: Job) -> str:
 def latest_png(job: Job) -> bytes:
     """The live preview; for runs from disk, a render of their latest SVG."""
     from ..svg import load_svg
-    from .scenes import preview_png
+    from .preview import preview_png
 
     if job.preview is None:
         for name in ("final.svg", "latest.svg", "initial.svg"):

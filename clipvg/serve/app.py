@@ -1,6 +1,7 @@
 """The web editor's ASGI app: :func:`create_app` wires the scene store, the job queue,
-the routes (:mod:`clipvg.serve.api`) and the security middleware
-(:mod:`clipvg.serve.guard`); :func:`serve` runs it with uvicorn.
+the routes (:mod:`clipvg.serve.api`) and the perimeter every request passes first
+(:mod:`clipvg.serve.perimeter`: Host, token, Origin, content type, body size and time,
+security headers); :func:`serve` runs it with uvicorn (:mod:`clipvg.serve.protocol`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ..config import EditSettings
 from ..errors import ClipvgError
 from ..launch import EncoderCache
 from .api import Api
-from .guard import CSP, MB, SECURITY_HEADERS, Guard
 from .jobs import EncoderFactory, JobManager, factory_cache
+from .limits import MAX_QUEUE
+from .perimeter import CSP, MB, SECURITY_HEADERS, Perimeter, PerimeterSettings, protect
 from .requests import EDIT_FIELDS, MAX_ITERS, ROI_FIELDS, edit_settings
 from .scenes import SceneStore
 
@@ -66,8 +68,12 @@ def create_app(
     preview_interval: float = 2.0,
     preview_budget: float | None = 0.05,
     examples_dir: str | Path | None = None,
+    allow_hosts: tuple[str, ...] = (),
+    token: str | None = None,
+    body_timeout: float | None = 60.0,
+    max_queue: int = MAX_QUEUE,
 ):
-    """Build the editor's ASGI app (FastAPI, wrapped in :class:`.guard.Guard`).
+    """Build the editor's ASGI app (FastAPI inside :class:`.perimeter.Perimeter`).
 
     Args:
         workdir: scenes go to ``workdir/scenes``, run folders to ``workdir/runs``.
@@ -79,6 +85,10 @@ def create_app(
         preview_interval: seconds between live preview renders during an edit.
         preview_budget: most of an edit's time that previews may take (see JobManager).
         examples_dir: folder of bundled example inputs offered by the page.
+        allow_hosts: Host names accepted besides the bound address and localhost.
+        token: required of every request when set (``serve`` sets one off loopback).
+        body_timeout: seconds a request body may take to arrive (408 after).
+        max_queue: most edits, and most pictures to vectorize, waiting at once (429).
     """
     defaults = EditSettings()
     server = {
@@ -96,8 +106,8 @@ def create_app(
     else:
         encoders = factory_cache(encoder_factory)
     clip_info = clip_status(server["clip_model"], server["clip_pretrained"], clip_weights, injected)
-    scenes = SceneStore(workdir / "scenes", max_upload_bytes)
-    jobs = JobManager(workdir / "runs", encoders, preview_interval, preview_budget)
+    scenes = SceneStore(workdir / "scenes", max_upload_bytes, max_queue)
+    jobs = JobManager(workdir / "runs", encoders, preview_interval, preview_budget, max_queue)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -118,7 +128,9 @@ def create_app(
     )
     api.mount(app)
     app.state.api = api
-    return Guard(app, max_upload_bytes) if max_upload_bytes else app
+    return protect(
+        app, PerimeterSettings(max_upload_bytes, tuple(allow_hosts), token, body_timeout)
+    )
 
 
 def _examples(folder: str | Path | None) -> dict[str, Path]:
@@ -142,17 +154,27 @@ def serve(
     print_fn: Callable[[str], None] = print,
     **options: Any,
 ) -> None:
-    """Run the editor with uvicorn until Ctrl-C (which stops the running edit cleanly)."""
+    """Run the editor with uvicorn until Ctrl-C (which stops the running edit cleanly).
+
+    Off loopback, every request must carry a token (printed in the URL at start),
+    unless ``token`` is given in ``options``.
+    """
+    import secrets
+
     import uvicorn
+
+    from .protocol import uvicorn_config
 
     if port < 0 or port > 65535:
         raise ClipvgError(f"--port must be in 0..65535, got {port}")
+    if not _is_loopback(host) and not options.get("token"):
+        options["token"] = secrets.token_urlsafe(24)
     app = create_app(workdir, **options)
-    inner = app.app if isinstance(app, Guard) else app
+    inner = app.app if isinstance(app, Perimeter) else app
     if not _is_loopback(host):
         print(
-            f"warning: serving on {host}: anyone who can reach this machine can use the editor "
-            "and its CPU/GPU; there is no login (use the default 127.0.0.1 for local use)",
+            f"warning: serving on {host}: anyone who can reach this machine and has the "
+            "token can use the editor and its CPU/GPU (use the default 127.0.0.1 for local use)",
             file=sys.stderr,
         )
 
@@ -161,11 +183,12 @@ def serve(
             inner.state.jobs.request_stop()
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    server = Server(config)
+    server = Server(uvicorn_config(app, host, port))
     shown = f"[{host}]" if ":" in host else host
+    query = f"?token={options['token']}" if options.get("token") else ""
     print_fn(
-        f"clipvg editor on http://{shown}:{port}/  (runs in {Path(workdir).resolve()}; Ctrl-C stops)"
+        f"clipvg editor on http://{shown}:{port}/{query}  "
+        f"(runs in {Path(workdir).resolve()}; Ctrl-C stops)"
     )
     server.run()
     print_fn("stopped; every run's latest state is saved")

@@ -7,6 +7,10 @@ The optimizer runs in the worker thread, never on the event loop, through the on
 launcher (:mod:`clipvg.launch`); the per-iteration callback records progress and renders
 a preview PNG now and then; a job is stopped by setting its ``stop`` event, read
 between iterations (the library then saves the latest state, checkpoint and run.json).
+
+The queue is bounded (:data:`clipvg.serve.limits.MAX_QUEUE`; 429 when full) and kept
+on disk (``WORKDIR/queue/ID.json``, see :class:`QueueFiles`), so a restart brings the
+queued edits back in their order.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from ..config import EditSettings
 from ..errors import ClipvgError
 from ..launch import EncoderCache, decide_resume, launch, random_weights, resumable
 from ..run import RUN_RECORD
-from .scenes import ID_PATTERN, check_id, new_id, preview_png
+from .limits import MAX_QUEUE, check_queue, public_message
+from .preview import preview_png
+from .scenes import check_id, is_id, new_id
+from .stages import StagedEncoders
 
 log = logging.getLogger("clipvg.serve")
 
@@ -63,6 +70,10 @@ class Job:
     events: list[tuple[int, str, dict]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     resume: bool = False  # the next run continues the folder (decided by decide_resume)
+    stage: dict | None = None  # setup stage before the first iteration {name, done, total}
+    candidate: int = 1  # which of settings.candidates runs now (1-based)
+    setup_s: float | None = None  # seconds from start to the first iteration, CLIP loaded
+    notes: list[str] = field(default_factory=list)  # e.g. prompts cut to CLIP's context
 
     @property
     def resumable(self) -> bool:
@@ -85,9 +96,23 @@ class Job:
             "error": self.error,
             "resumable": self.resumable,
             "random_weights": self.random_weights,
-            "scene": _scene_of(s.input),
+            "scene": scene_of(s.input),
             "created": self.created,
+            "stage": self.stage,
+            "candidates": s.candidates,
+            "candidate": self.candidate,
+            "ranking": self.ranking(),
+            "notes": self.notes,
         }
+
+    def ranking(self) -> list[dict] | None:
+        """The candidates' scores, best first, once ranked (``ranking.json``)."""
+        try:
+            data = json.loads((self.folder / "ranking.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        keys = ("rank", "seed", "score", "similarity", "background_rms", "loss", "seconds")
+        return [{k: c.get(k) for k in keys} for c in data.get("candidates", [])]
 
 
 def _mean_seconds(history: list[dict], last: int = 10) -> float | None:
@@ -95,12 +120,12 @@ def _mean_seconds(history: list[dict], last: int = 10) -> float | None:
     return round(sum(recent) / len(recent), 4) if recent else None
 
 
-def _scene_of(path: str | None) -> str | None:
+def scene_of(path: str | None) -> str | None:
     """The scene id of an input ``.../scenes/ID/scene.svg`` (None for other inputs)."""
     if not path:
         return None
     p = Path(path)
-    return p.parent.name if p.name == "scene.svg" and ID_PATTERN.match(p.parent.name) else None
+    return p.parent.name if p.name == "scene.svg" and is_id(p.parent.name) else None
 
 
 class JobManager:
@@ -120,6 +145,7 @@ class JobManager:
         preview_budget: largest fraction of the run's time spent on previews (0.05):
             when one preview costs more than ``budget * interval``, previews are spaced
             ``cost / budget`` apart instead. None: no cap (tests).
+        max_queue: most edits waiting at once (QueueFull, 429, beyond).
     """
 
     def __init__(
@@ -128,8 +154,11 @@ class JobManager:
         encoder_factory: EncoderCache | EncoderFactory,
         preview_interval: float = 2.0,
         preview_budget: float | None = 0.05,
+        max_queue: int = MAX_QUEUE,
     ):
         self.root = root
+        self.max_queue = max_queue
+        self._saved = QueueFiles(root.parent / "queue")
         self.encoders = (
             encoder_factory
             if isinstance(encoder_factory, EncoderCache)
@@ -137,10 +166,15 @@ class JobManager:
         )
         self.preview_interval = preview_interval
         self.preview_budget = preview_budget
+        self.clip_load_s: float | None = None  # seconds the first CLIP load took
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
         self._cond = threading.Condition()
         self._closing = False
+        for job in self._saved.load(root):  # queued before a restart
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._emit_status(job)
         self._thread = threading.Thread(target=self._worker, name="clipvg-edit", daemon=True)
         self._thread.start()
 
@@ -165,6 +199,7 @@ class JobManager:
         job = Job(jid, folder, settings, status=_DISK_STATUS.get(record.get("status"), "stopped"))
         job.iteration = int(record.get("iteration", 0))
         job.history = list(record.get("history", []))
+        job.setup_s = (record.get("timings") or {}).get("setup_s")
         job.random_weights = str(settings.clip_pretrained).lower() == "none"
         job.created = (folder / RUN_RECORD).stat().st_mtime
         return job
@@ -181,7 +216,7 @@ class JobManager:
         """Every run: in memory, and every run folder on disk; newest first."""
         if self.root.is_dir():
             for p in self.root.iterdir():
-                if ID_PATTERN.match(p.name) and (p / RUN_RECORD).is_file():
+                if is_id(p.name) and (p / RUN_RECORD).is_file():
                     try:
                         self.get(p.name)
                     except ClipvgError:
@@ -203,10 +238,15 @@ class JobManager:
             return job.events[start:]
 
     # ---- control ------------------------------------------------------------------
-    def submit(self, settings: EditSettings, random_weights: bool = False) -> Job:
-        job = Job(new_id(), Path(), settings, random_weights=random_weights)
+    def submit(
+        self, settings: EditSettings, random_weights: bool = False, notes: list[str] = ()
+    ) -> Job:
+        """Queue a new edit (QueueFull when ``max_queue`` edits already wait)."""
+        job = Job(new_id(), Path(), settings, random_weights=random_weights, notes=list(notes))
         job.folder = self.root / job.id
         with self._cond:
+            check_queue(len(self._queue), "edits", self.max_queue)
+            self._saved.add(job)
             self._jobs[job.id] = job
             self._queue.append(job.id)
             self._emit_status(job)  # under the lock, so it precedes the worker's "running"
@@ -218,6 +258,7 @@ class JobManager:
         with self._cond:
             if job.status == "queued" and job.id in self._queue:
                 self._queue.remove(job.id)
+                self._saved.remove(job.id)
                 job.status = "stopped"
             elif job.status == "running":
                 job.stop.set()
@@ -242,11 +283,13 @@ class JobManager:
                 f'{{"iters": {job.iteration + 50}}}'
             )
         with self._cond:
+            check_queue(len(self._queue), "edits", self.max_queue)
             job.settings, job.resume = decide_resume(
                 job.folder, job.settings, overrides={"iters": target}
             )
             job.status, job.error = "queued", None
             job.stop.clear()
+            self._saved.add(job)
             self._queue.append(job.id)
             self._emit_status(job)
             self._cond.notify_all()
@@ -286,15 +329,52 @@ class JobManager:
                     return
                 job = self._jobs[self._queue.popleft()]
                 job.status = "running"
+                self._saved.remove(job.id)
             self._emit_status(job)
             self._requeued()
             self._run(job)
 
+    def _set_stage(self, job: Job, name: str | None, done: int = 0, total: int = 0) -> None:
+        job.stage = None if name is None else {"name": name, "done": done, "total": total}
+        self._emit_status(job)
+
+    def measured(self, clip_model: str) -> list[tuple[EditSettings, float, float | None]]:
+        """(settings, seconds per iteration, setup seconds) of runs with ``clip_model``,
+        newest first (the first iteration of each, a warm-up, left out)."""
+        with self._cond:
+            jobs = sorted(self._jobs.values(), key=lambda j: -j.created)
+        out = []
+        for j in jobs:
+            rest = [h["seconds"] for h in j.history[1:]]
+            if j.settings.clip_model == clip_model and rest:
+                out.append((j.settings, sum(rest) / len(rest), j.setup_s))
+        return out
+
+    @property
+    def clip_loaded(self) -> bool:
+        return len(self.encoders) > 0
+
     def _run(self, job: Job) -> None:
         last = [time.perf_counter(), 0.0]  # time and cost of the last preview
+        first_seed = job.settings.seed
+        staged = StagedEncoders(
+            self.encoders,
+            job.settings,
+            lambda name, done, total: self._set_stage(job, name, done, total),
+        )
+        started = [time.perf_counter()]
 
         def callback(session, iteration: int, record: dict) -> None:
+            job.candidate = session.settings.seed - first_seed + 1
+            encoder = staged.encoder
+            if encoder is not None and encoder.in_setup:
+                encoder.editing()
+                if job.setup_s is None and job.candidate == 1:
+                    spent = time.perf_counter() - started[0] - (staged.load_s or 0.0)
+                    job.setup_s = round(spent - record["seconds"], 3)
             job.iteration = iteration
+            if encoder is not None and iteration >= job.settings.iters > 0:
+                encoder.candidate()  # the next candidate encodes its picture again
             eta = _mean_seconds(job.history + [record])
             with self._cond:
                 job.history.append(record)
@@ -322,20 +402,22 @@ class JobManager:
                 job.folder,
                 resume=job.resume,
                 overwrite=not job.resume,  # a failed start may leave files; the folder is ours
-                encoders=self.encoders,
+                encoders=staged,
                 stop=job.stop,  # set by stop() and request_stop()
                 callback=callback,
                 progress=False,
             )
+            self.clip_load_s = self.clip_load_s or staged.load_s
             job.iteration = result.iteration
             self._preview(job, result.session.scene, result.iteration)
             job.status = "done" if result.finished else "stopped"
         except ClipvgError as exc:
-            job.status, job.error = "failed", str(exc)
+            job.status, job.error = "failed", public_message(str(exc), self.root.parent)
         except Exception as exc:  # one line for the page; the traceback goes to the log
             log.exception("edit %s failed", job.id)
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {first}"
+        job.stage = None
         self._emit_status(job)
 
     def _preview(self, job: Job, scene, iteration: int) -> None:
@@ -347,3 +429,65 @@ class JobManager:
             job.latest_scene, job.preview, job.preview_iteration = copy, png, iteration
         job.preview_costs.append(time.perf_counter() - t0)
         self._emit(job, "preview", {"iteration": iteration})
+
+
+class QueueFiles:
+    """The queue on disk: one ``ID.json`` per queued edit (settings, order), written whole.
+
+    A file is written when an edit is queued and removed when it starts or leaves the
+    queue, so after a restart (even a SIGKILL) :meth:`load` gives back exactly the edits
+    that were waiting, as queued, in their order.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def add(self, job: Job) -> None:
+        from ..io import write_text
+
+        record = {
+            "id": job.id,
+            "queued": time.time(),
+            "created": job.created,
+            "random_weights": job.random_weights,
+            "resume": job.resume,
+            "notes": job.notes,
+            "settings": job.settings.to_dict(),
+        }
+        write_text(json.dumps(record, indent=1), self.folder / f"{job.id}.json")
+
+    def remove(self, jid: str) -> None:
+        (self.folder / f"{jid}.json").unlink(missing_ok=True)
+
+    def load(self, runs: Path) -> list[Job]:
+        """The saved queue as queued jobs, oldest first (unreadable entries are dropped)."""
+        if not self.folder.is_dir():
+            return []
+        records = []
+        for path in self.folder.glob("*.json"):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if not is_id(record["id"]) or path.stem != record["id"]:
+                    raise ValueError("bad id")
+                settings = EditSettings.from_dict(record["settings"])
+            except (OSError, ValueError, KeyError, TypeError, ClipvgError):
+                log.warning("dropped unreadable queue entry %s", path.name)
+                path.unlink(missing_ok=True)
+                continue
+            records.append((float(record.get("queued", 0)), record, settings))
+        jobs = []
+        for _, record, settings in sorted(records, key=lambda r: r[0]):
+            job = Job(record["id"], runs / record["id"], settings)
+            job.random_weights = bool(record.get("random_weights"))
+            job.resume = bool(record.get("resume"))
+            job.created = float(record.get("created", time.time()))
+            job.notes = [str(n) for n in record.get("notes", [])]
+            if (job.folder / RUN_RECORD).is_file():  # a resumed run: keep its progress
+                try:
+                    done = json.loads((job.folder / RUN_RECORD).read_text(encoding="utf-8"))
+                    job.iteration = int(done.get("iteration", 0))
+                    job.history = list(done.get("history", []))
+                except (OSError, ValueError, TypeError):
+                    pass
+            jobs.append(job)
+        return jobs

@@ -35,6 +35,8 @@ PAGE_SETTINGS = frozenset(
         "save_every",
         "batch_size",
         "feather",
+        "candidates",
+        "freeze",
     }
 )
 #: Request fields of POST /api/edits taken as settings, in EditSettings' order.
@@ -52,6 +54,8 @@ ROI_FIELDS = (
     "patch_weight",
 )
 MAX_ITERS = 100_000
+#: Most seeds one page request may rank (each is a whole edit).
+MAX_CANDIDATES = 8
 
 
 async def json_body(request, allow_empty: bool = False) -> dict[str, Any]:
@@ -123,6 +127,9 @@ def edit_settings(
     iters = body.get("iters", EditSettings.iters)
     if isinstance(iters, int) and not isinstance(iters, bool) and not 1 <= iters <= MAX_ITERS:
         raise ClipvgError(f"iters must be between 1 and {MAX_ITERS}")
+    candidates = body.get("candidates", 1)
+    if isinstance(candidates, int) and not 1 <= candidates <= MAX_CANDIDATES:
+        raise ClipvgError(f"candidates must be between 1 and {MAX_CANDIDATES}")
     page = {k: body[k] for k in EDIT_FIELDS if k in body}
     page.update(
         input=svg,

@@ -4,7 +4,9 @@ An uploaded SVG goes through :func:`clipvg.svg.load_svg` (the CLI's hostile-inpu
 checks) and is written back with :func:`clipvg.svg.save_svg`: only filled paths come
 out, so scripts, event handlers, external references and foreign elements never
 reach the page. The uploaded bytes are deleted once parsed. A raster is vectorized
-(in a worker thread, it takes seconds) with a preset; the raster is deleted afterwards.
+(in a child process, see :mod:`clipvg.serve.vectorizer`: queued, cancellable) with a
+preset; the raster is deleted afterwards. Every picture's pixel count is checked from
+its header before anything decodes it (413 above :data:`clipvg.io.MAX_IMAGE_PIXELS`).
 """
 
 from __future__ import annotations
@@ -14,27 +16,25 @@ import json
 import logging
 import re
 import secrets
+import shutil
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
-from ..errors import ClipvgError
-from ..io import write_text
+from ..errors import ClipvgError, TooLargeError
+from ..io import open_image, write_text
 from ..scene import Scene
+from .limits import MAX_QUEUE, public_message
+from .preview import preview_png
 
 log = logging.getLogger("clipvg.serve")
 
 #: Ids are random hex; anything else in a URL is refused before touching the disk.
-ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+ID_PATTERN = re.compile(r"[0-9a-f]{16}")  # always used with fullmatch
 PRESETS = ("fast", "balanced", "detailed")
 RASTER_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
-#: Longest side of preview PNGs (the editor shows at most this much detail live).
-PREVIEW_SIZE = 512
 
 
 def new_id() -> str:
@@ -42,38 +42,29 @@ def new_id() -> str:
     return secrets.token_hex(8)
 
 
+def is_id(value: str) -> bool:
+    """True for a well-formed id: exactly 16 lowercase hex digits, nothing before or after."""
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
 def check_id(value: str, what: str) -> str:
     """``value`` if it is a well-formed id, else ClipvgError (so no request names a path)."""
-    if not ID_PATTERN.match(value or ""):
-        raise ClipvgError(f"unknown {what} id {value[:40]!r}")
+    if not is_id(value):
+        raise ClipvgError(f"unknown {what} id {str(value)[:40]!r}")
     return value
 
 
-def preview_png(scene: Scene, size: int = PREVIEW_SIZE) -> bytes:
-    """PNG bytes of ``scene`` rendered over white, ``size`` px on the longer side at most."""
-    from PIL import Image
-
-    from ..io import image_to_uint8
-    from ..render import render
-
-    scale = min(1.0, size / max(scene.width, scene.height))
-    with torch.no_grad():
-        image = render(scene, width=max(1, round(scene.width * scale)))
-    buf = io.BytesIO()
-    Image.fromarray(image_to_uint8(image), "RGB").save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
 def sniff(data: bytes) -> str:
-    """``"svg"``, or the suffix of a supported raster format; ClipvgError otherwise."""
+    """``"svg"``, or the suffix of a supported raster format; ClipvgError otherwise
+    (TooLargeError for a picture whose header claims too many pixels)."""
     head = data[:4096].lstrip()
     if data[:2] == b"\x1f\x8b" or head.startswith(b"<") or b"<svg" in head:
         return "svg"
-    from PIL import Image
-
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_image(io.BytesIO(data), "the picture") as im:
             fmt = im.format
+    except TooLargeError:
+        raise
     except Exception:
         fmt = None
     if fmt not in RASTER_FORMATS:
@@ -110,12 +101,15 @@ def _display_name(name: str | None) -> str:
 class SceneStore:
     """Scenes under ``root``: create from uploads, look up by id."""
 
-    def __init__(self, root: Path, max_bytes: int):
+    def __init__(self, root: Path, max_bytes: int, max_queue: int = MAX_QUEUE):
+        from .vectorizer import Vectorizer
+
         self.root = root
         self.max_bytes = max_bytes
         self._infos: dict[str, SceneInfo] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clipvg-vectorize")
+        clean_orphans(root)
+        self._vectorizer = Vectorizer(max_queue)
 
     def folder(self, sid: str) -> Path:
         return self.root / check_id(sid, "scene")
@@ -141,6 +135,19 @@ class SceneStore:
             info.status, info.error = "failed", "the server stopped while vectorizing; upload again"
         return info
 
+    def position(self, sid: str) -> int | None:
+        """Place in the vectorizing queue: 1 is next, 0 is running; None when not waiting."""
+        return self._vectorizer.position(check_id(sid, "scene"))
+
+    def cancel(self, sid: str) -> SceneInfo:
+        """Cancel a queued or running vectorize (the scene then fails as "cancelled")."""
+        info = self.get(sid)
+        if info.status != "processing" or not self._vectorizer.cancel(sid):
+            raise ClipvgError(
+                f"scene {sid} is {info.status}; only a picture being vectorized cancels"
+            )
+        return self.get(sid)
+
     def _save(self, info: SceneInfo) -> None:
         with self._lock:
             self._infos[info.id] = info
@@ -157,9 +164,10 @@ class SceneStore:
         self._save(info)
 
     def create(self, data: bytes, name: str | None, preset: str = "balanced") -> SceneInfo:
-        """Store an upload: SVGs are re-exported now, rasters are vectorized in the background."""
+        """Store an upload: SVGs are re-exported now, rasters are vectorized in the background
+        (QueueFull when too many wait)."""
         if len(data) > self.max_bytes:
-            raise ClipvgError(
+            raise TooLargeError(
                 f"the upload is {len(data)} bytes, over the limit of {self.max_bytes}; "
                 "start the server with a larger --max-upload-mb"
             )
@@ -188,39 +196,38 @@ class SceneStore:
         source = folder / ("source" + kind)
         source.write_bytes(data)
         self._save(info)
-        self._pool.submit(self._vectorize, info, source, t0)
+        try:
+            self._vectorizer.submit(
+                sid, source, folder, info.preset, lambda r: self._vectorized(info, source, t0, r)
+            )
+        except ClipvgError:
+            with self._lock:
+                self._infos.pop(sid, None)
+            _remove(folder)
+            raise
         return info
 
     def _load_svg(self, folder: Path, data: bytes) -> Scene:
-        from ..svg import SvgLimits, load_svg
-
-        upload = folder / ".upload.svgz" if data[:2] == b"\x1f\x8b" else folder / ".upload.svg"
-        upload.write_bytes(data)
-        try:
-            return load_svg(upload, limits=SvgLimits(max_file_bytes=self.max_bytes))
-        finally:
-            upload.unlink(missing_ok=True)
-
-    def _vectorize(self, info: SceneInfo, source: Path, t0: float) -> None:
-        from PIL import Image
-
-        from vectorize import vectorize_image
+        """The upload's scene; errors say "the upload", never a server path or library advice."""
+        from ..svg import SvgLimits, parse_svg_string
 
         try:
-            scene = vectorize_image(str(source), preset=info.preset or "balanced")
-            self._finish(info, scene, t0)
+            return parse_svg_string(data, limits=SvgLimits(max_file_bytes=self.max_bytes))
         except ClipvgError as exc:
-            info.status, info.error = "failed", str(exc).replace(str(source), "the upload")
+            text = public_message(str(exc), self.root).replace("the SVG text", "the upload")
+            raise type(exc)(text) from None
+
+    def _vectorized(self, info: SceneInfo, source: Path, t0: float, result: dict) -> None:
+        """The vectorizer's answer: the child wrote scene.svg and scene.png, or failed."""
+        source.unlink(missing_ok=True)
+        if "error" in result:
+            info.status, info.error = "failed", public_message(result["error"], self.root)
+        else:
+            info.width, info.height, info.paths = result["width"], result["height"], result["paths"]
+            info.seconds = round(time.perf_counter() - t0, 3)
+            info.status = "ready"
+        if self.folder(info.id).is_dir():
             self._save(info)
-        except Image.DecompressionBombError:
-            info.status, info.error = "failed", "the image has too many pixels to read safely"
-            self._save(info)
-        except Exception as exc:  # reported as one line; the traceback goes to the server log
-            log.exception("vectorizing scene %s failed", info.id)
-            info.status, info.error = "failed", f"vectorizing failed: {type(exc).__name__}"
-            self._save(info)
-        finally:
-            source.unlink(missing_ok=True)
 
     def image_path(self, iid: str) -> Path:
         """The stored exemplar picture ``iid`` (ClipvgError when unknown)."""
@@ -234,8 +241,8 @@ class SceneStore:
         from PIL import Image
 
         if len(data) > self.max_bytes:
-            raise ClipvgError(f"the upload is over the limit of {self.max_bytes} bytes")
-        if sniff(data) == "svg":
+            raise TooLargeError(f"the upload is over the limit of {self.max_bytes} bytes")
+        if sniff(data) == "svg":  # sniff checks the pixel count from the header
             raise ClipvgError("an exemplar must be a PNG, JPEG or WebP picture")
         try:
             with Image.open(io.BytesIO(data)) as im:
@@ -257,10 +264,33 @@ class SceneStore:
         return info
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._vectorizer.shutdown()
 
 
 def _remove(folder: Path) -> None:
-    for p in folder.iterdir():
-        p.unlink(missing_ok=True)
-    folder.rmdir()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def clean_orphans(root: Path) -> None:
+    """What a killed server left under ``root`` (the scenes folder): uploads it was
+    vectorizing (``source.*``, marked failed), half-written files, folders without
+    ``scene.json``."""
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        if not (folder.is_dir() and is_id(folder.name)):
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(("source.", ".upload.")) or p.name.endswith(".tmp" + p.suffix):
+                p.unlink(missing_ok=True)
+        meta = folder / "scene.json"
+        if not meta.is_file():
+            _remove(folder)
+            continue
+        try:
+            info = SceneInfo(**json.loads(meta.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        if info.status == "processing":
+            info.status, info.error = "failed", "the server stopped while vectorizing; upload again"
+            write_text(json.dumps(info.to_dict(), indent=1), meta)

@@ -1,0 +1,233 @@
+"""Edit success with a learned encoder: the ``clipvg-toy`` edit grid, judged analytically.
+
+Every edit is a toy scene, a prompt, and what the analytic judge (clipvg.toy.judge, no
+network) must see afterwards (see clipvg.toy.edits). Each runs through
+``clipvg.edit.run_edit`` with the packaged ``clipvg-toy`` CLIP on a 128 px canvas, is
+judged every 5 iterations and stops at the first success. Per group the table gives:
+
+- success: the judge's verdict (recolour: the colour term, shape and background kept;
+  reshape: the shape class, colour kept; regions: both objects right and no pixel
+  outside the boxes changed);
+- iters: mean iterations to success, over the successes;
+- guide: the toy CLIP's cosine to the target prompt (template-averaged, as the editor
+  computes it) before -> after, mean over edits (regions: over both boxes);
+- reached: the guide prefers the target prompt over the source prompt afterwards;
+- fooled: reached, yet the judge says no (the adversarial rate).
+
+Groups: the three uses at the defaults (except ``--patches``, see below), a start from
+a picture (PNG -> vectorize -> edit), and ablations on a fixed subset: patches 0 vs 64,
+``--source-features whole|pool|paired``, crop ratio, learning rates, and the
+whole-image prompt alone vs per-region prompts.
+
+    PYTHONPATH=. python benchmarks/semantic.py [--patches 8] [--out out/semantic] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from clipvg.clip import TextFeatureCache, load_clip  # noqa: E402
+from clipvg.edit import package_versions  # noqa: E402
+from clipvg.toy.edits import (  # noqa: E402
+    EditCase,
+    direction_floor,
+    recolour_case,
+    regions_case,
+    reshape_case,
+    run_case,
+)
+from clipvg.toy.model import TOY_MODEL  # noqa: E402
+
+RECOLOURS = [  # (shape, from, to)
+    ("star", "red", "blue"),
+    ("circle", "blue", "yellow"),
+    ("square", "green", "red"),
+    ("triangle", "yellow", "purple"),
+    ("heart", "orange", "green"),
+    ("ring", "purple", "orange"),
+    ("star", "pink", "green"),
+    ("circle", "red", "green"),
+    ("square", "blue", "pink"),
+    ("triangle", "black", "yellow"),
+    ("heart", "red", "blue"),
+    ("ring", "green", "blue"),
+    ("star", "yellow", "red"),
+    ("circle", "gray", "orange"),
+    ("square", "orange", "blue"),
+    ("triangle", "blue", "red"),
+    ("heart", "purple", "yellow"),
+    ("ring", "brown", "pink"),
+    ("star", "green", "purple"),
+    ("circle", "pink", "blue"),
+    ("square", "yellow", "black"),
+    ("triangle", "red", "green"),
+    ("heart", "blue", "orange"),
+    ("ring", "red", "yellow"),
+]
+RESHAPES = [  # (from, to, colour)
+    ("circle", "square", "red"),
+    ("square", "circle", "blue"),
+    ("circle", "triangle", "green"),
+    ("triangle", "circle", "orange"),
+    ("square", "triangle", "purple"),
+    ("triangle", "square", "red"),
+    ("circle", "star", "blue"),
+    ("square", "star", "yellow"),
+    ("circle", "heart", "red"),
+    ("heart", "circle", "pink"),
+    ("star", "circle", "green"),
+    ("square", "heart", "orange"),
+]
+REGIONS = [  # (shape, colour, new colour) left and right
+    (("star", "red", "blue"), ("circle", "yellow", "green")),
+    (("square", "blue", "red"), ("heart", "green", "purple")),
+    (("circle", "orange", "blue"), ("triangle", "purple", "yellow")),
+    (("heart", "red", "yellow"), ("star", "blue", "orange")),
+    (("triangle", "green", "pink"), ("square", "red", "blue")),
+    (("ring", "blue", "red"), ("circle", "green", "orange")),
+    (("star", "yellow", "purple"), ("square", "orange", "green")),
+    (("circle", "purple", "red"), ("heart", "yellow", "blue")),
+]
+#: The fixed subset the ablations run on.
+ABLATE_RECOLOUR = [0, 3, 8]
+ABLATE_RESHAPE = [0, 5]
+ITERS = {"recolour": 60, "reshape": 80, "regions": 60}
+#: ``floor`` of :func:`clipvg.losses.directional_loss` in the "floor 0.5" groups.
+WIDE_FLOOR = 0.5
+
+
+def plan(patches: int, quick: bool) -> list[tuple[str, EditCase, float | None]]:
+    """(group, case, direction floor or None for the default) for every edit.
+
+    Sized for about 20 minutes on 2 busy cores: the default-floor groups are a subset of
+    the wide-floor ones (the same first edits of each list).
+    """
+    k = 2 if quick else 1  # --quick: every count halved
+    base = {"patches": patches}
+    out: list[tuple[str, EditCase, float | None]] = []
+    sizes = {None: (12, 6, 4, 0, 2), WIDE_FLOOR: (16, 8, 6, 2, 2)}
+    for floor, (n_rec, n_res, n_reg, n_whole, n_pic) in sizes.items():
+        tag = "" if floor is None else f", floor {floor:g}"
+        out += [
+            (f"recolour{tag}", recolour_case(*r, **base), floor) for r in RECOLOURS[: n_rec // k]
+        ]
+        out += [(f"reshape{tag}", reshape_case(*r, **base), floor) for r in RESHAPES[: n_res // k]]
+        out += [
+            (f"regions, per-region prompts{tag}", regions_case(*r, **base), floor)
+            for r in REGIONS[: n_reg // k]
+        ]
+        out += [
+            (
+                f"regions, whole-image prompt only{tag}",
+                regions_case(*r, per_region=False, **base),
+                floor,
+            )
+            for r in REGIONS[: n_whole // k]
+        ]
+        for r in RECOLOURS[: n_pic // k]:
+            case = recolour_case(*r, **base)
+            case.picture, case.variant = True, "picture"
+            out.append((f"recolour from a PNG (vectorized){tag}", case, floor))
+    ablations = [  # (label, settings, recolours, reshapes), all at floor 0.5
+        ("patches 8", {"patches": 8}, 2, 0),
+        ("patches 8, source-features whole", {"patches": 8, "source_features": "whole"}, 2, 0),
+        ("patches 8, source-features paired", {"patches": 8, "source_features": "paired"}, 2, 0),
+        ("patches 8, crop-ratio 0.5", {"patches": 8, "crop_ratio": 0.5}, 2, 0),
+        ("patches 64", {"patches": 64}, 1, 0),
+        ("lr x3", {**base, "color_lr": 0.03, "shape_lr": 0.6}, 2, 1),
+    ]
+    for label, settings, n_rec, n_res in ablations:
+        rec = [RECOLOURS[i] for i in ABLATE_RECOLOUR[: max(1, n_rec // k)]]
+        res = [RESHAPES[i] for i in ABLATE_RESHAPE[: n_res // k]]
+        out += [
+            (f"recolour, floor 0.5, {label}", recolour_case(*r, **settings), WIDE_FLOOR)
+            for r in rec
+        ]
+        out += [
+            (f"reshape, floor 0.5, {label}", reshape_case(*r, **settings), WIDE_FLOOR) for r in res
+        ]
+    return out
+
+
+def summarize(rows: list[dict]) -> list[str]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[r["group"]].append(r)
+    head = f"{'group':40s} {'edits':>5s} {'success':>8s} {'iters':>6s} {'guide before->after':>20s} {'reached':>8s} {'fooled':>7s} {'s/edit':>7s}"
+    lines = [head, "-" * len(head)]
+    for name, rs in groups.items():
+        n = len(rs)
+        ok = [r for r in rs if r["success"]]
+        iters = sum(r["iterations"] for r in ok) / len(ok) if ok else float("nan")
+        before = sum(r["guide_before"] for r in rs) / n
+        after = sum(r["guide_after"] for r in rs) / n
+        lines.append(
+            f"{name:40s} {n:5d} {len(ok) / n:8.0%} {iters:6.1f} {before:9.3f} -> {after:7.3f} "
+            f"{sum(r['guide_reached'] for r in rs) / n:8.0%} {sum(r['fooled'] for r in rs) / n:7.0%} "
+            f"{sum(r['seconds'] for r in rs) / n:7.1f}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patches", type=int, default=0, help="patches of the main groups")
+    ap.add_argument("--out", default="out/semantic")
+    ap.add_argument("--quick", action="store_true", help="a few edits per group")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", help="run only groups whose name contains this text")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    encoder = load_clip(TOY_MODEL, device="cpu")
+    texts = TextFeatureCache(encoder)
+    rows = []
+    grid = [p for p in plan(args.patches, args.quick) if not args.only or args.only in p[0]]
+    for k, (group, case, floor) in enumerate(grid):
+        iters = ITERS[case.use]
+        with direction_floor(floor):
+            rec = run_case(case, encoder, out / f"edit-{k:03d}", iters=iters, texts=texts)
+        rec["group"] = group
+        rows.append(rec)
+        (out / "results.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")  # so far
+        mark = "ok " if rec["success"] else "NO "
+        print(
+            f"[{k + 1:3d}/{len(grid)}] {mark} {group:36s} {case.name:42s} -> {rec['seen']:28s} "
+            f"it {rec['iterations']:3d}  guide {rec['guide_before']:.3f}->{rec['guide_after']:.3f}  {rec['seconds']:.1f} s",
+            flush=True,
+        )
+    total = time.perf_counter() - t0
+    print()
+    print(
+        f"clipvg-toy edit grid: {len(rows)} edits in {total / 60:.1f} min on {os.cpu_count()} cores "
+        f"(torch threads {args.threads}, load average {os.getloadavg()[0]:.1f}), {platform.machine()}"
+    )
+    versions = package_versions()
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print(
+        f"main groups: --patches {args.patches}, {ITERS} iterations; everything else at the "
+        "defaults unless the group says (floor: of the directional loss, default 0.01)"
+    )
+    for line in summarize(rows):
+        print(line)
+    (out / "results.json").write_text(json.dumps({"rows": rows, "total_s": total}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Vectorizing uploaded pictures: a bounded queue, one child process at a time, cancellable.
+
+Each picture is vectorized in its own process (forked from a server started once,
+with the vectorizer imported), so that cancelling a running job is killing its
+process, and a picture that needs more memory than expected takes down the child,
+never the server. The child writes ``scene.svg`` and ``scene.png`` whole and reports
+the canvas size and path count back through a pipe.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ClipvgError
+from .limits import MAX_QUEUE, check_queue
+
+log = logging.getLogger("clipvg.serve")
+_PRELOAD = ["vectorize", "clipvg.svg", "clipvg.serve.vectorizer"]
+
+
+@dataclass
+class _Task:
+    key: str
+    source: Path
+    folder: Path
+    preset: str
+    done: Callable[[dict], None]  # called once with the result or {"error": ...}
+    process: multiprocessing.process.BaseProcess | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+def vectorize_into(source: str, folder: str, preset: str) -> dict:
+    """Vectorize ``source`` into ``folder/scene.svg`` and ``folder/scene.png``.
+
+    Returns ``{"width", "height", "paths"}``, or ``{"error": one line}`` for a picture
+    that cannot be read (runs in the child process).
+    """
+    from PIL import Image
+
+    from vectorize import vectorize_image
+
+    from ..svg import save_svg
+    from .preview import preview_png
+
+    try:
+        scene = vectorize_image(source, preset=preset)
+    except ClipvgError as exc:
+        return {"error": str(exc).replace(source, "the upload")}
+    except Image.DecompressionBombError:
+        return {"error": "the image has too many pixels to read safely"}
+    save_svg(scene, Path(folder) / "scene.svg")
+    (Path(folder) / "scene.png").write_bytes(preview_png(scene))
+    return {"width": scene.width, "height": scene.height, "paths": scene.num_paths}
+
+
+def _child(conn, source: str, folder: str, preset: str) -> None:
+    try:
+        result = vectorize_into(source, folder, preset)
+    except Exception as exc:  # one line for the page; the child's stderr has the rest
+        log.exception("vectorizing %s failed", source)
+        result = {"error": f"vectorizing failed: {type(exc).__name__}"}
+    conn.send(result)
+    conn.close()
+
+
+class Vectorizer:
+    """The queue of pictures to vectorize and the thread that runs them in order."""
+
+    def __init__(self, max_queue: int = MAX_QUEUE):
+        self.max_queue = max_queue
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(_PRELOAD)
+        self._queue: deque[_Task] = deque()
+        self._current: _Task | None = None
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._worker, name="clipvg-vectorize", daemon=True)
+        self._thread.start()
+
+    def submit(
+        self, key: str, source: Path, folder: Path, preset: str, done: Callable[[dict], None]
+    ) -> None:
+        """Queue ``source``; QueueFull (429) when ``max_queue`` pictures already wait."""
+        with self._cond:
+            check_queue(len(self._queue), "pictures to vectorize", self.max_queue)
+            self._queue.append(_Task(key, source, folder, preset, done))
+            self._cond.notify_all()
+
+    def position(self, key: str) -> int | None:
+        """1-based place in the queue; 0 while running; None otherwise."""
+        with self._cond:
+            if self._current is not None and self._current.key == key:
+                return 0
+            keys = [t.key for t in self._queue]
+            return keys.index(key) + 1 if key in keys else None
+
+    def cancel(self, key: str) -> bool:
+        """Drop a queued picture, or kill the process of the running one; False if neither."""
+        with self._cond:
+            for task in self._queue:
+                if task.key == key:
+                    self._queue.remove(task)
+                    break
+            else:
+                task = self._current if self._current and self._current.key == key else None
+                if task is None:
+                    return False
+                task.cancelled.set()
+                if task.process is not None and task.process.is_alive():
+                    task.process.kill()
+                return True
+        task.done({"error": "vectorizing was cancelled"})
+        return True
+
+    def shutdown(self) -> None:
+        """Kill the running child, start nothing more (queued pictures are left as they are)."""
+        with self._cond:
+            self._closing = True
+            task = self._current
+            if task is not None and task.process is not None and task.process.is_alive():
+                task.cancelled.set()
+                task.process.kill()
+            self._cond.notify_all()
+        self._thread.join(10)
+
+    def _worker(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                task = self._current = self._queue.popleft()
+            try:
+                result = self._run(task)
+            except Exception as exc:  # the process could not start
+                log.exception("vectorizing %s failed", task.key)
+                result = {"error": f"vectorizing failed: {type(exc).__name__}"}
+            with self._cond:
+                self._current = None
+            if task.cancelled.is_set():
+                result = {"error": "vectorizing was cancelled"}
+            task.done(result)
+
+    def _run(self, task: _Task) -> dict:
+        receiver, sender = self._ctx.Pipe(duplex=False)
+        process = self._ctx.Process(
+            target=_child,
+            args=(sender, str(task.source), str(task.folder), task.preset),
+            name=f"clipvg-vectorize-{task.key}",
+            daemon=True,
+        )
+        with self._cond:
+            if task.cancelled.is_set() or self._closing:
+                return {"error": "vectorizing was cancelled"}
+            task.process = process
+        process.start()  # outside the lock: the first start launches the fork server
+        sender.close()
+        if task.cancelled.is_set():  # cancelled while starting
+            process.kill()
+        try:
+            result = receiver.recv()  # EOFError when the child died (killed, out of memory)
+        except EOFError:
+            result = {"error": "vectorizing failed: the worker process ended early"}
+        finally:
+            receiver.close()
+            process.join()
+        return result

@@ -1,0 +1,75 @@
+"""The 11 basic colour terms (Berlin & Kay): prototypes, CIELAB centroids, sampling.
+
+Colours are named by the nearest CIELAB centroid (CIE 1976 distance), both when the
+generator names what it drew and when the judge names what it sees.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from skimage.color import lab2rgb, rgb2lab
+
+#: Basic colour terms and their sRGB prototypes in [0, 1].
+PROTOTYPES: dict[str, tuple[float, float, float]] = {
+    "red": (0.86, 0.08, 0.08),
+    "orange": (1.0, 0.55, 0.05),
+    "yellow": (1.0, 0.92, 0.12),
+    "green": (0.12, 0.62, 0.16),
+    "blue": (0.1, 0.25, 0.9),
+    "purple": (0.5, 0.14, 0.66),
+    "pink": (1.0, 0.6, 0.76),
+    "brown": (0.5, 0.29, 0.1),
+    "black": (0.05, 0.05, 0.05),
+    "white": (0.97, 0.97, 0.97),
+    "gray": (0.52, 0.52, 0.52),
+}
+COLOR_TERMS: tuple[str, ...] = tuple(PROTOTYPES)
+ACHROMATIC = ("black", "white", "gray")
+#: (11, 3) CIELAB centroids (D65) of the prototypes, in ``COLOR_TERMS`` order.
+LAB_CENTROIDS = rgb2lab(np.array(list(PROTOTYPES.values()))[None])[0]
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB in [0, 1] -> (..., 3) CIELAB."""
+    rgb = np.clip(np.asarray(rgb, dtype=np.float64), 0, 1)
+    shape = rgb.shape
+    return rgb2lab(rgb.reshape(1, -1, 3))[0].reshape(shape)
+
+
+def nearest_term(rgb) -> str:
+    """The basic colour term whose CIELAB centroid is nearest to one sRGB colour."""
+    lab = to_lab(np.asarray(rgb, dtype=np.float64).reshape(3))
+    return COLOR_TERMS[int(np.argmin(((LAB_CENTROIDS - lab) ** 2).sum(-1)))]
+
+
+def term_distances(rgb) -> np.ndarray:
+    """(11,) CIELAB distances of one sRGB colour to every term's centroid."""
+    lab = to_lab(np.asarray(rgb, dtype=np.float64).reshape(3))
+    return np.sqrt(((LAB_CENTROIDS - lab) ** 2).sum(-1))
+
+
+def sample_color(term: str, rng: np.random.Generator, spread: float = 14.0) -> np.ndarray:
+    """A colour drawn continuously around ``term``: its centroid plus Gaussian CIELAB
+    noise of ``spread`` (L* at half of it, a* b* at a third for the achromatic terms), kept in gamut and named ``term`` by the
+    nearest centroid, with a margin of 3 units so that naming is unambiguous.
+
+    Returns:
+        (3,) float64 sRGB in [0, 1].
+    """
+    centre = LAB_CENTROIDS[COLOR_TERMS.index(term)]
+    chroma = spread if term not in ACHROMATIC else spread / 3
+    scale = np.array([spread / 2, chroma, chroma])
+    for _ in range(200):
+        lab = centre + rng.normal(0.0, 1.0, 3) * scale
+        with warnings.catch_warnings():  # out-of-gamut draws warn; they are rejected below
+            warnings.simplefilter("ignore")
+            rgb = np.clip(lab2rgb(lab[None, None])[0, 0], 0, 1)
+        if np.abs(to_lab(rgb) - lab).max() > 1.0:  # out of the sRGB gamut
+            continue
+        d = np.sqrt(((LAB_CENTROIDS - to_lab(rgb)) ** 2).sum(-1))
+        order = np.argsort(d)
+        if COLOR_TERMS[order[0]] == term and d[order[1]] - d[order[0]] > 3.0:
+            return np.clip(rgb, 0, 1)
+    return np.array(PROTOTYPES[term])
