@@ -42,7 +42,8 @@ def cmd_render(args: argparse.Namespace) -> None:
         backend=args.backend,
     )
     write_png(image, args.output)
-    print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.num_paths} paths)")
+    if not args.quiet:
+        print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.num_paths} paths)")
 
 
 def _add_overwrite_arg(p) -> None:
@@ -51,8 +52,24 @@ def _add_overwrite_arg(p) -> None:
     )
 
 
-def _add_quiet_arg(p) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+def _add_quiet_arg(p, help: str = "no progress output on stderr") -> None:
+    p.add_argument("--quiet", action="store_true", help=help)
+
+
+def _parser(sub, name: str, help: str, examples: str):
+    """A subcommand whose --help ends with copy-pasteable examples."""
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog="examples:\n" + "\n".join("  " + line for line in examples.strip().splitlines()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _alias(p, old: str, new: str, **kw) -> None:
+    """Accept the old spelling ``old`` of ``new`` without listing it in --help."""
+    p.add_argument(old, dest=new.lstrip("-").replace("-", "_"), help=argparse.SUPPRESS, **kw)
 
 
 def _plural(n: int, word: str) -> str:
@@ -164,8 +181,13 @@ def _add_clip_args(p) -> None:
 
 
 def _add_edit_parser(sub) -> None:
-    p = sub.add_parser(
-        "edit", help="edit an SVG (or a vectorized image) toward a text prompt with CLIP"
+    p = _parser(
+        sub,
+        "edit",
+        "edit an SVG (or a vectorized image) toward a text prompt with CLIP",
+        """clipvg edit examples/landscape.svg --prompt "an autumn landscape" --lock shape -o out/autumn
+clipvg edit examples/landscape.svg --prompt "a landscape" --roi 40 120 80 90 "a red brick house" --edit-only -o out/house
+clipvg edit --resume out/autumn --iters 300""",
     )
     p.add_argument("input", nargs="?", help="input SVG or raster image (not needed with --resume)")
     p.add_argument("-o", "--output", help="output folder")
@@ -246,13 +268,30 @@ def _add_edit_options(p) -> None:
         help="ranking: CLIP similarity - this x background RMS change (1)",
     )
     v = p.add_argument_group("raster input (vectorized first)")
-    v.add_argument("--preset", choices=["fast", "balanced", "detailed"])
-    v.add_argument("--max-paths", type=int)
-    v.add_argument("--max-size", type=int)
+    v.add_argument(
+        "--preset",
+        choices=["fast", "balanced", "detailed"],
+        help="vectorizer preset: fast ~300 paths, balanced ~1000, detailed ~3000 (balanced)",
+    )
+    v.add_argument("--max-paths", type=int, help="vectorizer path budget (the preset's)")
+    v.add_argument("--max-size", type=int, help="downscale the image's longer side to this (512)")
     v.add_argument(
         "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 16,64,256"
     )
-    v.add_argument("--region", nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
+    _add_detail_region_arg(v)
+
+
+def _add_detail_region_arg(p) -> None:
+    """--detail-region (old spelling --region): a vectorizer box in input-image pixels,
+    unlike the ROIs (--roi), which are in canvas units."""
+    kw = dict(nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
+    p.add_argument(
+        "--detail-region",
+        help="vectorize this box of the input image in an extra finer round; "
+        "input-image pixels, not canvas units (repeatable)",
+        **kw,
+    )
+    _alias(p, "--region", "--detail-region", **kw)
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -304,7 +343,22 @@ def cmd_edit(args: argparse.Namespace) -> int:
     else:
         done += ": the input unchanged"
     print(f"wrote {folder.file('final.svg')} ({done})")
+    best = _read_record(folder.file("run.json")).get("best")
+    if best:
+        print(
+            f"best of {settings.candidates} candidates: seed {best['seed']} "
+            f"(score {best['score']:.4f}); ranking in {folder.file('ranking.json')}"
+        )
     return 0
+
+
+def _read_record(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 #: Settings whose command-line spelling is not ``--name-with-dashes``.
@@ -335,7 +389,7 @@ def _edit_flags(args: argparse.Namespace) -> dict:
         if f.name not in _COMPOSITE
     }
     flags["rois"] = _roi_specs(args)
-    regions = [tuple(r) for r in args.region] if args.region else None
+    regions = [tuple(r) for r in args.detail_region] if args.detail_region else None
     flags["vectorize"] = {
         "preset": args.preset,
         "max_paths": args.max_paths,
@@ -347,8 +401,12 @@ def _edit_flags(args: argparse.Namespace) -> dict:
 
 
 def _add_batch_parser(sub) -> None:
-    p = sub.add_parser(
-        "batch", help="run the edits of a CSV or YAML jobs file on Ray (this machine or a cluster)"
+    p = _parser(
+        sub,
+        "batch",
+        "run the edits of a CSV or YAML jobs file on Ray (this machine or a cluster)",
+        """clipvg batch examples/recolor.yaml -o out/recolor-batch
+clipvg batch jobs.csv -o out/jobs --workers 2 --iters 100""",
     )
     p.add_argument("jobs", help="CSV or YAML jobs file: one row per edit (see README, Batch)")
     p.add_argument("-o", "--output", required=True, help="output folder: one run folder per row")
@@ -397,9 +455,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate_parser(sub) -> None:
-    p = sub.add_parser(
+    p = _parser(
+        sub,
         "evaluate",
-        help="score an edited SVG: CLIP per ROI, directional CLIP, background PSNR/SSIM, size",
+        "score an edited SVG: CLIP per ROI, directional CLIP, background PSNR/SSIM, size",
+        """clipvg evaluate out/autumn/final.svg --source examples/landscape.svg --prompt "an autumn landscape"
+clipvg evaluate out/house/final.svg --source examples/landscape.svg --roi 40 120 80 90 "a red brick house" --json -""",
     )
     p.add_argument("edited", help="the edited SVG")
     p.add_argument("--source", required=True, help="the SVG or image it was made from")
@@ -460,33 +521,50 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _add_text_parser(sub) -> None:
-    p = sub.add_parser("text", help="turn a word into glyph outline paths (SVG) to edit")
+    p = _parser(
+        sub,
+        "text",
+        "turn a word into glyph outline paths (SVG) to edit",
+        """clipvg text CLIPVG -o out/word.svg
+clipvg text "Hello" --font /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf --size 120 -o out/hello.svg""",
+    )
     p.add_argument("text", help="the text, one line")
     p.add_argument("-o", "--output", required=True, help="output SVG")
     p.add_argument("--font", help=".ttf/.otf file (default: a font found on this machine)")
     p.add_argument("--size", type=float, default=200.0, help="font size in pixels (200)")
-    p.add_argument("--margin", type=float, default=20.0, help="white border in pixels (20)")
+    p.add_argument("--border", type=float, default=20.0, help="white border in pixels (20)")
+    _alias(p, "--margin", "--border", type=float)  # old spelling; evaluate's --margin differs
     p.add_argument("--no-kerning", action="store_true", help="ignore the font's kerning pairs")
     _add_overwrite_arg(p)
+    _add_quiet_arg(p, "print nothing on success")
     p.set_defaults(func=cmd_text)
 
 
 def cmd_text(args: argparse.Namespace) -> None:
     import clipvg
     from clipvg.io import check_output
-    from clipvg.text import text_to_scene
+    from clipvg.text import find_font, text_to_scene
 
+    font = args.font or find_font()
     scene = text_to_scene(
-        args.text, args.font, size=args.size, margin=args.margin, kerning=not args.no_kerning
+        args.text, font, size=args.size, margin=args.border, kerning=not args.no_kerning
     )
-    check_output(args.output, [args.font], args.overwrite)
+    check_output(args.output, [font], args.overwrite)
     clipvg.save_svg(scene, args.output)
-    print(f"wrote {args.output} ({scene.width:g}x{scene.height:g}, {scene.num_paths} glyph paths)")
+    if not args.quiet:
+        print(
+            f"wrote {args.output} ({scene.width:g}x{scene.height:g}, "
+            f"{scene.num_paths} glyph paths, font {font})"
+        )
 
 
 def _add_vectorize_parser(sub) -> None:
-    p = sub.add_parser(
-        "vectorize", help="turn a PNG, JPEG or WebP image into layered filled-curve SVG"
+    p = _parser(
+        sub,
+        "vectorize",
+        "turn a PNG, JPEG or WebP image into layered filled-curve SVG",
+        """clipvg vectorize examples/cat.jpg -o out/cat.svg
+clipvg vectorize examples/pair.jpg --preset fast --detail-region 0 0 256 256 -o out/pair.svg""",
     )
     p.add_argument("input", help="input raster image")
     p.add_argument("-o", "--output", required=True, help="output SVG")
@@ -500,14 +578,7 @@ def _add_vectorize_parser(sub) -> None:
         "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 250,1000,2500"
     )
     p.add_argument("--max-paths", type=int, help="path budget of the whole stack")
-    p.add_argument(
-        "--region",
-        nargs=4,
-        type=float,
-        action="append",
-        metavar=("X", "Y", "W", "H"),
-        help="extra finer round over this box, input pixels (repeatable)",
-    )
+    _add_detail_region_arg(p)
     p.add_argument("--max-size", type=int, default=512, help="longer side to downscale to (512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the refinement (0)")
     p.add_argument(
@@ -538,7 +609,7 @@ def cmd_vectorize(args: argparse.Namespace) -> None:
         preset=args.preset,
         rounds=args.rounds,
         max_paths=args.max_paths,
-        regions=[tuple(r) for r in args.region or ()],
+        regions=[tuple(r) for r in args.detail_region or ()],
         seed=args.seed,
         max_size=args.max_size,
         refine=args.refine_iters,
@@ -553,7 +624,13 @@ def cmd_vectorize(args: argparse.Namespace) -> None:
 
 
 def _add_serve_parser(sub) -> None:
-    p = sub.add_parser("serve", help="local web editor: draw regions, type prompts, watch the edit")
+    p = _parser(
+        sub,
+        "serve",
+        "local web editor: draw regions, type prompts, watch the edit",
+        """clipvg serve
+clipvg serve --port 8123 --workdir out/web-runs""",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (8000)")
     p.add_argument("--workdir", default="clipvg-runs", help="folder of uploads and run folders")
@@ -566,10 +643,16 @@ def _add_serve_parser(sub) -> None:
         help="also answer requests whose Host is NAME (repeatable); by default only the "
         "bound address and localhost (refusing other names stops DNS rebinding)",
     )
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda", "mps"],
+        default="auto",
+        help="where the edits run (auto)",
+    )
     p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
     p.add_argument("--clip-pretrained", help="open_clip pretrained tag (openai), or none")
     p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
+    _add_quiet_arg(p, "print nothing but errors (not the address line)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -579,9 +662,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     try:
         from clipvg.serve import serve
     except ImportError as exc:
-        raise ClipvgError(
-            f"the web editor needs {exc.name}: pip install -e '.[web]' (FastAPI, uvicorn)"
-        ) from None
+        raise ClipvgError(f"the web editor needs {exc.name}: {install_hint('web')}") from None
     if args.max_upload_mb <= 0:
         raise ClipvgError("--max-upload-mb must be positive")
     serve(
@@ -593,6 +674,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         clip_pretrained=args.clip_pretrained,
         clip_weights=args.clip_weights,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        print_fn=(lambda line: None) if args.quiet else print,
         allow_hosts=tuple(args.allow_host),
     )
 
@@ -603,14 +685,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("render", help="rasterize an SVG to PNG")
+    p = _parser(
+        sub,
+        "render",
+        "rasterize an SVG to PNG",
+        """clipvg render examples/landscape.svg -o out/landscape.png
+clipvg render out/autumn/final.svg --width 1024 --background none -o out/autumn.png""",
+    )
     p.add_argument("input", help="input SVG")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--width", type=int, default=None, help="output width in pixels")
     p.add_argument("--height", type=int, default=None, help="output height in pixels")
     p.add_argument("--background", default="white", help="white, none (transparent) or a color")
-    p.add_argument("--backend", choices=["torch", "diffvg"], default="torch")
+    p.add_argument(
+        "--backend",
+        choices=["torch", "diffvg"],
+        default="torch",
+        help="rasterizer: torch (built in) or diffvg (if installed) (torch)",
+    )
     _add_overwrite_arg(p)
+    _add_quiet_arg(p, "print nothing on success")
     p.set_defaults(func=cmd_render)
 
     # Each command adds its parser here, next to the others: vectorize, edit, text, evaluate.
@@ -621,6 +715,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch_parser(sub)
     _add_serve_parser(sub)
     return parser
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional part, as this copy was installed: from a source
+    checkout (pyproject.toml beside this file) or as a package (a wheel)."""
+    if (Path(__file__).resolve().parent / "pyproject.toml").is_file():
+        return f"pip install -e '.[{extra}]' in the clipvg checkout"
+    return f"pip install 'clipvg[{extra}]'"
 
 
 #: Said when a dependency is missing: usually the project's .venv is not active.

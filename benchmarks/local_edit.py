@@ -15,7 +15,15 @@ there changed by more than 2 levels, and how much the box itself changed (PSNR a
 mean absolute change in 0-255 levels, against the original).
 
     python benchmarks/local_edit.py [--svg pitt.svg] [--iters 10] [--k 4] [--patches 16]
+Table 4: the seam of ``--edit-only`` on the same inputs and boxes: the mean colour
+jump across the box's edge (the first pixel past the feather band inside against the
+pixel just outside, along every side inside the canvas, :func:`clipvg.metrics.box_seam`,
+0-255 levels, RGB distance; target <= 3) and how much the paths edited in place
+(not the clipped copies: the house) change where they show, before (copies free to change
+colour, ``EditSession(hold_edges=False)``, main before issue 18) and now.
+
     python benchmarks/local_edit.py --tables 3 [--edit-only-iters 50]
+    python benchmarks/local_edit.py --tables 4 [--edit-only-iters 50]
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import torch  # noqa: E402
 import clipvg  # noqa: E402
 from clipvg.config import EditSettings  # noqa: E402
 from clipvg.edit import EditSession, package_versions, run_edit  # noqa: E402
-from clipvg.metrics import background_psnr  # noqa: E402
+from clipvg.metrics import background_psnr, box_seam  # noqa: E402
 from roi import box_mask  # noqa: E402
 
 
@@ -66,6 +74,8 @@ def main() -> None:
         preserve_table(args)
     if 3 in tables:
         edit_only_table(args)
+    if 4 in tables:
+        seam_table(args)
 
 
 def candidates_table(args: argparse.Namespace) -> None:
@@ -138,14 +148,76 @@ def preserve_table(args: argparse.Namespace) -> None:
         )
 
 
-def edit_only_table(args: argparse.Namespace) -> None:
-    from encoders import MeanColorEncoder
-
+def edit_only_cases(args: argparse.Namespace) -> list[tuple[Path, tuple[float, ...]]]:
+    """(input, box) of tables 3 and 4: the landscape's house, a quarter of ``--svg``."""
     landscape = Path(__file__).resolve().parents[1] / "examples" / "landscape.svg"
     cases = [(landscape, (40.0, 120.0, 80.0, 90.0))]
     if Path(args.svg).is_file():
-        w, h = clipvg.load_svg(args.svg).width, clipvg.load_svg(args.svg).height
-        cases.append((Path(args.svg), (0.0, 0.0, w / 2, h / 2)))
+        scene = clipvg.load_svg(args.svg)
+        cases.append((Path(args.svg), (0.0, 0.0, scene.width / 2, scene.height / 2)))
+    return cases
+
+
+def edit_only_session(path: Path, box: tuple[float, ...], n: int, **kw) -> EditSession:
+    """``n`` iterations of an edit-only session: prompt green, the box's prompt red."""
+    from encoders import MeanColorEncoder
+
+    st = EditSettings(
+        prompt="green",
+        rois=[dict(zip("xywh", box, strict=True), prompt="red")],
+        iters=n,
+        save_every=0,
+        device="cpu",
+        edit_only=True,
+    )
+    s = EditSession(clipvg.load_svg(path), st, MeanColorEncoder(), **kw)
+    for _ in range(n):
+        s.step()
+    return s
+
+
+def seam_table(args: argparse.Namespace) -> None:
+    n = args.edit_only_iters
+    print(
+        f"\nTable 4: --edit-only seam, analytic encoder, {n} iterations at the canvas size "
+        "(prompt green, ROI red, feather 2); levels of 255"
+    )
+    print(
+        "| input | box | seam before | seam now | edited paths' change before "
+        "| edited paths' change now | seconds |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    from roi.split import is_region_copy
+
+    for path, box in edit_only_cases(args):
+        row = []
+        t = time.perf_counter()
+        for hold in (False, True):
+            s = edit_only_session(path, box, n, hold_edges=hold)
+            with torch.no_grad():
+                a = clipvg.render(s.scene)
+                b = clipvg.render(s.initial)
+                # where the paths edited in place show: the initial render without them differs
+                copy = torch.tensor([is_region_copy(p.id) for p in s.initial.info])
+                own = s.editable.cpu() & ~copy
+                rest = clipvg.render(s.initial.subset((~own).nonzero().flatten()))
+                shows = (b - rest).abs().amax(-1) > 1 / 255
+            q = a.shape[1] / s.scene.width
+            px = tuple(v * q for v in box)
+            depth = max(round(s.settings.feather * q), 1)
+            change = float((a - b).abs()[shows].mean()) * 255
+            row.append((box_seam(a, b, px, depth), change))
+        print(
+            f"| {path.name} | {' '.join(f'{v:g}' for v in box)} | {row[0][0]:.2f} "
+            f"| {row[1][0]:.2f} | {row[0][1]:.2f} | {row[1][1]:.2f} "
+            f"| {time.perf_counter() - t:.0f} |"
+        )
+
+
+def edit_only_table(args: argparse.Namespace) -> None:
+    from encoders import MeanColorEncoder
+
+    cases = edit_only_cases(args)
     n = args.edit_only_iters
     print(
         f"\nTable 3: --edit-only, analytic encoder, {n} iterations at the canvas size "

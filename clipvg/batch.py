@@ -274,6 +274,13 @@ def run_batch(
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise ClipvgError(f"output {out} exists and is not a folder")
+    if out.is_dir() and not (out / SUMMARY).is_file() and any(out.iterdir()):
+        # like edit: never mix a batch into a folder it did not make (its summary.csv
+        # marks it; then the batch resumes: finished rows are kept, the rest run)
+        raise ClipvgError(
+            f"output {out} is not empty and holds no {SUMMARY} of a batch; "
+            "pick a new or empty folder (or the folder of the batch to resume)"
+        )
     for job in jobs:
         if (out / job.id).exists() and not (out / job.id).is_dir():
             raise ClipvgError(f"row {job.number}: {out / job.id} exists and is not a folder")

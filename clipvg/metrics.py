@@ -155,3 +155,43 @@ def background_rms(a: torch.Tensor, b: torch.Tensor, outside: torch.Tensor) -> f
     if not bool(m.any()):
         return 0.0
     return float(((a.detach() - b.detach())[m] ** 2).mean().sqrt())
+
+
+def box_seam(a: torch.Tensor, b: torch.Tensor, box: Sequence[float], depth: int) -> float | None:
+    """Mean colour jump across a box's edge that ``a`` adds to ``b``, in 0-255 levels.
+
+    Along every side of ``box`` that lies inside the image, pairs the first pixel past
+    ``depth`` pixels inside the edge with the pixel just outside it, and averages over the whole
+    edge the colour distance (Euclidean, over RGB) ``|(a_in - a_out) - (b_in - b_out)|``: the jump a
+    local edit creates (a jump the original already has, an object's own edge, is not
+    counted).
+
+    Args:
+        a, b: (H, W, 3) edited and original images in [0, 1].
+        box: x, y, w, h in pixels of the images.
+        depth: pixels inside the edge (the feather width), >= 1.
+
+    Returns:
+        the mean jump, or None when no side lies inside the image.
+    """
+    if a.shape != b.shape:
+        raise ClipvgError(f"images {tuple(a.shape)} and {tuple(b.shape)} sizes differ")
+    h, w = a.shape[:2]
+    d = (a.detach().float() - b.detach().float()).cpu()
+    x0, y0 = round(box[0]), round(box[1])
+    x1, y1 = round(box[0] + box[2]), round(box[1] + box[3])  # first column/row outside
+    depth = max(int(depth), 1)
+    xs, ys = slice(max(x0, 0), min(x1, w)), slice(max(y0, 0), min(y1, h))
+    jumps = []
+    # the inner pixel is the first one past the feather band (its centre depth + 0.5 in)
+    if x0 >= 1 and x0 + depth < w:  # left side
+        jumps.append(d[ys, x0 + depth] - d[ys, x0 - 1])
+    if x1 < w and x1 - 1 - depth >= 0:  # right side
+        jumps.append(d[ys, x1 - 1 - depth] - d[ys, x1])
+    if y0 >= 1 and y0 + depth < h:  # top
+        jumps.append(d[y0 + depth, xs] - d[y0 - 1, xs])
+    if y1 < h and y1 - 1 - depth >= 0:  # bottom
+        jumps.append(d[y1 - 1 - depth, xs] - d[y1, xs])
+    if not jumps:
+        return None
+    return float(torch.cat(jumps).norm(dim=-1).mean()) * 255

@@ -133,6 +133,9 @@ class EditSession:
         render: the differentiable renderer (``clipvg.render``), pluggable for tests
             (e.g. ``lambda s: clipvg.render(s, 256)`` to optimize at a smaller size).
         texts: a text-feature cache to share between sessions (candidates).
+        hold_edges: ``edit_only`` keeps the colours of the clipped copies (paths that
+            cross the region's edge), so no copy can turn into a visible rectangle; False
+            is the behaviour before issue 18 (for ``benchmarks/local_edit.py``'s table).
 
     Attributes set up for local edits (render size (H, W)):
         region: (H, W) union of the extra ROIs' masks in [0, 1] (zeros without extras).
@@ -152,12 +155,14 @@ class EditSession:
         initial: Scene | None = None,
         render: Callable[..., torch.Tensor] | None = None,
         texts: TextFeatureCache | None = None,
+        hold_edges: bool = True,
     ):
         if render is None:
             from .render import render as render_fn
 
             render = render_fn
         self.settings = settings
+        self.hold_edges = hold_edges
         self.encoder = encoder
         self.device = torch.device(device)
         self.render = render
@@ -228,6 +233,7 @@ class EditSession:
         self.region = union_mask(extra, canvas, hw, self.device)
         self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
         self.editable: torch.Tensor | None = None
+        self._held: torch.Tensor | None = None  # edit-only copies whose paint stays
         self._allowed: torch.Tensor | None = None
         if s.edit_only:  # EditSettings checked that there are extra ROIs
             self._confine(extra, hw)
@@ -275,6 +281,11 @@ class EditSession:
         else:
             is_copy = torch.tensor([is_region_copy(p.id) for p in self.initial.info])
         touching = paths_overlapping(self.initial, self.region)
+        # A flat fill cannot fade at the region's edge: a copy whose colour changed
+        # would show the region as a rectangle. Copies keep their colour (their shape may
+        # still move within the allowed pixels, over their own original).
+        if self.hold_edges:
+            self._held = is_copy.to(self.device)
         self._set_editable(is_copy.to(self.device) | self._paths_within(self.initial, touching))
 
     def _freeze(self, ids: list[str]) -> None:
@@ -297,6 +308,10 @@ class EditSession:
         """(N,) bool paths that change; the others get no gradient and are copied back."""
         self.editable = editable
         self._frozen = self.scene.frozen_masks(editable)  # one mask per scene.parameters()
+        if self._held is not None:  # the paint entries of held paths stay as well
+            paint = self.scene.frozen_masks(editable & ~self._held)
+            n = len(self._frozen) - 4  # scene.parameters(): shape, then the 4 paint tensors
+            self._frozen[n:] = [a | b for a, b in zip(self._frozen[n:], paint[n:])]
         self._frozen_values = [
             p.detach()[m].clone() for p, m in zip(self.initial.parameters(), self._frozen)
         ]

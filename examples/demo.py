@@ -12,6 +12,7 @@ prompt says. ``--toy`` runs the toy demo even where real weights exist.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -33,9 +34,12 @@ TOY_EDITS = (
 
 
 def run_steps(steps: list[list[str]]) -> int:
-    print(f"demo: {cli.VENV_HINT}; the commands it runs are:", flush=True)
+    print(
+        "demo: it runs these commands (each can be copied and run as it is, in the .venv):",
+        flush=True,
+    )
     for step in steps:
-        print("$ python cli.py " + " ".join(step), flush=True)
+        print("$ python cli.py " + shlex.join(step), flush=True)
         code = cli.main(step)
         if code:
             return code

@@ -93,7 +93,8 @@ def test_edit_only_leaves_other_paths_bit_identical_on_pitt(tiny, tmp_path):
 
 def test_edit_only_keeps_the_outside_of_the_landscape(tmp_path):
     """Sky and hills cross the box: outside it (plus the feather) the render does not
-    change, while inside the sky, hills and house all change color."""
+    change, while inside the house changes color and the clipped copies of the sky and
+    hills keep theirs (they may still move)."""
     box = (40.0, 120.0, 80.0, 90.0)
     st = settings(
         prompt="green",
@@ -122,8 +123,10 @@ def test_edit_only_keeps_the_outside_of_the_landscape(tmp_path):
     assert float((a - b).abs()[outside].max()) <= 8 * 2**-24 * len(ids)
     inside = box_mask(tuple(v * q for v in box), (64, 64)) == 1
     assert float((a - b).abs()[inside].mean()) > 0.03
-    sky = ids.index("sky-fill-clipvg-roi")
-    assert not torch.equal(s.scene.colors[sky], s.initial.colors[sky])
+    # the copies keep their colour (no seam, issue 18); the house inside changes
+    sky, wall = ids.index("sky-fill-clipvg-roi"), ids.index("wall")
+    assert torch.equal(s.scene.colors[sky], s.initial.colors[sky])
+    assert not torch.equal(s.scene.colors[wall], s.initial.colors[wall])
     # every moved curve stays on the allowed pixels (unmoved ones count as they started)
     seg = s._segments
     moved = (s.scene.points.detach()[seg] != s.initial.points[seg]).flatten(1).any(1)
@@ -300,3 +303,56 @@ def test_candidates_are_ranked_and_best_is_final(tiny, tmp_path):
     best_svg = tmp_path / "out" / rank[0]["folder"] / "final.svg"
     assert (tmp_path / "out" / "final.svg").read_text() == best_svg.read_text()
     assert best.settings.seed == rank[0]["seed"]
+
+
+def test_box_seam_counts_new_jumps_only():
+    from clipvg.metrics import box_seam
+
+    b = torch.zeros(20, 20, 3)
+    b[:, 10:] = 0.5  # the original's own edge, crossing the box: not a seam
+    a = b.clone()
+    a[5:15, 5:15] += 0.1  # the box lightened, as a clipped copy would
+    assert box_seam(b, b, (5, 5, 10, 10), 2) == 0
+    assert box_seam(a, b, (5, 5, 10, 10), 2) == pytest.approx(0.1 * 3**0.5 * 255, rel=1e-5)
+    a[7:13, 7:13] = b[7:13, 7:13] + 0.1
+    a[5:15, 5:15] = b[5:15, 5:15]
+    a[8:12, 8:12] += 0.2  # a change deep inside, past the band: no jump at the edge
+    assert box_seam(a, b, (5, 5, 10, 10), 2) == 0
+    assert box_seam(a, b, (0, 0, 20, 20), 2) is None  # no side inside the image
+
+
+def test_edit_only_leaves_no_seam_at_the_box_edge():
+    """The clipped copies of the sky and hills keep their colour: the box does not show as
+    a rectangle, while the house inside still changes (and the copies did, before)."""
+    from clipvg.metrics import box_seam
+
+    box = (40.0, 120.0, 80.0, 90.0)
+    st = settings(
+        prompt="green",
+        rois=[dict(zip("xywh", box, strict=True), prompt="red")],
+        edit_only=True,
+        iters=6,
+        color_lr=0.05,
+        patches=2,
+    )
+    size = 128
+    q = size / 256
+    px = tuple(v * q for v in box)
+    seams, house = {}, {}
+    for hold in (False, True):
+        s = EditSession(
+            clipvg.load_svg(LANDSCAPE),
+            st,
+            MeanColorEncoder(),
+            render=lambda sc: clipvg.render(sc, size),
+            hold_edges=hold,
+        )
+        for _ in range(6):
+            s.step()
+        with torch.no_grad():
+            a, b = clipvg.render(s.scene, size), clipvg.render(s.initial, size)
+        seams[hold] = box_seam(a, b, px, max(round(st.feather * q), 1))
+        wall = [i for i, p in enumerate(s.scene.info) if p.id == "wall"][0]
+        house[hold] = float((s.scene.colors[wall] - s.initial.colors[wall]).detach().abs().sum())
+    assert seams[False] > 5 and seams[True] < 1, seams
+    assert house[True] > 0.1 and house[True] > 0.5 * house[False], house

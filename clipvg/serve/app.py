@@ -135,8 +135,10 @@ def create_app(
 
 def _examples(folder: str | Path | None) -> dict[str, Path]:
     """Bundled example inputs by file name (the page can only ask for these names)."""
-    if folder is None:
-        folder = Path(__file__).resolve().parents[2] / "examples"
+    if folder is None:  # an installed copy has them here (setup.py), a checkout at its root
+        folder = Path(__file__).resolve().parent / "examples"
+        if not folder.is_dir():
+            folder = Path(__file__).resolve().parents[2] / "examples"
     folder = Path(folder)
     if not folder.is_dir():
         return {}
