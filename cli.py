@@ -12,6 +12,19 @@ import sys
 import warnings
 from pathlib import Path
 
+from cli_options import (
+    add_alias,
+    add_clip_args,
+    add_detail_region_arg,
+    add_edit_options,
+    add_overwrite_arg,
+    add_quiet_arg,
+    add_roi_args,
+    command_parser,
+    parse_rounds,
+    roi_specs,
+)
+
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr if file is None else file)
@@ -46,142 +59,12 @@ def cmd_render(args: argparse.Namespace) -> None:
         print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.num_paths} paths)")
 
 
-def _add_overwrite_arg(p) -> None:
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing output file (never an input)"
-    )
-
-
-def _add_quiet_arg(p, help: str = "no progress output on stderr") -> None:
-    p.add_argument("--quiet", action="store_true", help=help)
-
-
-def _parser(sub, name: str, help: str, examples: str):
-    """A subcommand whose --help ends with copy-pasteable examples."""
-    return sub.add_parser(
-        name,
-        help=help,
-        description=help[0].upper() + help[1:] + ".",
-        epilog="examples:\n" + "\n".join("  " + line for line in examples.strip().splitlines()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
-def _alias(p, old: str, new: str, **kw) -> None:
-    """Accept the old spelling ``old`` of ``new`` without listing it in --help."""
-    p.add_argument(old, dest=new.lstrip("-").replace("-", "_"), help=argparse.SUPPRESS, **kw)
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _rounds(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--rounds takes comma-separated integers, got {text!r}"
-        ) from None
-
-
-class _RegionAction(argparse.Action):
-    """Collects --roi / --roi-polygon / --roi-mask / --roi-image in command-line order."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        specs = list(getattr(namespace, self.dest, None) or [])
-        specs.append((self.const, list(values)))
-        setattr(namespace, self.dest, specs)
-
-
-def _add_roi_args(p) -> None:
-    """ROI flags shared by edit and evaluate (ROI numbers follow the command-line order)."""
-    g = p.add_argument_group("regions (ROI 0 is the whole image; extra ROIs in canvas units)")
-    g.add_argument("--prompt", help="target text for the whole image (ROI 0)")
-    g.add_argument(
-        "--prompt-image",
-        metavar="REF",
-        help="exemplar picture for the whole image: aim at E(REF) - E(input) instead of a text",
-    )
-    g.add_argument(
-        "--roi",
-        nargs=5,
-        action=_RegionAction,
-        const="box",
-        dest="regions_",
-        metavar=("X", "Y", "W", "H", "TEXT"),
-        help="extra box region with its own prompt (repeatable)",
-    )
-    g.add_argument(
-        "--roi-polygon",
-        nargs=2,
-        action=_RegionAction,
-        const="polygon",
-        dest="regions_",
-        metavar=("POINTS", "TEXT"),
-        help='extra polygon region, POINTS = "x1,y1 x2,y2 x3,y3 ..." (repeatable)',
-    )
-    g.add_argument(
-        "--roi-mask",
-        nargs=2,
-        action=_RegionAction,
-        const="mask",
-        dest="regions_",
-        metavar=("MASK", "TEXT"),
-        help="extra region from a mask image, white = editable, stretched over the canvas",
-    )
-    g.add_argument(
-        "--roi-image",
-        nargs=5,
-        action=_RegionAction,
-        const="image",
-        dest="regions_",
-        metavar=("X", "Y", "W", "H", "REF"),
-        help="extra box region aimed at an exemplar picture REF (repeatable)",
-    )
-
-
-def _roi_specs(args: argparse.Namespace) -> list[dict] | None:
-    """The extra ROIs of the command line as settings entries (None when none given)."""
-    from clipvg.errors import ClipvgError
-
-    specs = getattr(args, "regions_", None)
-    if not specs:
-        return None
-    out = []
-    for kind, values in specs:
-        if kind in ("box", "image"):
-            try:
-                box = [float(v) for v in values[:4]]
-            except ValueError:
-                flag = "--roi" if kind == "box" else "--roi-image"
-                last = "TEXT" if kind == "box" else "REF"
-                raise ClipvgError(
-                    f"{flag} takes X Y W H {last} with numeric X Y W H, got {' '.join(values)}"
-                ) from None
-            entry = dict(zip(("x", "y", "w", "h"), box, strict=True))
-            entry.update({"prompt": values[4]} if kind == "box" else {"image": values[4]})
-        elif kind == "polygon":
-            entry = {"polygon": values[0], "prompt": values[1]}
-        else:
-            entry = {"mask": values[0], "prompt": values[1]}
-        out.append(entry)
-    return out
-
-
-def _add_clip_args(p) -> None:
-    """CLIP and device flags shared by edit and evaluate."""
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where to run (auto)")
-    p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
-    p.add_argument(
-        "--clip-pretrained", help="open_clip pretrained tag (openai), or none for random weights"
-    )
-    p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
-    p.add_argument("--source-prompt", help="text describing the input (photo)")
-
-
 def _add_edit_parser(sub) -> None:
-    p = _parser(
+    p = command_parser(
         sub,
         "edit",
         "edit an SVG (or a vectorized image) toward a text prompt with CLIP",
@@ -196,102 +79,9 @@ clipvg edit --resume out/autumn --iters 300""",
     )
     p.add_argument("--resume", metavar="OUTDIR", help="continue the run in OUTDIR")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
-    _add_quiet_arg(p)
-    _add_edit_options(p)
+    add_quiet_arg(p)
+    add_edit_options(p)
     p.set_defaults(func=cmd_edit)
-
-
-def _add_edit_options(p) -> None:
-    """The edit settings flags, shared by edit and batch (where they are row defaults)."""
-    _add_roi_args(p)
-    p.add_argument("--iters", type=int, help="iterations (150)")
-    p.add_argument("--patches", type=int, help="random patches per ROI and iteration (64)")
-    p.add_argument("--crop-ratio", type=float, help="patch side / ROI's longer side (0.8)")
-    p.add_argument("--roi-weight", type=float, help="weight of each whole-ROI term (30)")
-    p.add_argument(
-        "--patch-weight",
-        type=float,
-        help="weight of each ROI's patch term, spread over its patches (80)",
-    )
-    p.add_argument(
-        "--shape-lr", type=float, help="Adam learning rate of control points, pixels (0.2)"
-    )
-    p.add_argument("--color-lr", type=float, help="Adam learning rate of fill colors (0.01)")
-    p.add_argument(
-        "--lock", action="append", choices=["shape", "color"], help="keep shapes or colors fixed"
-    )
-    p.add_argument("--seed", type=int, help="random seed (0)")
-    p.add_argument("--save-every", type=int, help="snapshot every N iterations (50; 0: never)")
-    p.add_argument(
-        "--batch-size", type=int, help="crops per CLIP pass; bounds memory (16; 0: all in one)"
-    )
-    p.add_argument(
-        "--source-features",
-        choices=["pool", "whole", "paired"],
-        help="initial-render features: warp pool encoded once, whole ROI once, "
-        "or same warps every iteration (pool)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16"],
-        help="CLIP's image passes; auto = bf16 autocast where faster (auto)",
-    )
-    _add_clip_args(p)
-    loc = p.add_argument_group("local edits and candidates")
-    loc.add_argument(
-        "--edit-only",
-        action="store_const",
-        const=True,
-        help="change nothing outside the extra ROIs (+ --feather); paths crossing them get clipped copies",
-    )
-    loc.add_argument(
-        "--preserve-background",
-        type=float,
-        metavar="W",
-        help="add W x (MSE + CLIP-feature distance) to the initial render outside the ROIs (0)",
-    )
-    loc.add_argument(
-        "--feather",
-        type=float,
-        metavar="PX",
-        help="soft ROI edge for --preserve-background, reach past the ROIs for --edit-only; canvas units (2)",
-    )
-    loc.add_argument(
-        "--candidates",
-        type=int,
-        metavar="K",
-        help="run K seeds, rank them, keep the best as final.svg (1)",
-    )
-    loc.add_argument(
-        "--rank-penalty",
-        type=float,
-        help="ranking: CLIP similarity - this x background RMS change (1)",
-    )
-    v = p.add_argument_group("raster input (vectorized first)")
-    v.add_argument(
-        "--preset",
-        choices=["fast", "balanced", "detailed"],
-        help="vectorizer preset: fast ~300 paths, balanced ~1000, detailed ~3000 (balanced)",
-    )
-    v.add_argument("--max-paths", type=int, help="vectorizer path budget (the preset's)")
-    v.add_argument("--max-size", type=int, help="downscale the image's longer side to this (512)")
-    v.add_argument(
-        "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 16,64,256"
-    )
-    _add_detail_region_arg(v)
-
-
-def _add_detail_region_arg(p) -> None:
-    """--detail-region (old spelling --region): a vectorizer box in input-image pixels,
-    unlike the ROIs (--roi), which are in canvas units."""
-    kw = dict(nargs=4, type=float, action="append", metavar=("X", "Y", "W", "H"))
-    p.add_argument(
-        "--detail-region",
-        help="vectorize this box of the input image in an extra finer round; "
-        "input-image pixels, not canvas units (repeatable)",
-        **kw,
-    )
-    _alias(p, "--region", "--detail-region", **kw)
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -388,7 +178,7 @@ def _edit_flags(args: argparse.Namespace) -> dict:
         for f in fields(EditSettings)
         if f.name not in _COMPOSITE
     }
-    flags["rois"] = _roi_specs(args)
+    flags["rois"] = roi_specs(args)
     regions = [tuple(r) for r in args.detail_region] if args.detail_region else None
     flags["vectorize"] = {
         "preset": args.preset,
@@ -401,7 +191,7 @@ def _edit_flags(args: argparse.Namespace) -> dict:
 
 
 def _add_batch_parser(sub) -> None:
-    p = _parser(
+    p = command_parser(
         sub,
         "batch",
         "run the edits of a CSV or YAML jobs file on Ray (this machine or a cluster)",
@@ -419,8 +209,8 @@ clipvg batch jobs.csv -o out/jobs --workers 2 --iters 100""",
         metavar="MODULE:FUNCTION",
         help="build CLIP with this function (no arguments) instead of the rows' CLIP settings",
     )
-    _add_quiet_arg(p)
-    _add_edit_options(p)
+    add_quiet_arg(p)
+    add_edit_options(p)
     p.set_defaults(func=cmd_batch)
 
 
@@ -455,7 +245,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate_parser(sub) -> None:
-    p = _parser(
+    p = command_parser(
         sub,
         "evaluate",
         "score an edited SVG: CLIP per ROI, directional CLIP, background PSNR/SSIM, size",
@@ -464,12 +254,12 @@ clipvg evaluate out/house/final.svg --source examples/landscape.svg --roi 40 120
     )
     p.add_argument("edited", help="the edited SVG")
     p.add_argument("--source", required=True, help="the SVG or image it was made from")
-    _add_roi_args(p)
-    _add_clip_args(p)
+    add_roi_args(p)
+    add_clip_args(p)
     p.add_argument("--margin", type=float, default=0.0, help="pixels left out around the ROIs (0)")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE (- for stdout)")
-    _add_overwrite_arg(p)
-    _add_quiet_arg(p)
+    add_overwrite_arg(p)
+    add_quiet_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -484,7 +274,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     require_file(args.edited, "edited SVG")  # before the slow CLIP loading
     require_file(args.source, "--source")
     check_margin(args.margin)
-    rois = _roi_specs(args) or []
+    rois = roi_specs(args) or []
     if args.json and args.json != "-":
         reads = [args.edited, args.source, args.prompt_image, args.clip_weights]
         reads += [r.get("image") or r.get("mask") for r in rois]
@@ -521,7 +311,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _add_text_parser(sub) -> None:
-    p = _parser(
+    p = command_parser(
         sub,
         "text",
         "turn a word into glyph outline paths (SVG) to edit",
@@ -533,10 +323,10 @@ clipvg text "Hello" --font /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf 
     p.add_argument("--font", help=".ttf/.otf file (default: a font found on this machine)")
     p.add_argument("--size", type=float, default=200.0, help="font size in pixels (200)")
     p.add_argument("--border", type=float, default=20.0, help="white border in pixels (20)")
-    _alias(p, "--margin", "--border", type=float)  # old spelling; evaluate's --margin differs
+    add_alias(p, "--margin", "--border", type=float)  # old spelling; evaluate's --margin differs
     p.add_argument("--no-kerning", action="store_true", help="ignore the font's kerning pairs")
-    _add_overwrite_arg(p)
-    _add_quiet_arg(p, "print nothing on success")
+    add_overwrite_arg(p)
+    add_quiet_arg(p, "print nothing on success")
     p.set_defaults(func=cmd_text)
 
 
@@ -559,7 +349,7 @@ def cmd_text(args: argparse.Namespace) -> None:
 
 
 def _add_vectorize_parser(sub) -> None:
-    p = _parser(
+    p = command_parser(
         sub,
         "vectorize",
         "turn a PNG, JPEG or WebP image into layered filled-curve SVG",
@@ -575,10 +365,10 @@ clipvg vectorize examples/pair.jpg --preset fast --detail-region 0 0 256 256 -o 
         help="fast ~300 paths, balanced ~1000, detailed ~3000 (default balanced)",
     )
     p.add_argument(
-        "--rounds", type=_rounds, help="regions per round, coarse to fine, e.g. 250,1000,2500"
+        "--rounds", type=parse_rounds, help="regions per round, coarse to fine, e.g. 250,1000,2500"
     )
     p.add_argument("--max-paths", type=int, help="path budget of the whole stack")
-    _add_detail_region_arg(p)
+    add_detail_region_arg(p)
     p.add_argument("--max-size", type=int, default=512, help="longer side to downscale to (512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the refinement (0)")
     p.add_argument(
@@ -592,8 +382,8 @@ clipvg vectorize examples/pair.jpg --preset fast --detail-region 0 0 256 256 -o 
         metavar="PX",
         help="control-point noise the refinement makes the result tolerate (detailed: 2; 0: fit closest)",
     )
-    _add_overwrite_arg(p)
-    _add_quiet_arg(p)
+    add_overwrite_arg(p)
+    add_quiet_arg(p)
     p.set_defaults(func=cmd_vectorize)
 
 
@@ -624,7 +414,7 @@ def cmd_vectorize(args: argparse.Namespace) -> None:
 
 
 def _add_serve_parser(sub) -> None:
-    p = _parser(
+    p = command_parser(
         sub,
         "serve",
         "local web editor: draw regions, type prompts, watch the edit",
@@ -652,7 +442,7 @@ clipvg serve --port 8123 --workdir out/web-runs""",
     p.add_argument("--clip-model", help="open_clip architecture (ViT-B-32)")
     p.add_argument("--clip-pretrained", help="open_clip pretrained tag (openai), or none")
     p.add_argument("--clip-weights", help="local CLIP checkpoint (.safetensors or torch file)")
-    _add_quiet_arg(p, "print nothing but errors (not the address line)")
+    add_quiet_arg(p, "print nothing but errors (not the address line)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -685,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = _parser(
+    p = command_parser(
         sub,
         "render",
         "rasterize an SVG to PNG",
@@ -703,8 +493,8 @@ clipvg render out/autumn/final.svg --width 1024 --background none -o out/autumn.
         default="torch",
         help="rasterizer: torch (built in) or diffvg (if installed) (torch)",
     )
-    _add_overwrite_arg(p)
-    _add_quiet_arg(p, "print nothing on success")
+    add_overwrite_arg(p)
+    add_quiet_arg(p, "print nothing on success")
     p.set_defaults(func=cmd_render)
 
     # Each command adds its parser here, next to the others: vectorize, edit, text, evaluate.
