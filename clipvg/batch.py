@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import EditSettings
-from .errors import ClipvgError
+from .errors import ClipvgError, Setting, SettingError
 from .jobfile import (
     SUMMARY,
     SUMMARY_FIELDS,
@@ -82,13 +82,13 @@ def plan_workers(
     (a fraction when there are more workers than CPUs) and that many threads (>= 1).
     """
     if workers is not None and workers < 1:
-        raise ClipvgError(f"--workers must be >= 1, got {workers}")
+        raise SettingError(Setting("workers"), f" must be >= 1, got {workers}")
     if gpus_per_job < 0:
-        raise ClipvgError(f"--gpus-per-job must be >= 0, got {gpus_per_job:g}")
+        raise SettingError(Setting("gpus_per_job"), f" must be >= 0, got {gpus_per_job:g}")
     if gpus_per_job > gpus:
         raise ClipvgError(
-            f"--gpus-per-job {gpus_per_job:g}: the Ray cluster has {gpus:g} GPU(s); "
-            "lower it or add GPU nodes"
+            Setting("gpus_per_job"),
+            f" {gpus_per_job:g}: the Ray cluster has {gpus:g} GPU(s); lower it or add GPU nodes",
         )
     threads = max(1, threads)
     if workers is None:
@@ -269,7 +269,7 @@ def run_batch(
     """
     ray = import_ray()
     if retries < 0:
-        raise ClipvgError(f"--retries must be >= 0, got {retries}")
+        raise SettingError(Setting("retries"), f" must be >= 0, got {retries}")
     jobs = load_jobs(jobs_path, flags)
     out = Path(outdir)
     if out.exists() and not out.is_dir():

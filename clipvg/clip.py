@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
-from .errors import ClipvgError
+from .errors import ClipvgError, Setting, SettingError
 from .io import require_file
 from .progress import phase
 
@@ -320,8 +320,12 @@ def load_clip(
         tag_cfg = {} if tag.lower() == RANDOM_WEIGHTS else open_clip.get_pretrained_cfg(model, tag)
     if tag.lower() != RANDOM_WEIGHTS and not tag_cfg and weights is None:
         known = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
-        raise ClipvgError(
-            f"unknown --clip-pretrained {tag!r} for {model}; known tags: {known} (or 'none', or --clip-weights PATH)"
+        raise SettingError(
+            "unknown ",
+            Setting("clip_pretrained"),
+            f" {tag!r} for {model}; known tags: {known} (or 'none', or a local checkpoint in ",
+            Setting("clip_weights"),
+            ")",
         )
 
     checkpoint: str | None = None

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from roi import build_rois, union_mask
 
 from .clip import Encoder, TextFeatureCache
-from .errors import ClipvgError
+from .errors import Setting, SettingError
 from .io import RASTER_SUFFIXES, require_file
 from .metrics import (
     background_psnr,
@@ -63,7 +63,9 @@ def _load_source(
 def check_margin(margin: float) -> None:
     """The background margin's rule (checked before CLIP loads): finite, >= 0 pixels."""
     if not math.isfinite(margin) or margin < 0:
-        raise ClipvgError(f"--margin must be a finite number >= 0 pixels, got {margin:g}")
+        raise SettingError(
+            Setting("margin"), f" must be a finite number >= 0 pixels, got {margin:g}"
+        )
 
 
 def evaluate(

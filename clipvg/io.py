@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ClipvgError, TooLargeError
+from .errors import ClipvgError, Setting, SettingError, TooLargeError
 
 
 def _write_error(path: Path, exc: OSError) -> ClipvgError:
@@ -250,7 +250,9 @@ def check_output(
                 "choose another output name"
             )
     if os.path.lexists(output) and not overwrite:
-        raise ClipvgError(f"output {output} exists; pass --overwrite or choose another name")
+        raise SettingError(
+            f"output {output} exists; set ", Setting("overwrite"), " or choose another name"
+        )
 
 
 def check_outside(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:

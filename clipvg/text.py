@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import ClipvgError
+from .errors import ClipvgError, Setting, SettingError
 from .io import require_file
 from .scene import PathInfo, Scene
 from .svg import SvgLimits
@@ -139,12 +139,17 @@ def text_to_scene(
     if "\n" in text:
         raise ClipvgError("the text must be one line")
     if not (math.isfinite(size) and math.isfinite(margin) and size > 0 and margin >= 0):
-        raise ClipvgError("--size must be a finite number > 0 and --margin a finite number >= 0")
+        raise SettingError(
+            Setting("size"), " must be a finite number > 0 and ", Setting("border"), " >= 0"
+        )
     limits = SvgLimits()  # what `render` and `edit` accept, checked before any work
     if max(size, 2 * margin) > limits.max_canvas_side:
-        raise ClipvgError(
-            f"--size {size:g} / --margin {margin:g} px: the canvas would pass the "
-            f"{limits.max_canvas_side:g} px that render accepts; use smaller values"
+        raise SettingError(
+            Setting("size"),
+            f" {size:g} / ",
+            Setting("border"),
+            f" {margin:g} px: the canvas would pass the "
+            f"{limits.max_canvas_side:g} px that render accepts; use smaller values",
         )
     path = Path(font) if font is not None else find_font()
     require_file(path, "font")
@@ -198,9 +203,10 @@ def text_to_scene(
     height = math.ceil(2 * margin + (ascent - descent) * scale)
     segments = sum(len(c) for contours in paths for c in contours) // 3
     if max(width, height) > limits.max_canvas_side:
-        raise ClipvgError(
+        raise SettingError(
             f"the text's canvas would be {width}x{height} px, over the "
-            f"{limits.max_canvas_side:g} px that render accepts; use a shorter text or a smaller --size"
+            f"{limits.max_canvas_side:g} px that render accepts; use a shorter text or a smaller ",
+            Setting("size"),
         )
     if len(paths) > limits.max_paths or segments > limits.max_segments:
         raise ClipvgError(

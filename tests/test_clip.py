@@ -68,7 +68,7 @@ def test_local_weights_roundtrip(tmp_path, tiny):
 def test_unknown_model_and_tag():
     with pytest.raises(ClipvgError, match="unknown CLIP model"):
         load_clip("ViT-Z-99", "openai")
-    with pytest.raises(ClipvgError, match="unknown --clip-pretrained"):
+    with pytest.raises(ClipvgError, match="unknown clip_pretrained"):
         load_clip("ViT-B-32", "no-such-tag")
 
 

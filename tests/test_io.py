@@ -9,7 +9,7 @@ import stat
 import pytest
 from PIL import Image
 
-from clipvg.errors import ClipvgError
+from clipvg.errors import ClipvgError, SettingError
 from clipvg.io import (
     atomic_path,
     check_output,
@@ -73,8 +73,9 @@ def test_check_output_never_allows_an_input(tmp_path):
     for overwrite in (False, True):
         with pytest.raises(ClipvgError, match="is the input"):
             check_output(link, [None, src], overwrite=overwrite)
-    with pytest.raises(ClipvgError, match="--overwrite"):
+    with pytest.raises(SettingError, match="set overwrite") as err:
         check_output(src, [tmp_path / "other.svg"])
+    assert "set --overwrite" in err.value.spelled(lambda name: "--" + name)
     check_output(src, [tmp_path / "other.svg"], overwrite=True)
     check_output(tmp_path / "new.svg", [src])
 
