@@ -160,3 +160,19 @@ def test_signal_names_are_spelled():
     from clipvg.signals import signal_name
 
     assert signal_name(signal.SIGTERM) == "SIGTERM"
+
+
+@pytest.mark.parametrize(
+    "statements",
+    ['@import url("x.css");', '@charset "utf-8";', '@charset "utf-8";\n  @import "a.css";'],
+)
+def test_css_at_statements_keep_the_next_rule(statements):
+    """An at-statement before a rule is skipped; the rule after it still applies."""
+    from clipvg.svg import parse_svg_string
+
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        f"<style>{statements} path {{fill: #00ff00}}</style>"
+        '<path d="M0 0H10V10H0Z"/></svg>'
+    )
+    assert parse_svg_string(svg).colors[0, :3].tolist() == [0.0, 1.0, 0.0]

@@ -59,9 +59,25 @@ def _css_rules(text: str) -> list[tuple[str, str]]:
     rules = []
     for chunk in text.split("}")[:-1]:
         selectors, sep, body = chunk.partition("{")
+        selectors = _skip_at_statements(selectors)
         if sep and selectors.strip():
             rules.append((selectors, body))
     return rules
+
+
+def _skip_at_statements(text: str) -> str:
+    """``text`` without the at-statements (``@import ...;``, ``@charset ...;``) before it,
+    so that the rule after one keeps its selector."""
+    pos = 0
+    while True:
+        start = _SPACE.match(text, pos).end()
+        end = text.find(";", start)
+        if not text.startswith("@", start) or end < 0:
+            return text[start:] if start else text
+        pos = end + 1
+
+
+_SPACE = re.compile(r"\s*")
 
 
 def declarations(text: str, important: bool | None = None) -> dict[str, str]:
