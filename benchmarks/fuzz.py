@@ -1,14 +1,18 @@
-"""Fuzzing campaign: hostile SVGs and images through the command-line code paths.
+"""Fuzzing campaign: hostile SVGs, images and command lines through the CLI's code paths.
 
 Mutates ``../shared/data/svg/{pitt,tajmahal}.svg`` and ``tests/data/svg/*.svg``,
-generates SVGs and images from scratch, and runs each input through ``cli.main``
-(``render`` for SVGs, ``vectorize`` for images) in worker processes, a batch each.
-Every input must end in exit code 0 or in a one-line ``error:`` with exit code 2;
-anything else is a traceback. Prints a markdown table: inputs, ok, refusals,
-tracebacks, hangs (over 10 s), the slowest input and the workers' peak memory
+generates SVGs and images from scratch (:mod:`fuzz_generators`), adds issue 14's
+strokes, dashes, gradients, href chains and clip loops (:mod:`fuzz_paint`) and issue
+16's hostile command lines (:mod:`fuzz_cli`: symlink loops, FIFOs, devices, YAML
+bombs, non-finite options, 16-bit and float pictures, CSS at-statements, scenes with
+nothing to edit, long texts), and runs each input through ``cli.main`` in worker
+processes, a batch each. Every input must end in exit code 0 or in a one-line
+``error:`` with exit code 2; anything else is a traceback. Prints a markdown table:
+inputs, ok, refusals, tracebacks, hangs (over 10 s of CPU, or blocked over
+:data:`BLOCKED` s of wall time), the slowest input and the workers' peak memory
 (max RSS, an upper bound on any one input's peak).
 
-    nice python benchmarks/fuzz.py --svgs 2000 --images 300 --workers 2
+    nice -n 10 python benchmarks/fuzz.py --svgs 2000 --images 300 --paint 800 --cli 800
 
 Deterministic for a given ``--seed``.
 """
@@ -29,180 +33,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from fuzz_cli import cli_inputs  # noqa: E402
+from fuzz_generators import generated_image, generated_svg, mutate_svg, weird_number  # noqa: E402
+from fuzz_paint import paint_inputs  # noqa: E402
 from pictures import png_claiming  # noqa: E402  (shared with the tests)
 
 SHARED = ROOT.parent / "shared" / "data" / "svg"
 HANG = 10.0  # CPU seconds: an input slower than this counts as a hang
 KILL = 60  # CPU seconds: an input is abandoned after this (SIGPROF in the worker)
-
-WEIRD = [
-    "0", "-0", "1e39", "-1e39", "1e308", "1e999", "-1e999", "1e-300", "nan", "inf", "-inf",
-    "3.4e38", "1e9", "-1e9", ".5", "5.", "1e", "--1", "", "1e-999", "99999999999999999999",
-]  # fmt: skip
-UNITS = ["", "", "", "px", "in", "mm", "%", "em", "pt"]
-COLORS = [
-    "red", "none", "#abc", "#12345", "currentColor", "rgb(1e999,0,0)", "rgba(1e400%,0%,0%,1)",
-    "hsl(1e999,50%,50%)", "rgb(nan,0,0)", "url(#g)", "rgb(10% 20% 30% / 50%)", "bogus",
-]  # fmt: skip
-TRANSFORMS = [
-    "translate(1in 10)", "translate(50%)", "scale(1e200)", "scale(1e-200)", "rotate(nan)",
-    "matrix(1 0 0 1 1e400 0)", "skewX(90)", "scale(0)", "translate(1e9)", "rotate(45 50 50)",
-    "matrix(0 0 0 0 0 0)", "scale(-1 1)",
-]  # fmt: skip
-NUMBER = re.compile(rb"-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?")
-ELEMENT = re.compile(rb"<(path|rect|circle|ellipse|polygon|polyline|g|use)\b[^<>]*/?>")
-
-
-# ---- inputs ---------------------------------------------------------------------------------
-def weird_number(rng: random.Random) -> str:
-    if rng.random() < 0.5:
-        return rng.choice(WEIRD)
-    return f"{rng.uniform(-1e3, 1e3) * 10 ** rng.randint(-5, 40):.6g}"
-
-
-def mutate_svg(data: bytes, rng: random.Random) -> bytes:
-    """A few random edits: numbers, attributes, repeated or nested elements, raw bytes, cuts."""
-    for _ in range(rng.randint(1, 8)):
-        op = rng.choices(range(9), weights=[1, 1, 1, 1, 1, 1, 0.25, 0.25, 0.5])[0]
-        if op <= 2:
-            spans = [m.span() for m in NUMBER.finditer(data, 0, 200_000)]
-            if spans:
-                a, b = rng.choice(spans)
-                data = data[:a] + (weird_number(rng) + rng.choice(UNITS)).encode() + data[b:]
-        elif op <= 4:
-            spans = [m.end(1) for m in ELEMENT.finditer(data, 0, 200_000)]
-            if spans:
-                at = rng.choice(spans)
-                attr = rng.choice(
-                    [
-                        f'transform="{rng.choice(TRANSFORMS)}"',
-                        f'fill="{rng.choice(COLORS)}"',
-                        f'style="fill:{rng.choice(COLORS)};opacity:{weird_number(rng)}"',
-                        f'opacity="{weird_number(rng)}"',
-                        f'id="{rng.choice(["a", "b", "rect", "p0"])}"',
-                    ]
-                )
-                data = data[:at] + f" {attr} ".encode() + data[at:]
-        elif op == 5:
-            spans = [m.span() for m in ELEMENT.finditer(data, 0, 200_000)]
-            if spans:
-                a, b = rng.choice(spans)
-                piece = data[a:b]
-                if rng.random() < 0.5:
-                    piece = f'<g transform="{rng.choice(TRANSFORMS)}">'.encode() + piece + b"</g>"
-                data = data[:a] + piece * rng.randint(1, 20) + data[b:]
-        elif op == 6:
-            at = rng.randrange(len(data) + 1)
-            data = data[:at] + rng.randbytes(rng.randint(1, 8)) + data[at:]
-        elif op == 7:
-            at = rng.randrange(len(data) + 1)
-            data = data[:at] + data[at + rng.randint(1, 60) :]
-        else:
-            snippet = rng.choice(
-                [
-                    "<style>" + "a" * rng.randint(1, 200_000) + "</style>",
-                    "<style>" + "/*" * rng.randint(1, 50_000) + "</style>",
-                    "<style>rect{fill:" + rng.choice(COLORS) + "}</style>",
-                    '<use href="#rect"/>',
-                    "<g>" * 300 + "</g>" * 300,
-                ]
-            )
-            at = data.rfind(b"</svg>")
-            if at > 0:
-                data = data[:at] + snippet.encode() + data[at:]
-    return data
-
-
-def generated_svg(rng: random.Random) -> bytes:
-    """An SVG from scratch: random shapes, paths, groups, <use> chains, styles, encodings."""
-
-    def num() -> str:
-        return weird_number(rng) if rng.random() < 0.15 else f"{rng.uniform(-20, 120):.3g}"
-
-    def shape() -> str:
-        tag = rng.choice(["path", "rect", "circle", "polygon", "ellipse"])
-        fill = f' fill="{rng.choice(COLORS)}"' if rng.random() < 0.4 else ""
-        tr = f' transform="{rng.choice(TRANSFORMS)}"' if rng.random() < 0.2 else ""
-        if tag == "path":
-            cmds = " ".join(
-                rng.choice("LCQAHVSTlcqahvstZM")
-                + " ".join(num() for _ in range(rng.choice([1, 2, 4, 6, 7])))
-                for _ in range(rng.randint(1, 30))
-            )
-            return f'<path id="p{rng.randint(0, 3)}" d="M{num()} {num()} {cmds}"{fill}{tr}/>'
-        if tag == "polygon":
-            pts = " ".join(num() for _ in range(rng.randint(0, 40)))
-            return f'<polygon points="{pts}"{fill}{tr}/>'
-        keys = {"rect": "x y width height rx", "circle": "cx cy r", "ellipse": "cx cy rx ry"}[tag]
-        attrs = " ".join(f'{k}="{num()}{rng.choice(UNITS)}"' for k in keys.split())
-        return f"<{tag} {attrs}{fill}{tr}/>"
-
-    def element(depth: int) -> str:
-        if depth > 4 or rng.random() < 0.6:
-            return shape()
-        kids = "".join(element(depth + 1) for _ in range(rng.randint(0, 5)))
-        tag = rng.choice(["g", "g", "svg", "defs", "symbol"])
-        return f'<{tag} id="g{rng.randint(0, 3)}">{kids}</{tag}>'
-
-    levels = rng.randint(0, 30)
-    uses = (
-        '<defs><rect id="u0" width="1" height="1"/>'
-        + "".join(
-            f'<g id="u{i + 1}"><use href="#u{i}"/><use href="#u{i}"/></g>' for i in range(levels)
-        )
-        + f'</defs><use href="#u{levels}"/>'
-    )
-    body = "".join(element(0) for _ in range(rng.randint(1, 12)))
-    if rng.random() < 0.2:
-        body += uses
-    size = rng.choice(
-        ['width="100" height="100"', 'viewBox="0 0 64 48"', f'width="{num()}" height="{num()}"',
-         'width="16384" height="16384"', 'width="1e-300" height="100"', ""]
-    )  # fmt: skip
-    text = f'<svg xmlns="http://www.w3.org/2000/svg" {size}>{body}</svg>'
-    encoding = rng.choice([None, None, "utf-16", "latin-1", "utf-1"])
-    if encoding is None:
-        return text.encode()
-    head = f'<?xml version="1.0" encoding="{encoding}"?>'
-    try:
-        return (head + text).encode(encoding)
-    except LookupError:
-        return (head + text).encode()
-
-
-def generated_image(rng: random.Random, path: Path) -> None:
-    """A PNG of 1..700 px a side: noise, checkerboards, flat, gradients, stripes; maybe alpha."""
-    import numpy as np
-    from PIL import Image
-
-    h, w = rng.randint(1, 700), rng.randint(1, 700)
-    if rng.random() < 0.3:
-        h, w = rng.randint(1, 24), rng.randint(1, 24)
-    g = np.random.default_rng(rng.randrange(2**32))
-    kind = rng.choice(["noise", "checker", "flat", "gradient", "stripes", "blocks"])
-    yy, xx = np.indices((h, w))
-    if kind == "noise":
-        rgb = g.random((h, w, 3))
-    elif kind == "checker":
-        p = rng.randint(1, 3)
-        rgb = np.repeat(((yy // p + xx // p) % 2)[..., None], 3, 2).astype(float)
-    elif kind == "flat":
-        rgb = np.broadcast_to(g.random(3), (h, w, 3))
-    elif kind == "gradient":
-        rgb = np.stack([xx / max(w - 1, 1), yy / max(h - 1, 1), np.zeros((h, w))], -1)
-    elif kind == "stripes":
-        rgb = np.repeat((xx % 2)[..., None], 3, 2).astype(float)
-    else:
-        rgb = g.random((h // 8 + 1, w // 8 + 1, 3)).repeat(8, 0).repeat(8, 1)[:h, :w]
-    arr = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    if rng.random() < 0.3:
-        alpha = rng.choice([g.random((h, w)), np.zeros((h, w)), (xx < w / 2).astype(float)])
-        arr = np.concatenate([arr, (alpha * 255).astype(np.uint8)[..., None]], -1)
-    Image.fromarray(arr).save(path)
+BLOCKED = 300  # wall seconds: an input waiting this long (say, on a FIFO) is a hang too
 
 
 def build_inputs(folder: Path, n_svgs: int, n_images: int, seed: int) -> list[dict]:
@@ -348,7 +192,9 @@ def case_table(rows: list[dict]) -> str:
 
 # ---- worker -----------------------------------------------------------------------------------
 def _alarm(signum, frame):
-    raise TimeoutError(f"over {KILL} s")
+    if signum == signal.SIGALRM:
+        raise TimeoutError(f"blocked over {BLOCKED} s of wall time")
+    raise TimeoutError(f"killed after {KILL} s of CPU")
 
 
 def run_worker(manifest: Path, results: Path) -> None:
@@ -363,11 +209,13 @@ def run_worker(manifest: Path, results: Path) -> None:
 
     # CPU time, not wall time: the machine may be shared, and a wait is not a hang.
     signal.signal(signal.SIGPROF, _alarm)
+    signal.signal(signal.SIGALRM, _alarm)  # a blocking open (a FIFO) uses no CPU
     with results.open("w") as out:
         for job in json.loads(manifest.read_text()):
             err = io.StringIO()
             start, cpu = time.perf_counter(), time.process_time()
             signal.setitimer(signal.ITIMER_PROF, KILL)
+            signal.setitimer(signal.ITIMER_REAL, BLOCKED)
             try:
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
                     with warnings.catch_warnings():
@@ -377,15 +225,18 @@ def run_worker(manifest: Path, results: Path) -> None:
                 if rc == 2 and len(lines) != 1:
                     outcome = "refused without one error line"
                 detail = lines[0][:160] if lines else ""
-            except TimeoutError:
-                outcome, detail = "hang", f"killed after {KILL} s"
+            except TimeoutError as exc:
+                outcome, detail = "hang", str(exc)
             except SystemExit as exc:  # argparse: a usage error is exit 2 with a usage line
                 outcome = "refused" if exc.code == 2 else "traceback"
                 detail = f"usage error: {err.getvalue().strip().splitlines()[-1][:160]}"
             except BaseException as exc:  # noqa: BLE001 - every escape is what we count
-                outcome, detail = "traceback", f"{type(exc).__name__}: {str(exc)[:160]}"
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                detail = f"{type(exc).__name__}: {str(exc)[:160]} ({where.filename}:{where.lineno})"
+                outcome = "traceback"
             finally:
                 signal.setitimer(signal.ITIMER_PROF, 0)
+                signal.setitimer(signal.ITIMER_REAL, 0)
             elapsed = time.perf_counter() - start
             row = {**job, "outcome": outcome, "detail": detail, "seconds": elapsed}
             row["cpu"] = time.process_time() - cpu
@@ -425,12 +276,12 @@ def run_batches(jobs: list[dict], workers: int, batch: int, folder: Path) -> lis
     return rows
 
 
-def table(rows: list[dict], wall: float) -> str:
+def table(rows: list[dict], wall: float, loads: tuple[tuple[float, ...], ...]) -> str:
     import numpy
     import PIL
     import torch
 
-    kinds = ["mutated svg", "generated svg", "generated image"]
+    kinds = list(dict.fromkeys(r["kind"] for r in rows))
     head = (
         "| inputs | kind | ok | ClipvgError refusals | tracebacks | hangs > 10 s CPU | "
         "max CPU time (s) | max wall time (s) | peak memory (GB) |"
@@ -442,7 +293,8 @@ def table(rows: list[dict], wall: float) -> str:
             continue
         count = {o: sum(r["outcome"] == o for r in sel) for o in ("ok", "refused", "hang")}
         bad = len(sel) - count["ok"] - count["refused"] - count["hang"]
-        hangs = sum(not r["cpu"] <= HANG for r in sel)  # NaN (a dead worker) counts
+        # NaN CPU time (a dead worker) counts, and so does a blocked input
+        hangs = sum(r["outcome"] == "hang" or not r["cpu"] <= HANG for r in sel)
         slow = max(r["cpu"] for r in sel)
         longest = max(r["seconds"] for r in sel)
         peak = max(r["maxrss_gb"] for r in sel)
@@ -453,21 +305,24 @@ def table(rows: list[dict], wall: float) -> str:
     refusals: dict[str, int] = {}
     for r in rows:
         if r["outcome"] == "refused":
-            key = re.sub(r"\S*/(s|i)\d+\.\w+", "FILE", r["detail"])
+            key = re.sub(r"\S*/[a-z]+\d+(\.\w+)?\b", "FILE", r["detail"])
             key = re.sub(r"-?\d[\d.]*(e[-+]?\d+)?", "N", key)[:90]
             refusals[key] = refusals.get(key, 0) + 1
     lines += ["", "Most common refusals:", ""]
-    lines += [f"- {n} x `{k}`" for k, n in sorted(refusals.items(), key=lambda kv: -kv[1])[:12]]
+    lines += [f"- {n} x `{k}`" for k, n in sorted(refusals.items(), key=lambda kv: -kv[1])[:20]]
     problems = [r for r in rows if r["outcome"] not in ("ok", "refused") or not r["cpu"] <= HANG]
     if problems:
         lines += ["", "Problems:", ""]
         lines += [
-            f"- {r['outcome']} {r['cpu']:.1f} s CPU `{' '.join(r['args'])}`: {r['detail']}"
+            f"- {r['outcome']} {r['cpu']:.1f} s CPU `{' '.join(a[:80] for a in r['args'])}`: "
+            f"{r['detail']}"
             for r in problems[:30]
         ]
     lines += [
         "",
-        f"{len(rows)} inputs in {wall:.0f} s wall; {os.cpu_count()} cores ({platform.processor() or platform.machine()}); "
+        f"{len(rows)} inputs in {wall:.0f} s wall, {sum(r['cpu'] for r in rows):.0f} s CPU; "
+        f"load average (1, 5, 15 min) {' / '.join(f'{a:.1f}' for a in loads[0])} at the start, "
+        f"{' / '.join(f'{a:.1f}' for a in loads[1])} at the end; {os.cpu_count()} cores ({platform.processor() or platform.machine()}); "
         f"python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}, "
         f"pillow {PIL.__version__}. Peak memory is the worker processes' max RSS (torch included), "
         "an upper bound on any one input's peak. Times are per input, one torch thread; wall "
@@ -480,6 +335,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--svgs", type=int, default=2000)
     p.add_argument("--images", type=int, default=300)
+    p.add_argument(
+        "--paint", type=int, default=800, help="issue 14 inputs (strokes, gradients, ...)"
+    )
+    p.add_argument("--cli", type=int, default=800, help="issue 16 command lines")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--batch", type=int, default=100, help="inputs per worker process")
     p.add_argument("--seed", type=int, default=0)
@@ -499,10 +358,13 @@ def main() -> None:
         if args.cases:
             print(case_table(run_batches(issue_cases(folder), args.workers, 1, folder)))
             return
+        load = os.getloadavg()
         jobs = build_inputs(folder, args.svgs, args.images, args.seed)
+        jobs += paint_inputs(folder, args.paint, args.seed)
+        jobs += cli_inputs(folder / "cli", args.cli, args.seed)
         rows = run_batches(jobs, args.workers, args.batch, folder)
         (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        print(table(rows, time.time() - start))
+        print(table(rows, time.time() - start, (load, os.getloadavg())))
 
 
 if __name__ == "__main__":

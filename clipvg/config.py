@@ -12,12 +12,13 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
 
 from .errors import ClipvgError, Setting, SettingError, short
-from .io import require_file
+from .io import read_text_file
 
 LOCKS = ("shape", "color")
 SOURCE_FEATURES = ("pool", "whole", "paired")
@@ -298,7 +299,8 @@ def load_yaml(text: str) -> Any:
     config and jobs files).
 
     Raises:
-        ClipvgError: the document expands to over :data:`MAX_YAML_NODES` nodes.
+        ClipvgError: the document expands to over :data:`MAX_YAML_NODES` nodes, or
+            nests too deeply for the parser (it recurses).
         yaml.YAMLError: not YAML.
     """
     import yaml
@@ -306,6 +308,10 @@ def load_yaml(text: str) -> Any:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+    except RecursionError:
+        loader.dispose()
+        raise ClipvgError("it nests too deeply (lists or mappings inside each other)") from None
+    try:
         if node is None:
             return None
         sizes: dict[int, int] = {}
@@ -328,6 +334,8 @@ def load_yaml(text: str) -> Any:
                 "values out, without nested aliases"
             )
         return loader.construct_document(node)
+    except RecursionError:
+        raise ClipvgError("it nests too deeply (lists or mappings inside each other)") from None
     finally:
         loader.dispose()
 
@@ -337,8 +345,8 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
     A ``run.json`` (which holds ``{"settings": {...}, ...}``) gives its ``settings``.
     """
-    path = require_file(path, "config file")
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path, "config file")
+    path = Path(path)
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)

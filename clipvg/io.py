@@ -227,6 +227,23 @@ def require_file(path: str | os.PathLike, what: str = "input") -> Path:
     return p
 
 
+def read_text_file(path: str | os.PathLike, what: str = "input") -> str:
+    """The text of a UTF-8 file (a BOM is dropped), checked with :func:`require_file`.
+
+    Raises:
+        ClipvgError: not a readable regular file, or not UTF-8 (the byte is named).
+    """
+    p = require_file(path, what)
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ClipvgError(
+            f"{what} {p} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); "
+            "save it as UTF-8"
+        ) from None
+
+
 def missing_message(path: str | os.PathLike, what: str = "input") -> str:
     """The message for a file that does not exist."""
     return f"{what} {path} not found; check the path"

@@ -31,7 +31,7 @@ from typing import Any
 
 from .config import EditSettings, load_yaml, settings_from_layers
 from .errors import ClipvgError, short
-from .io import write_text
+from .io import read_text_file, write_text
 from .run import RUN_RECORD
 
 SUMMARY = "summary.csv"
@@ -69,33 +69,39 @@ class Job:
 
 
 # ---- reading and validating the jobs file ---------------------------------------------
-def _csv_rows(path: Path) -> list[dict[str, Any]]:
+def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
+    try:
+        return _parse_csv(path, text)
+    except csv.Error as exc:  # a cell over the csv module's size limit, a bad quote
+        raise ClipvgError(f"jobs file {path} is not a readable CSV file: {exc}") from None
+
+
+def _parse_csv(path: Path, text: str) -> list[dict[str, Any]]:
     import yaml
 
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
-            raise ClipvgError(f"jobs file {path} is empty; it needs a header row with 'input'")
-        rows = []
-        for n, raw in enumerate(reader, start=1):
-            if None in raw:
-                raise ClipvgError(f"{path.name} row {n}: more cells than header columns")
-            row: dict[str, Any] = {}
-            for key, text in raw.items():
-                key = key.strip().replace("-", "_")
-                text = (text or "").strip()
-                if not text:
-                    continue
-                if key in TEXT_KEYS:
-                    row[key] = text
-                    continue
-                try:
-                    row[key] = load_yaml(text)
-                except (yaml.YAMLError, ClipvgError):
-                    raise ClipvgError(
-                        f"{path.name} row {n}: cannot read {key} value {short(text)}"
-                    ) from None
-            rows.append(row)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise ClipvgError(f"jobs file {path} is empty; it needs a header row with 'input'")
+    rows = []
+    for n, raw in enumerate(reader, start=1):
+        if None in raw:
+            raise ClipvgError(f"{path.name} row {n}: more cells than header columns")
+        row: dict[str, Any] = {}
+        for key, text in raw.items():
+            key = key.strip().replace("-", "_")
+            text = (text or "").strip()
+            if not text:
+                continue
+            if key in TEXT_KEYS:
+                row[key] = text
+                continue
+            try:
+                row[key] = load_yaml(text)
+            except (yaml.YAMLError, ClipvgError):
+                raise ClipvgError(
+                    f"{path.name} row {n}: cannot read {key} value {short(text)}"
+                ) from None
+        rows.append(row)
     return rows
 
 
@@ -105,16 +111,15 @@ def read_jobs(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, A
     YAML: a list of rows, or a mapping with ``jobs`` (the rows) and optional ``defaults``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ClipvgError(f"jobs file {path} not found")
+    text = read_text_file(path, "jobs file")
     if path.suffix.lower() == ".csv":
-        return {}, _csv_rows(path)
+        return {}, _csv_rows(path, text)
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise ClipvgError(f"jobs file {path}: use a .csv, .yaml or .json file")
     import yaml
 
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        data = load_yaml(text)
     except (yaml.YAMLError, ClipvgError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ClipvgError(f"jobs file {path} is not valid YAML: {first}") from None

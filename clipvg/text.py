@@ -107,6 +107,10 @@ def _pen_class():
     return CubicPen
 
 
+def _font_error(path: Path, exc: Exception) -> ClipvgError:
+    return ClipvgError(f"cannot read font {path}: {type(exc).__name__}; pick another --font")
+
+
 def _lerp(a, b, t):
     return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
 
@@ -153,20 +157,22 @@ def text_to_scene(
         )
     path = Path(font) if font is not None else find_font()
     require_file(path, "font")
-    try:
+    try:  # tables load lazily: a damaged font fails here or at its first glyph
         tt = TTFont(str(path), fontNumber=0, lazy=True)
+        cmap = tt.getBestCmap() or {}
+        glyph_set = tt.getGlyphSet()
+        upem = tt["head"].unitsPerEm
+        hhea = tt["hhea"]
+        ascent, descent = hhea.ascent, hhea.descent  # descent is negative
+        kern = {}
+        if kerning and "kern" in tt:
+            for sub in getattr(tt["kern"], "kernTables", []):
+                kern.update(getattr(sub, "kernTable", {}) or {})
     except (TTLibError, OSError, Exception) as exc:  # fontTools raises several types
-        raise ClipvgError(f"cannot read font {path}: {type(exc).__name__}") from None
-    cmap = tt.getBestCmap() or {}
-    glyph_set = tt.getGlyphSet()
-    upem = tt["head"].unitsPerEm
+        raise _font_error(path, exc) from None
+    if not (isinstance(upem, int) and upem > 0):
+        raise ClipvgError(f"cannot read font {path}: units per em is {upem}")
     scale = size / upem
-    hhea = tt["hhea"]
-    ascent, descent = hhea.ascent, hhea.descent  # descent is negative
-    kern = {}
-    if kerning and "kern" in tt:
-        for sub in getattr(tt["kern"], "kernTables", []):
-            kern.update(getattr(sub, "kernTable", {}) or {})
     missing = sorted({c for c in text if ord(c) not in cmap and not c.isspace()})
     if missing:
         raise ClipvgError(
@@ -174,7 +180,21 @@ def text_to_scene(
         )
 
     pen_cls = _pen_class()
-    paths, info = [], []
+    outlines: dict[str, tuple[list, float]] = {}  # glyph name -> (contours, advance)
+
+    def outline(name: str) -> tuple[list, float]:
+        if name not in outlines:
+            pen = pen_cls(glyph_set)
+            try:
+                glyph_set[name].draw(pen)
+                outlines[name] = (pen.contours, glyph_set[name].width)
+            except Exception as exc:  # a damaged glyf/CFF table; fontTools raises many types
+                raise _font_error(path, exc) from None
+        return outlines[name]
+
+    # Layout first, limits next, outlines last: a long text is refused before its
+    # glyphs cost anything (the contours are shared by every use of a glyph).
+    placed = []  # (index, character, glyph name, pen x in font units)
     x, prev = 0.0, None
     for i, ch in enumerate(text):
         name = cmap.get(ord(ch))
@@ -184,33 +204,36 @@ def text_to_scene(
             continue
         if prev is not None:
             x += kern.get((prev, name), 0)
-        pen = pen_cls(glyph_set)
-        glyph_set[name].draw(pen)
-        if pen.contours:
-            contours = []
-            for c in pen.contours:
-                pts = torch.tensor(c, dtype=torch.float64)
-                px = margin + (x + pts[:, 0]) * scale
-                py = margin + (ascent - pts[:, 1]) * scale
-                contours.append(torch.stack([px, py], 1).float())
-            paths.append(contours)
-            info.append(PathInfo(f"glyph-{i}-{ch if ch.isalnum() else ord(ch)}", ("text",)))
-        x += glyph_set[name].width
+        contours, advance = outline(name)
+        if contours:
+            placed.append((i, ch, name, x))
+        x += advance
         prev = name
-    if not paths:
+    if not placed:
         raise ClipvgError("the text has no visible glyphs")
     width = math.ceil(2 * margin + x * scale)
     height = math.ceil(2 * margin + (ascent - descent) * scale)
-    segments = sum(len(c) for contours in paths for c in contours) // 3
+    points = sum(len(c) for _, _, name, _ in placed for c in outline(name)[0])
+    segments = points // 3
     if max(width, height) > limits.max_canvas_side:
         raise SettingError(
             f"the text's canvas would be {width}x{height} px, over the "
             f"{limits.max_canvas_side:g} px that render accepts; use a shorter text or a smaller ",
             Setting("size"),
         )
-    if len(paths) > limits.max_paths or segments > limits.max_segments:
+    if len(placed) > limits.max_paths or segments > limits.max_segments:
         raise ClipvgError(
-            f"the text makes {len(paths)} glyph paths of {segments} segments, over what render "
+            f"the text makes {len(placed)} glyph paths of {segments} segments, over what render "
             f"accepts ({limits.max_paths} paths, {limits.max_segments} segments); use a shorter text"
         )
+    paths, info = [], []
+    for i, ch, name, x0 in placed:
+        contours = []
+        for c in outline(name)[0]:
+            pts = torch.tensor(c, dtype=torch.float64)
+            px = margin + (x0 + pts[:, 0]) * scale
+            py = margin + (ascent - pts[:, 1]) * scale
+            contours.append(torch.stack([px, py], 1).float())
+        paths.append(contours)
+        info.append(PathInfo(f"glyph-{i}-{ch if ch.isalnum() else ord(ch)}", ("text",)))
     return Scene.from_paths(width, height, paths, [list(color)] * len(paths), info=info)
