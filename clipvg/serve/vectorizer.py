@@ -21,7 +21,7 @@ from ..errors import ClipvgError
 from .limits import MAX_QUEUE, check_queue
 
 log = logging.getLogger("clipvg.serve")
-_PRELOAD = ["vectorize", "clipvg.svg", "clipvg.serve.vectorizer"]
+_PRELOAD = ["clipvg.vectorize", "clipvg.svg", "clipvg.serve.vectorizer"]
 
 
 @dataclass
@@ -43,7 +43,7 @@ def vectorize_into(source: str, folder: str, preset: str) -> dict:
     """
     from PIL import Image
 
-    from vectorize import vectorize_image
+    from clipvg.vectorize import vectorize_image
 
     from ..svg import save_svg
     from .preview import preview_png
