@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
+from clipvg.roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
 
 from .errors import ClipvgError, Setting, SettingError, short
 from .io import read_text_file
