@@ -219,7 +219,7 @@ _NUMERIC: dict[str, list[tuple[str, int]]] = {}
 def numbers(rng: random.Random, files: dict[str, str], k: int) -> list[str]:
     """Non-finite, huge and odd values in 1-3 numeric options of a command."""
     if not _NUMERIC:
-        import cli
+        from clipvg import cli
 
         _NUMERIC.update(numeric_options(cli.build_parser()))
     command = rng.choice(COMMANDS)
