@@ -446,7 +446,7 @@ clipvg serve --port 8123 --workdir out/web-runs""",
     p.set_defaults(func=cmd_serve)
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
+def cmd_serve(args: argparse.Namespace) -> int:
     from clipvg.errors import ClipvgError
 
     try:
@@ -455,7 +455,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise ClipvgError(f"the web editor needs {exc.name}: {install_hint('web')}") from None
     if args.max_upload_mb <= 0:
         raise ClipvgError("--max-upload-mb must be positive")
-    serve(
+    stopped_by = serve(
         args.host,
         args.port,
         args.workdir,
@@ -467,6 +467,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print_fn=(lambda line: None) if args.quiet else print,
         allow_hosts=tuple(args.allow_host),
     )
+    return 128 + stopped_by if stopped_by else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -267,14 +267,14 @@ def pictures(rng: random.Random, files: dict[str, str], k: int) -> list[str]:
             a[g.random((h, w)) < 0.1] = value
         if rng.random() < 0.2:
             a[:] = a.flat[0]
-        image = Image.fromarray(a, "F")
+        image = Image.fromarray(a)
     elif mode in ("I;16", "I"):
         top = rng.choice([1, 255, 256, 4095, 65535] + ([2**31 - 1] if mode == "I" else []))
         low = -(2**31) if mode == "I" and rng.random() < 0.3 else 0
         a = g.integers(low, top + 1, (h, w))
         if rng.random() < 0.2:
             a[:] = a.flat[0]
-        image = Image.fromarray(a.astype(np.uint16 if mode == "I;16" else np.int32), mode)
+        image = Image.fromarray(a.astype(np.uint16 if mode == "I;16" else np.int32))
     else:
         base = Image.fromarray((g.random((h, w, 3)) * 255).astype(np.uint8))
         image = base.convert(mode) if mode != "P" else base.quantize(rng.randint(1, 256))

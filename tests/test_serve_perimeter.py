@@ -510,10 +510,20 @@ def test_the_page_works_with_a_token_in_a_real_browser(tiny, tmp_path):
 def test_serve_off_loopback_makes_and_prints_a_token(tmp_path, monkeypatch):
     import uvicorn
 
-    from clipvg.serve import serve
+    from clipvg.serve import app, serve
+
+    class Bound:  # 192.0.2.1 (TEST-NET) is never this machine's: pretend it was bound
+        def __init__(self, host, port):
+            self.getsockname = lambda: (host, port)
+
+        def close(self):
+            pass
 
     seen = {}
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self: seen.update(app=self.config.app))
+    monkeypatch.setattr(app, "listen_socket", Bound)
+    monkeypatch.setattr(
+        uvicorn.Server, "run", lambda self, sockets=None: seen.update(app=self.config.app)
+    )
     lines = []
     serve("192.0.2.1", 8765, tmp_path, print_fn=lines.append)  # TEST-NET: never bound here
     token = seen["app"].settings.token

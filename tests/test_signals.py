@@ -168,27 +168,46 @@ def test_sigterm_to_a_real_edit_process_saves_and_exits_143(scene_file, tmp_path
     assert (out / "checkpoint.pt").is_file()
 
 
-def test_sigterm_to_a_batch_stops_its_rows_and_they_resume_exactly(
-    scene_file, tmp_path, monkeypatch
-):
-    """Two rows on in-process Ray, a real SIGTERM to the driver at a row's iteration 2:
-    exit 143, summary.csv "interrupted", and a re-run ends on the uninterrupted SVGs."""
+BATCH = ["--encoder-factory", "clipvg.clip:tiny_clip", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def batch_jobs(scene_file, tmp_path_factory) -> tuple[Path, Path]:
+    """A two-row, 10-iteration jobs file, and the folder of its uninterrupted batch."""
     import yaml
 
     from clipvg import cli
 
-    jobs = tmp_path / "jobs.yaml"
-    defaults = {"prompt": "green", "iters": 6, "patches": 2, "save_every": 0, "device": "cpu"}
+    folder = tmp_path_factory.mktemp("batch")
+    jobs = folder / "jobs.yaml"
+    defaults = {"prompt": "green", "iters": 10, "patches": 2, "save_every": 0, "device": "cpu"}
     rows = [{"id": f"r{i}", "input": str(scene_file), "seed": i} for i in range(2)]
     jobs.write_text(yaml.safe_dump({"defaults": defaults, "jobs": rows}))
-    batch = ["batch", str(jobs), "--encoder-factory", "clipvg.clip:tiny_clip", "--quiet"]
-    assert cli.main([*batch, "-o", str(tmp_path / "a")]) == 0
-    hook(monkeypatch, tmp_path, "SIGTERM", 2)
-    assert cli.main([*batch, "-o", str(tmp_path / "b"), "--workers", "1"]) == 143
+    assert cli.main(["batch", str(jobs), *BATCH, "-o", str(folder / "straight")]) == 0
+    return jobs, folder / "straight"
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("at", [1, 2, 5])
+def test_a_signal_to_a_batch_stops_its_rows_and_they_resume_exactly(
+    batch_jobs, tmp_path, monkeypatch, capsys, name, at
+):
+    """Two rows on in-process Ray, a real signal to the driver at a row's iteration K:
+    exit 128 + signal, summary.csv "interrupted", and a re-run ends on the
+    uninterrupted SVGs, byte for byte."""
+    from clipvg import cli
+
+    jobs, straight = batch_jobs
+    batch = ["batch", str(jobs), *BATCH, "-o", str(tmp_path / "b")]
+    hook(monkeypatch, tmp_path, name, at)
+    assert cli.main([*batch, "--workers", "1"]) == 128 + signal.Signals[name]
+    err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("stopped by")]
+    assert len(err) == 1 and err[0].startswith(f"stopped by {name}: "), err
     summary = (tmp_path / "b" / "summary.csv").read_text()
     assert "interrupted" in summary and "running" not in summary and "pending" not in summary
+    assert not (tmp_path / "b" / "r0" / "final.svg").exists()
     monkeypatch.delenv(TEST_HOOK_ENV)
-    assert cli.main([*batch, "-o", str(tmp_path / "b")]) == 0
+    assert cli.main(batch) == 0
     for row in ("r0", "r1"):
-        want = (tmp_path / "a" / row / "final.svg").read_bytes()
+        want = (straight / row / "final.svg").read_bytes()
         assert (tmp_path / "b" / row / "final.svg").read_bytes() == want

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from .api import Api
 from .jobs import EncoderFactory, JobManager, factory_cache
 from .limits import MAX_QUEUE
 from .perimeter import CSP, MB, SECURITY_HEADERS, Perimeter, PerimeterSettings, protect
+from .protocol import listen_socket, uvicorn_config
 from .requests import EDIT_FIELDS, MAX_ITERS, ROI_FIELDS, edit_settings
 from .scenes import SceneStore
 
@@ -153,17 +155,23 @@ def serve(
     *,
     print_fn: Callable[[str], None] = print,
     **options: Any,
-) -> None:
-    """Run the editor with uvicorn until Ctrl-C (which stops the running edit cleanly).
+) -> int | None:
+    """Run the editor with uvicorn until Ctrl-C or SIGTERM (which stop the running
+    edit cleanly, its state saved).
 
     Off loopback, every request must carry a token (printed in the URL at start),
-    unless ``token`` is given in ``options``.
+    unless ``token`` is given in ``options``. Port 0 picks a free port; the address
+    line names the port bound.
+
+    Returns:
+        The signal that stopped the server (``signal.SIGINT`` or ``SIGTERM``), or None.
+
+    Raises:
+        ClipvgError: the address cannot be bound (in use, not this machine's).
     """
     import secrets
 
     import uvicorn
-
-    from .protocol import uvicorn_config
 
     if port < 0 or port > 65535:
         raise ClipvgError(f"--port must be in 0..65535, got {port}")
@@ -179,19 +187,32 @@ def serve(
         )
 
     class Server(uvicorn.Server):
+        stopped_by: int | None = None
+
         def handle_exit(self, sig, frame):  # first Ctrl-C: stop the edit, keep its state
+            if self.stopped_by is None:
+                self.stopped_by = sig
             inner.state.jobs.request_stop()
             super().handle_exit(sig, frame)
 
-    server = Server(uvicorn_config(app, host, port))
+    sock = listen_socket(host, port)
+    server = Server(uvicorn_config(app, host, sock.getsockname()[1]))
     shown = f"[{host}]" if ":" in host else host
     query = f"?token={options['token']}" if options.get("token") else ""
     print_fn(
-        f"clipvg editor on http://{shown}:{port}/{query}  "
+        f"clipvg editor on http://{shown}:{sock.getsockname()[1]}/{query}  "
         f"(runs in {Path(workdir).resolve()}; Ctrl-C stops)"
     )
-    server.run()
-    print_fn("stopped; every run's latest state is saved")
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn hands the signal on once it has shut down
+        if server.stopped_by is None:
+            raise
+    finally:
+        sock.close()
+    how = f" by {signal.Signals(server.stopped_by).name}" if server.stopped_by else ""
+    print_fn(f"stopped{how}; every run's latest state is saved")
+    return server.stopped_by
 
 
 def _is_loopback(host: str) -> bool:

@@ -15,9 +15,12 @@ server promptly (the running edit's state is saved by the lifespan shutdown that
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ..errors import ClipvgError
 
 #: Seconds a client has to send its request line and headers.
 HEADER_TIMEOUT = 10.0
@@ -91,3 +94,27 @@ def uvicorn_config(
         timeout_graceful_shutdown=shutdown_timeout,
         **options,
     )
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for uvicorn to listen on (port 0: a free one,
+    read back with ``getsockname()``).
+
+    Raises:
+        ClipvgError: the address cannot be bound (in use, not this machine's), in one line.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ClipvgError(f"cannot serve on {host}: {exc.strerror or exc}; check --host") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ClipvgError(
+            f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another --port "
+            "(0: any free one)"
+        ) from None
+    return sock
