@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,88 @@ def test_a_signal_to_a_batch_stops_its_rows_and_they_resume_exactly(
     for row in ("r0", "r1"):
         want = (straight / row / "final.svg").read_bytes()
         assert (tmp_path / "b" / row / "final.svg").read_bytes() == want
+
+
+# ---- serve and vectorize as real processes ------------------------------------------------
+def start(tmp_path: Path, *argv: str) -> subprocess.Popen:
+    """``clipvg ARGV`` in its own process (the tiny CLIP registered by name), unbuffered."""
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in (TEST_HOOK_ENV, TEST_HOOK_ENV + "_PID"):
+        env.pop(name, None)
+    cmd = [sys.executable, str(runner), str(tmp_path / "cfg"), *argv]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, list[str], list[str]]:
+    """Exit code, stdout lines, stderr lines (CLIP's random-weights warning left out)."""
+    out, err = proc.communicate(timeout=120)
+    lines = [x for x in err.splitlines() if not x.startswith("warning: CLIP")]
+    return proc.returncode, out.splitlines(), lines
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_a_real_server_saves_the_running_edit_and_exits_128_plus_it(tmp_path, name):
+    """``clipvg serve --port 0`` in its own process, an edit running through its HTTP API,
+    then a real signal: the edit is saved "interrupted", and the server exits
+    128 + signal with its stop line and no traceback."""
+    import httpx
+
+    clip = ["--clip-model", "clipvg-test-tiny", "--clip-pretrained", "none", "--device", "cpu"]
+    workdir = tmp_path / "w"
+    proc = start(tmp_path, "serve", "--port", "0", "--workdir", str(workdir), *clip)
+    try:
+        line = proc.stdout.readline()  # the address line, once the port is bound
+        assert line.startswith("clipvg editor on http://127.0.0.1:"), line
+        url = line.split()[3].rstrip("/")
+        assert not url.endswith(":0")
+        with httpx.Client(base_url=url, timeout=60) as c:
+            svg = (Path(__file__).parent / "data" / "svg" / "shapes.svg").read_bytes()
+            scene = c.post("/api/scenes", files={"file": ("in.svg", svg)}).json()["id"]
+            body = {"scene": scene, "prompt": "red", "iters": 100_000, "patches": 1}
+            edit = c.post("/api/edits", json={**body, "save_every": 0}).json()["id"]
+            for _ in range(600):
+                if c.get(f"/api/edits/{edit}").json().get("iteration", 0) >= 1:
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("the edit never ran an iteration")
+        proc.send_signal(signal.Signals[name])
+        code, out, err = finish(proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 128 + signal.Signals[name], err
+    assert out == [f"stopped by {name}; every run's latest state is saved"], out
+    assert err == [], err
+    record = json.loads((workdir / "runs" / edit / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["iteration"] >= 1
+
+
+def test_sigterm_to_a_real_vectorize_mid_refinement_exits_143_leaving_no_output(tmp_path):
+    """``clipvg vectorize`` refining (its progress on stderr says so), then SIGTERM:
+    exit 143, one line, and neither the output nor a temporary file next to it."""
+    import numpy as np
+    from PIL import Image
+
+    g = np.random.default_rng(0)
+    Image.fromarray((g.random((96, 96, 3)) * 255).astype(np.uint8)).save(tmp_path / "in.png")
+    out = tmp_path / "out" / "v.svg"
+    argv = ["vectorize", str(tmp_path / "in.png"), "-o", str(out), "--refine-iters", "100000"]
+    proc = start(tmp_path, *argv)
+    try:
+        seen = ""
+        while "refining" not in seen:  # tqdm redraws its bar with \r: read characters
+            char = proc.stderr.read(1)
+            assert char, f"vectorize ended before refining: {seen[-300:]}"
+            seen += char
+        proc.send_signal(signal.SIGTERM)
+        code, _, err = finish(proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 143, err
+    assert [x for x in err if "|" not in x] == ["interrupted (SIGTERM)"], err  # "|": progress
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
