@@ -80,6 +80,11 @@ def test_yaml_alias_bombs_are_refused_quickly(files, capsys):
     jobs = d / "jobs.yaml"
     jobs.write_text(bomb(9).replace("seed:", "jobs:\n- {input: in.svg, prompt: x}\nx:"))
     one_line_error(capsys, ["batch", str(jobs), "-o", str(d / "b")], "expands to over")
+    row_seed = (
+        bomb(9).replace("seed: ", "jobs:\n- {input: in.svg, prompt: x, seed: ").rstrip() + "}\n"
+    )
+    jobs.write_text(row_seed)  # the bomb in a row's own seed
+    one_line_error(capsys, ["batch", str(jobs), "-o", str(d / "b")], "expands to over")
     assert load_yaml("a: &x [1, 2]\nb: *x\n") == {"a": [1, 2], "b": [1, 2]}  # aliases still work
 
 
@@ -114,6 +119,15 @@ def test_evaluate_margin_must_be_finite(files, capsys, margin):
     d, svg = files
     argv = ["evaluate", str(svg), "--source", str(svg), "--prompt", "x", "--margin", margin]
     one_line_error(capsys, argv, "--margin")
+
+
+def test_evaluate_a_huge_margin_covers_the_whole_image_at_once(files, capsys):
+    """--margin 1e9 hung over 120 s in max_pool2d: a margin wider than the render is
+    the whole render (the packaged toy CLIP scores it)."""
+    d, svg = files
+    argv = ["evaluate", str(svg), "--source", str(svg), "--prompt", "x", "--margin", "1e9"]
+    assert cli.main([*argv, "--clip-model", "clipvg-toy", "--quiet"]) == 0
+    assert "margin 1e+09 px" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -254,6 +254,8 @@ def test_runs_on_disk_are_listed_and_resumed_after_restart(tiny, tmp_path):
         "/static/..%2F..%2F..%2Fcli.py",
         "/api/scenes/0123456789abcdef/svg",
         "/api/edits/0123456789abcdef/svg",
+        "/api/scenes/0123456789abcdef%0A/svg",  # an id with a trailing newline (issue 16)
+        "/api/edits/0123456789abcdef%0A",
     ],
 )
 def test_paths_and_unknown_ids_get_a_json_404(client, url):
