@@ -334,7 +334,13 @@ def run_batch(
                 ) from None
         else:
             # "local": a new instance here, even when `ray start` runs on this machine
-            ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+            try:
+                ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+            except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception on a timeout
+                raise ClipvgError(
+                    f"Ray could not start on this machine ({_first_line(exc)}); if it is "
+                    "busy, run the same command again (finished rows are kept)"
+                ) from None
     if isinstance(stop, SignalStop):
         stop.install()  # ray.init set a SIGTERM handler that exits at once
     try:

@@ -195,8 +195,15 @@ class EditSettings:
             raise SettingError(
                 Setting("edit_only"), f" must be true or false, got {short(self.edit_only)}"
             )
-        if self.prompt_image is not None and not isinstance(self.prompt_image, str):
-            raise SettingError(Setting("prompt_image"), " must be a file path")
+        for name in ("input", "prompt_image", "clip_weights"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise SettingError(Setting(name), f" must be a file path, got {short(value)}")
+        for name in ("device", "clip_model", "clip_pretrained"):
+            if not isinstance(getattr(self, name), str):
+                raise SettingError(
+                    Setting(name), f" must be text, got {short(getattr(self, name))}"
+                )
         for name, choices in (
             ("source_features", SOURCE_FEATURES),
             ("precision", PRECISIONS),
