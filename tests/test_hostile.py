@@ -190,3 +190,72 @@ def test_css_at_statements_keep_the_next_rule(statements):
         '<path d="M0 0H10V10H0Z"/></svg>'
     )
     assert parse_svg_string(svg).colors[0, :3].tolist() == [0.0, 1.0, 0.0]
+
+
+# ---- found by benchmarks/fuzz.py (issue 16's families) ----------------------------------
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("c.yaml", b"\x80\x81prompt: x\n", "is not UTF-8 text (byte 0"),
+        ("c.yaml", b"prompt: x\nseed: " + b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        ("c.json", b'{"prompt": "x", "seed": ' + b"[" * 100_000 + b"}", "not valid JSON"),
+    ],
+)
+def test_unreadable_config_files_are_one_line(files, capsys, name, data, words):
+    d, svg = files
+    (d / name).write_bytes(data)
+    argv = ["edit", str(svg), "--prompt", "x", "--config", str(d / name), "-o", str(d / "o")]
+    one_line_error(capsys, argv, words)
+
+
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("j.yaml", b"\xff\xfejobs: []\n", "is not UTF-8 text"),
+        ("j.yaml", b"jobs: " + b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        ("j.csv", b"input,prompt\nin.svg," + b"x" * 200_000 + b"\n", "not a readable CSV file"),
+        ("j.yaml", b"jobs:\n- {input: 3.5, prompt: x}\n", "input must be a file path"),
+        ("j.yaml", b"jobs:\n- {input: in.svg, prompt: x, device: 3}\n", "device must be text"),
+    ],
+)
+def test_unreadable_jobs_files_are_one_line(files, capsys, name, text, words):
+    d, _ = files
+    (d / name).write_bytes(text)
+    one_line_error(capsys, ["batch", str(d / name), "-o", str(d / "b")], words)
+
+
+def test_ray_that_cannot_start_is_one_line(files, capsys, monkeypatch):
+    """Under heavy load ``ray.init`` gives up with a bare Exception (fuzz, load 12)."""
+    import ray
+
+    d, _ = files
+    (d / "j.yaml").write_text("jobs:\n- {input: in.svg, prompt: x, iters: 1}\n")
+
+    def timed_out(*args, **kwargs):
+        raise Exception("The current node timed out during startup. This could happen ...")
+
+    monkeypatch.setattr(ray, "init", timed_out)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    argv = ["batch", str(d / "j.yaml"), "-o", str(d / "b"), "--quiet"]
+    one_line_error(capsys, argv, "Ray could not start", "timed out during startup")
+
+
+def test_a_long_text_is_refused_before_its_glyphs_are_built(files, capsys):
+    """100,000 combining accents took 29 s of CPU to build, then were refused."""
+    import time
+
+    d, _ = files
+    cpu = time.process_time()
+    one_line_error(capsys, ["text", "\u0301" * 100_000, "-o", str(d / "t.svg")], "render accepts")
+    assert time.process_time() - cpu < 10
+
+
+@pytest.mark.parametrize("cut", [12, 1000, 0.5])
+def test_a_damaged_font_is_one_line(files, capsys, cut):
+    from clipvg.text import find_font
+
+    d, _ = files
+    data = find_font().read_bytes()
+    (d / "bad.ttf").write_bytes(data[: int(cut * len(data)) if cut < 1 else cut])
+    argv = ["text", "Hi", "--font", str(d / "bad.ttf"), "-o", str(d / "t.svg")]
+    one_line_error(capsys, argv, "cannot read font")
