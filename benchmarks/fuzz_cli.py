@@ -373,6 +373,8 @@ FAMILIES = {
 
 def cli_inputs(folder: Path, n: int, seed: int) -> list[dict]:
     """``n`` jobs taking turns over :data:`FAMILIES`."""
+    if n <= 0:
+        return []
     rng = random.Random(seed)
     files = prepare(folder)
     jobs = []

@@ -159,6 +159,8 @@ def paint_mutation(data: bytes, rng: random.Random) -> bytes:
 
 def paint_inputs(folder: Path, n: int, seed: int) -> list[dict]:
     """``n`` jobs over four kinds: stroked, gradient-filled, href/clip chains, mutated resvg."""
+    if n <= 0:
+        return []
     rng = random.Random(seed)
     per = max(n // 4, 1)
     stroked, gradients = _strategies()

@@ -164,6 +164,16 @@ class EditSettings:
         for name in ("iters", "patches", "save_every", "batch_size", "candidates", "seed"):
             if abs(getattr(self, name)) > MAX_COUNT:
                 raise SettingError(Setting(name), f" must be at most {MAX_COUNT:,}")
+        for name in ("shape_lr", "color_lr"):
+            if getattr(self, name) > MAX_LR:
+                raise SettingError(
+                    Setting(name), f" must be at most {MAX_LR:g}, got {getattr(self, name):g}"
+                )
+        for name in ("roi_weight", "patch_weight", "preserve_background", "rank_penalty"):
+            if abs(getattr(self, name)) > MAX_NUMBER:
+                raise SettingError(
+                    Setting(name), f" must be at most {MAX_NUMBER:g}, got {getattr(self, name):g}"
+                )
         if self.feather > MAX_FEATHER:
             raise SettingError(
                 Setting("feather"), f" must be at most {MAX_FEATHER:g} px, got {self.feather:g}"
@@ -215,6 +225,12 @@ class EditSettings:
                 )
         if isinstance(self.lock, str):
             self.lock = [self.lock]
+        if not isinstance(self.lock, (list, tuple)) or not all(
+            isinstance(x, str) for x in self.lock
+        ):
+            raise SettingError(
+                Setting("lock"), f" takes 'shape' and/or 'color', got {short(self.lock)}"
+            )
         self.lock = sorted(set(self.lock))
         bad = [x for x in self.lock if x not in LOCKS]
         if bad:
@@ -299,6 +315,10 @@ MAX_YAML_NODES = 100_000
 MAX_COUNT = 10**9
 #: Background feather (a blur radius in render pixels) beyond any canvas.
 MAX_FEATHER = 1000.0
+#: Largest learning rate (pixels or colour units per step); 8e38 overflowed Adam's float32.
+MAX_LR = 1000.0
+#: Largest weight or other setting number: well inside float32.
+MAX_NUMBER = 1e9
 
 
 def load_yaml(text: str) -> Any:
@@ -341,6 +361,8 @@ def load_yaml(text: str) -> Any:
                 "values out, without nested aliases"
             )
         return loader.construct_document(node)
+    except ValueError as exc:  # an integer of over 4,300 digits (Python's own limit)
+        raise ClipvgError(f"it holds a value that cannot be read ({short(str(exc))})") from None
     except RecursionError:
         raise ClipvgError("it nests too deeply (lists or mappings inside each other)") from None
     finally:

@@ -199,6 +199,9 @@ def test_css_at_statements_keep_the_next_rule(statements):
         ("c.yaml", b"\x80\x81prompt: x\n", "is not UTF-8 text (byte 0"),
         ("c.yaml", b"prompt: x\nseed: " + b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
         ("c.json", b'{"prompt": "x", "seed": ' + b"[" * 100_000 + b"}", "not valid JSON"),
+        ("c.yaml", b"prompt: x\nshape_lr: 8.28447e+38\n", "at most"),  # overflowed Adam
+        ("c.json", b'{"prompt": "x", "lock": -Infinity}', "lock takes"),
+        ("c.yaml", b"prompt: x\nseed: " + b"9" * 5000 + b"\n", "cannot be read"),
     ],
 )
 def test_unreadable_config_files_are_one_line(files, capsys, name, data, words):
@@ -216,6 +219,7 @@ def test_unreadable_config_files_are_one_line(files, capsys, name, data, words):
         ("j.csv", b"input,prompt\nin.svg," + b"x" * 200_000 + b"\n", "not a readable CSV file"),
         ("j.yaml", b"jobs:\n- {input: 3.5, prompt: x}\n", "input must be a file path"),
         ("j.yaml", b"jobs:\n- {input: in.svg, prompt: x, device: 3}\n", "device must be text"),
+        ("j.yaml", b"jobs: " + b"9" * 100_000 + b"\n", "cannot be read"),
     ],
 )
 def test_unreadable_jobs_files_are_one_line(files, capsys, name, text, words):
