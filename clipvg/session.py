@@ -372,7 +372,10 @@ class EditSession:
 
     @property
     def exact_paths(self) -> torch.Tensor | None:
-        """(N,) bool paths to write with exact digits (the frozen ones), or None."""
+        """(N,) bool paths to write with exact digits, or None: the frozen ones, and all of
+        them under ``lock shape`` (their points then read back bit-identical)."""
+        if "shape" in self.settings.lock:
+            return torch.ones(self.scene.num_paths, dtype=torch.bool)
         return None if self.editable is None else ~self.editable.cpu()
 
     def _restore_frozen(self) -> None:
