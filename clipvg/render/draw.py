@@ -130,6 +130,7 @@ def _stroke_lines(scene, start, end, seg, topo, stroked, hw, stroke_id, unit, to
             pattern,
             sizes,
             scene.dash_offset[dpath] * unit,
+            poly_closed[dpoly_ids],
         )
         solid = ~line_dashed
         sids, spoly = torch.unique_consecutive(poly[solid], return_inverse=True)
