@@ -148,23 +148,27 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_memory(name: str) -> None:
-    """Child process: print peak RSS growth (MiB) of one forward + backward."""
+def measure_memory(name: str, baseline: str | None) -> None:
+    """Child process: print peak RSS growth (MiB) of one forward + backward, through
+    the renderer of ``baseline`` (a checkout) if given."""
     scene = (
         stroke_scene(1000, SIZE, name == "stroked-1000") if name.endswith("-1000") else load(name)
     )
+    render_fn = baseline_render(baseline) if baseline else clipvg.render
     scene.shape_parameters()
     scene.color_parameters()
     # ru_maxrss survives exec (it would report the parent's peak): reset the mark.
     Path("/proc/self/clear_refs").write_text("5")
     before = _peak_rss_mib()
-    clipvg.render(scene, SIZE, SIZE).mean().backward()
+    render_fn(scene, SIZE, SIZE).mean().backward()
     print(json.dumps({"peak_mib": _peak_rss_mib() - before}))
 
 
-def peak_memory(name: str) -> float:
+def peak_memory(name: str, baseline: str | None = None) -> float:
+    """Peak RSS growth (MiB) of one forward + backward of ``name`` in a fresh process."""
+    extra = ["--baseline", baseline] if baseline else []
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-child", name],
+        [sys.executable, __file__, "--memory-child", name, *extra],
         capture_output=True,
         text=True,
         check=True,
@@ -176,6 +180,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default: torch's own; 1 on a loaded machine)"
+    )
     parser.add_argument("--baseline", help="another checkout whose renderer to time side by side")
     parser.add_argument(
         "--only",
@@ -183,8 +190,10 @@ def main() -> None:
         help="print one table (compare: with --baseline)",
     )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_child:
-        measure_memory(args.memory_child)
+        measure_memory(args.memory_child, args.baseline)
         return
 
     print(
@@ -237,30 +246,69 @@ def fills_tables(args) -> None:
 
 
 def compare_table(args) -> None:
-    """Fill-only scenes through this renderer and the baseline's, interleaved."""
+    """Fill-only scenes through this renderer and the baseline's, interleaved run by
+    run (old, new, then new, old, ...) after one discarded warm-up of each."""
     old = baseline_render(args.baseline)
     print()
-    print(f"## Fills: this checkout against {args.baseline} at 512x512 (median of {args.repeats})")
+    print(
+        f"## Fills: this checkout against {args.baseline} at 512x512, {args.repeats} interleaved "
+        "runs each after a warm-up"
+    )
     print()
     print(
-        "| scene | renderer | forward (s) | forward+backward (s) | new / baseline fwd | fwd+bwd |"
+        "median [min-max]; ratios are medians of the per-run new / baseline ratios; CPU = "
+        "the process's CPU seconds (less sensitive than wall time to other processes' load)"
     )
+    print()
+    print("| scene | pass | baseline wall (s) | new wall (s) | new / baseline wall | CPU |")
     print("|---|---|---|---|---|---|")
     for name in ("pitt", "tajmahal"):
         scene = load(name)
-        rows = {}
-        for label, fn in (
-            ("baseline", old),
-            ("new", clipvg.render),
-            ("baseline", old),
-            ("new", clipvg.render),
-        ):
-            f, b = time_pair(scene, fn, args.repeats)
-            prev = rows.get(label)
-            rows[label] = (f, b) if prev is None else (min(prev[0], f), min(prev[1], b))
-        (bf, bb), (nf, nb) = rows["baseline"], rows["new"]
-        print(f"| {name} | baseline | {bf:.3f} | {bb:.3f} | | |")
-        print(f"| {name} | new | {nf:.3f} | {nb:.3f} | {nf / bf:.2f} | {nb / bb:.2f} |")
+        params = scene.shape_parameters() + scene.color_parameters()
+        for label, grad in (("forward", False), ("forward+backward", True)):
+            runs = interleaved(
+                {"baseline": old, "new": clipvg.render}, scene, params, grad, args.repeats
+            )
+            (bw, bc), (nw, nc) = runs["baseline"].T, runs["new"].T
+            print(
+                f"| {name} | {label} | {_spread(bw, 3)} | {_spread(nw, 3)} | "
+                f"{_spread(nw / bw, 2)} | {_spread(nc / bc, 2)} |"
+            )
+    print()
+    print("| scene | baseline peak fwd+bwd (MiB) | new peak fwd+bwd (MiB) |")
+    print("|---|---|---|")
+    for name in ("pitt", "tajmahal"):
+        base = peak_memory(name, args.baseline)
+        print(f"| {name} | {base:.0f} | {peak_memory(name):.0f} |")
+
+
+def _spread(values: np.ndarray, digits: int) -> str:
+    return f"{np.median(values):.{digits}f} [{values.min():.{digits}f}-{values.max():.{digits}f}]"
+
+
+def interleaved(fns: dict, scene: Scene, params: list, grad: bool, repeats: int) -> dict:
+    """(repeats, 2) wall and CPU seconds of each renderer in ``fns``, alternating their
+    order run by run, after one discarded warm-up of each."""
+
+    def once(fn) -> tuple[float, float]:
+        for p in params:
+            p.grad = None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if grad:
+            fn(scene, SIZE, SIZE).mean().backward()
+        else:
+            with torch.no_grad():
+                fn(scene, SIZE, SIZE)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    names = list(fns)
+    for label in names:
+        once(fns[label])
+    times: dict[str, list] = {label: [] for label in names}
+    for i in range(repeats):
+        for label in names if i % 2 == 0 else names[::-1]:
+            times[label].append(once(fns[label]))
+    return {label: np.array(t) for label, t in times.items()}
 
 
 def strokes_table(args) -> None:
