@@ -35,7 +35,7 @@ def edited(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("edit") / "out"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(encoders, "load_clip", lambda *a, **k: MeanColorEncoder())
-        import cli
+        from clipvg import cli
 
         args = ["edit", str(ILLUSTRATION), "--prompt", "green", "--lock", "shape"]
         args += ["--iters", "3", "--patches", "2", "--seed", "1", "-o", str(out), "--quiet"]
