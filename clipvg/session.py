@@ -58,7 +58,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from clipvg.roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
+from clipvg.roi import (
+    ROI,
+    build_rois,
+    keep_weights,
+    paths_overlapping,
+    stroke_reach,
+    union_mask,
+)
 from clipvg.roi.split import (
     allowed_mask,
     is_region_copy,
@@ -322,11 +329,24 @@ class EditSession:
     def _paths_within(self, scene: Scene, paths: torch.Tensor) -> torch.Tensor:
         """(N,) bool: which of ``paths`` have every curve on allowed pixels."""
         seg = segment_index(scene, paths)
-        bad = segments_leaving(scene.points, seg, self._allowed, self._scale, self._radius)
+        bad = self._leaving(scene, scene.points, seg)
         owner = scene.path_point_index().to(seg.device)[seg[:, 0]]
         out = paths.to(self.device).clone()
         out[owner[bad]] = False
         return out
+
+    def _leaving(self, scene: Scene, points: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        """(S,) bool: segments ``seg`` of ``scene`` (at ``points``) whose curve, or whose
+        stroke (widened by :func:`clipvg.roi.stroke_reach`), reaches a pixel outside the
+        allowed ones. A region copy clipped to the region is judged by its centre line
+        alone: the clip keeps its stroke inside."""
+        owner = scene.path_point_index().to(seg.device)[seg[:, 0]]
+        clipped = torch.tensor(
+            [is_region_copy(p.id) for p in scene.info], dtype=torch.bool, device=seg.device
+        ) & (scene.path_clip.to(seg.device) >= 0)
+        reach = torch.where(clipped, 0.0, stroke_reach(scene).to(seg.device))
+        reach = reach[owner] * max(self._scale)
+        return segments_leaving(points, seg, self._allowed, self._scale, self._radius, margin=reach)
 
     def _mask_frozen_grads(self) -> None:
         """Zero the gradients of frozen points and colors (``edit_only``)."""
@@ -398,7 +418,7 @@ class EditSession:
                     idx = seg.flatten()
                     pts[idx] = valid[idx]
                     break
-                bad = segments_leaving(pts, seg, self._allowed, self._scale, self._radius)
+                bad = self._leaving(self.scene, pts, seg)
                 if not bool(bad.any()):
                     break
                 idx = seg[bad].flatten()
