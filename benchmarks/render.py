@@ -8,10 +8,12 @@ Run: ``.venv/bin/python benchmarks/render.py`` (about a minute on 2 cores).
   ``loss = image.mean()`` and gradients on all points and colours.
 - Memory: peak resident memory of a fresh process during forward + backward, minus
   what it held before the first render (scene loaded, torch imported).
-- ``--baseline DIR``: also time the renderer of another checkout (e.g. a ``git worktree``
-  of main), side by side, on the same scenes in the same process.
+- ``--baseline DIR``: also time the renderer of another checkout (e.g. ``git worktree add
+  ../base5ada1be 5ada1be``), on the same scenes in the same process, run by run
+  interleaved after a warm-up; median and range of wall and CPU time and of the per-run
+  ratios, and both peak memories. ``--threads 1`` steadies it on a loaded machine.
 - Strokes: 1,000 stroked open cubic paths (width 3, round joins and caps) against the
-  same paths filled, forward + backward.
+  same paths filled, forward + backward, interleaved the same way.
 """
 
 from __future__ import annotations
@@ -108,20 +110,6 @@ def baseline_render(folder: str):
     package.__path__ = [str(Path(folder) / "clipvg")]
     sys.modules["clipvg_base"] = package
     return importlib.import_module("clipvg_base.render.api").render
-
-
-def time_pair(scene: Scene, render_fn, repeats: int) -> tuple[float, float]:
-    """Median forward and forward + backward seconds of ``render_fn`` at SIZE."""
-    with torch.no_grad():
-        fwd = median_time(lambda: render_fn(scene, SIZE, SIZE), repeats)
-    params = scene.shape_parameters() + scene.color_parameters()
-
-    def step():
-        for p in params:
-            p.grad = None
-        render_fn(scene, SIZE, SIZE).mean().backward()
-
-    return fwd, median_time(step, repeats)
 
 
 def median_time(fn, repeats: int) -> float:
@@ -264,10 +252,9 @@ def compare_table(args) -> None:
     print("|---|---|---|---|---|---|")
     for name in ("pitt", "tajmahal"):
         scene = load(name)
-        params = scene.shape_parameters() + scene.color_parameters()
         for label, grad in (("forward", False), ("forward+backward", True)):
             runs = interleaved(
-                {"baseline": old, "new": clipvg.render}, scene, params, grad, args.repeats
+                {"baseline": (old, scene), "new": (clipvg.render, scene)}, grad, args.repeats
             )
             (bw, bc), (nw, nc) = runs["baseline"].T, runs["new"].T
             print(
@@ -286,12 +273,12 @@ def _spread(values: np.ndarray, digits: int) -> str:
     return f"{np.median(values):.{digits}f} [{values.min():.{digits}f}-{values.max():.{digits}f}]"
 
 
-def interleaved(fns: dict, scene: Scene, params: list, grad: bool, repeats: int) -> dict:
-    """(repeats, 2) wall and CPU seconds of each renderer in ``fns``, alternating their
-    order run by run, after one discarded warm-up of each."""
+def interleaved(runs: dict, grad: bool, repeats: int) -> dict:
+    """(repeats, 2) wall and CPU seconds of each ``label: (render_fn, scene)`` in
+    ``runs``, alternating their order run by run, after one discarded warm-up of each."""
 
-    def once(fn) -> tuple[float, float]:
-        for p in params:
+    def once(fn, scene) -> tuple[float, float]:
+        for p in scene.shape_parameters() + scene.color_parameters():
             p.grad = None
         wall, cpu = time.perf_counter(), time.process_time()
         if grad:
@@ -301,42 +288,43 @@ def interleaved(fns: dict, scene: Scene, params: list, grad: bool, repeats: int)
                 fn(scene, SIZE, SIZE)
         return time.perf_counter() - wall, time.process_time() - cpu
 
-    names = list(fns)
+    names = list(runs)
     for label in names:
-        once(fns[label])
+        once(*runs[label])
     times: dict[str, list] = {label: [] for label in names}
     for i in range(repeats):
         for label in names if i % 2 == 0 else names[::-1]:
-            times[label].append(once(fns[label]))
+            times[label].append(once(*runs[label]))
     return {label: np.array(t) for label, t in times.items()}
 
 
 def strokes_table(args) -> None:
-    """1,000 stroked paths against the same paths filled."""
+    """1,000 stroked paths against the same paths filled, interleaved run by run."""
     print()
     print(
-        f"## Strokes: 1,000 cubic paths at 512x512, width 3, round joins (median of {args.repeats})"
+        f"## Strokes: 1,000 cubic paths at 512x512, width 3, round joins, {args.repeats} "
+        "interleaved runs each after a warm-up: median [min-max]"
     )
     print()
     print(
-        "| paths | forward (s) | forward+backward (s) | peak memory fwd+bwd (MiB) | fwd+bwd / filled |"
+        "| paths | forward wall (s) | forward+backward wall (s) | peak memory fwd+bwd (MiB) "
+        "| fwd+bwd / filled, wall | CPU |"
     )
-    print("|---|---|---|---|---|")
-    filled, stroked = stroke_scene(1000, SIZE, False), stroke_scene(1000, SIZE, True)
-    times = {}
-    for label, scene in (
-        ("filled", filled),
-        ("stroked", stroked),
-        ("filled", filled),
-        ("stroked", stroked),
-    ):
-        f, b = time_pair(scene, clipvg.render, args.repeats)
-        prev = times.get(label)
-        times[label] = (f, b) if prev is None else (min(prev[0], f), min(prev[1], b))
-    for label in ("filled", "stroked"):
-        f, b = times[label]
-        ratio = b / times["filled"][1]
-        print(f"| {label} | {f:.3f} | {b:.3f} | {peak_memory(label + '-1000'):.0f} | {ratio:.2f} |")
+    print("|---|---|---|---|---|---|")
+    runs = {
+        "filled": (clipvg.render, stroke_scene(1000, SIZE, False)),
+        "stroked": (clipvg.render, stroke_scene(1000, SIZE, True)),
+    }
+    fwd = interleaved(runs, False, args.repeats)
+    both = interleaved(runs, True, args.repeats)
+    for label in runs:
+        (fw, _), (bw, bc) = fwd[label].T, both[label].T
+        filled_w, filled_c = both["filled"].T
+        print(
+            f"| {label} | {_spread(fw, 3)} | {_spread(bw, 3)} | "
+            f"{peak_memory(label + '-1000'):.0f} | {_spread(bw / filled_w, 2)} | "
+            f"{_spread(bc / filled_c, 2)} |"
+        )
 
 
 if __name__ == "__main__":
