@@ -58,19 +58,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from clipvg.roi import (
-    ROI,
-    build_rois,
-    keep_weights,
-    paths_overlapping,
-    stroke_reach,
-    union_mask,
-)
+from clipvg.roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
 from clipvg.roi.split import (
     allowed_mask,
     is_region_copy,
     region_outline,
     segment_index,
+    segment_reach,
     segments_leaving,
     split_partial,
 )
@@ -336,16 +330,8 @@ class EditSession:
         return out
 
     def _leaving(self, scene: Scene, points: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        """(S,) bool: segments ``seg`` of ``scene`` (at ``points``) whose curve, or whose
-        stroke (widened by :func:`clipvg.roi.stroke_reach`), reaches a pixel outside the
-        allowed ones. A region copy clipped to the region is judged by its centre line
-        alone: the clip keeps its stroke inside."""
-        owner = scene.path_point_index().to(seg.device)[seg[:, 0]]
-        clipped = torch.tensor(
-            [is_region_copy(p.id) for p in scene.info], dtype=torch.bool, device=seg.device
-        ) & (scene.path_clip.to(seg.device) >= 0)
-        reach = torch.where(clipped, 0.0, stroke_reach(scene).to(seg.device))
-        reach = reach[owner] * max(self._scale)
+        """(S,) bool: segments whose curve or stroke leaves the allowed pixels."""
+        reach = segment_reach(scene, seg, self._scale)
         return segments_leaving(points, seg, self._allowed, self._scale, self._radius, margin=reach)
 
     def _mask_frozen_grads(self) -> None:

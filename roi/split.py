@@ -384,6 +384,20 @@ def segment_index(scene: Scene, paths: torch.Tensor) -> torch.Tensor:
     return (offsets[contour][:, None] + local).to(scene.device)
 
 
+def segment_reach(scene: Scene, segments: torch.Tensor, scale: tuple[float, float]) -> torch.Tensor:
+    """(S,) render pixels the paint of each segment (:func:`segment_index`) may reach
+    beyond its curve: its path's :func:`roi.mask.stroke_reach`, or 0 for a region copy
+    clipped to the region (the clip keeps its stroke inside)."""
+    from .mask import stroke_reach
+
+    device = segments.device
+    owner = scene.path_point_index().to(device)[segments[:, 0]]
+    ids = [is_region_copy(p.id) for p in scene.info]
+    clipped = torch.tensor(ids, dtype=torch.bool, device=device) & (scene.path_clip.to(device) >= 0)
+    reach = torch.where(clipped, 0.0, stroke_reach(scene).to(device))
+    return reach[owner] * max(scale)
+
+
 def segments_leaving(
     points: torch.Tensor,
     segments: torch.Tensor,
