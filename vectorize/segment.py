@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from clipvg.errors import ClipvgError
 
-_STEP = 0.1  # largest fraction of the regions merged in one pass
+_STEP = 0.25  # largest fraction of the regions merged in one pass (0.1: 2x the time, +0.03 dB)
 _FREE = 0.02  # merges below this squared-error cost happen even past the target count
 
 
