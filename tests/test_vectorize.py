@@ -490,3 +490,28 @@ def test_noise_free_refinement_follows_its_gradient_faster(monkeypatch):
     slow = refine_module.refine(start, rgb, opaque, 8, flat=0.0)
     # 8 steps: 22.60 dB against 22.42 (from 21.02)
     assert psnr(clipvg.render(fast), im) > psnr(clipvg.render(slow), im) + 0.1
+
+
+def test_refinement_runs_on_one_thread_and_restores_the_setting(monkeypatch):
+    import importlib
+
+    from clipvg.vectorize.refine import refine
+
+    im = disk_image(32, 24)
+    start = vectorize_image(im, preset="fast", refine=0)
+    render_module = importlib.import_module("clipvg.render")
+    seen, real = [], render_module.render
+
+    def recording(*args, **kw):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(render_module, "render", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        refine(start, im.astype(np.float32) / 255, np.ones(im.shape[:2], bool), 2, flat=0.0)
+        assert seen == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
