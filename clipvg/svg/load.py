@@ -35,7 +35,7 @@ def scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
     with np.errstate(all="ignore"):  # overflowing transforms give inf, refused per path
         walker.walk(root, state)
     scene = scene_from_walk(walker, width, height, label, limits)
-    emit_warnings(walker.counts)
+    emit_warnings(walker.counts, walker.texts.substitutions)
     return scene
 
 
