@@ -115,6 +115,7 @@ def paint_outlines(
     group = state.group
     if opacity < 1 or clip >= 0:
         group = host.builder.add_group(state.group, opacity, clip)
+    host.extents += [(len(host.builder.paths), o.contours, o.closed) for o in outlines]
     plain = (
         None if isinstance(fill, Tiles) else fill,
         None if isinstance(stroke, Tiles) else stroke,
@@ -156,12 +157,14 @@ def _draw_pattern(host: Host, tiles: Tiles, region, opacity: float, parent: int,
     shapes = [(r[0], r[1] or [True] * len(r[0]), r[2]) for r in region]
     clip = host.clips.paths(shapes)
     group = host.builder.add_group(parent, opacity, clip)
+    start = len(host.builder.paths)
     drawn = host.patterns.draw(
         tiles,
         contours,
         _with_group(state, group),
         lambda box, m, g: host.builder.add_group(g, 1.0, host.clips.rect(box, m)),
     )
+    host.tile_paths.append((start, len(host.builder.paths)))
     if not drawn:
         host.builder.group_opacity[group] = 0.0
 
@@ -219,15 +222,17 @@ def paint_text(
     except Unsupported:
         host.count("text")
         return
+    first = len(host.builder.paths)
     if not layout.spans:
         return
-    first = len(host.builder.paths)
     gid = None if state.in_use else el.get("id")
     group = host.builder.add_group(state.group, opacity, -1, gid)
     groups = (*state.groups, gid) if gid else state.groups
     inner = replace(state, group=group, groups=groups)
     for span in layout.spans:
-        if not span.visible:
+        if not span.visible:  # not drawn, but in its group's box (as resvg does)
+            for glyph in span.glyphs:
+                host.extents.append((first, host.to_canvas(glyph, matrix), [True] * len(glyph)))
             continue
         host.check_paths(len(span.glyphs))
         outlines = [
@@ -245,7 +250,7 @@ def paint_text(
         )
     clip = host.clips.resolve(clip_ref, matrix, layout.bbox)
     if clip == CLIP_ALL:
-        del host.builder.paths[first:]
+        host.drop_since(first)
     elif clip >= 0:
         host.builder.group_clip[group] = clip
 

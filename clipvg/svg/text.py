@@ -59,7 +59,7 @@ class Span:
 
 @dataclass
 class TextLayout:
-    spans: list[Span]
+    spans: list[Span]  # runs of glyphs in document order (a span split by a child is twice)
     #: (x, y, w, h) of the glyph cells (advances by the fonts' ascent to descent):
     #: what resvg takes as a text's objectBoundingBox.
     bbox: tuple[float, float, float, float] | None
@@ -223,6 +223,7 @@ class TextLayouter:
         fonts = [self.font(s.props) for s in spans]
         pen_x = pen_y = 0.0
         boxes: list[tuple[float, float, float, float]] = []  # glyph cells: x0, y0, x1, y1
+        runs: list[tuple[int, Span]] = []  # consecutive glyphs of one span
         i = 0
         while i < n:
             end = i + 1
@@ -247,7 +248,10 @@ class TextLayouter:
             for span, contours in placed:
                 if shift:
                     contours = [c - (shift, 0.0) for c in contours]
-                spans[span].glyphs.append(contours)
+                if not runs or runs[-1][0] != span:  # glyphs in paint (document) order
+                    src = spans[span]
+                    runs.append((span, Span(src.element, src.props, src.size, src.visible)))
+                runs[-1][1].glyphs.append(contours)
             boxes += [(b[0] - shift, b[1], b[2] - shift, b[3]) for b in cells]
             i = end
         bbox = None
@@ -255,7 +259,7 @@ class TextLayouter:
             b = np.array(boxes)
             x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
             bbox = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
-        return TextLayout([s for s in spans if s.glyphs], bbox)
+        return TextLayout([run for _, run in runs], bbox)
 
     def _run(self, chars, start, end, spans, fonts, dxs, dys, pen_x, pen_y, placed, cells):
         """Shape ``chars[start:end]`` (one span) and place its glyphs from the pen;
@@ -291,7 +295,7 @@ class TextLayouter:
                 gx = pen_x + pos.x_offset * scale
                 gy = pen_y - pos.y_offset * scale
                 outline = font.outline(gid)
-                if outline and span.visible:
+                if outline:
                     placed.append(
                         (
                             chars[start].span,

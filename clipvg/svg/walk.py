@@ -191,6 +191,10 @@ class Walker:
         )
         self.clips = ClipResolver(self)
         self.patterns = PatternResolver(self, limits.max_pattern_tiles)
+        #: Geometry in a group's bounding box without a path of its own (hidden shapes,
+        #: pattern-painted ones): (paths drawn before it, canvas contours, closed flags).
+        self.extents: list[tuple[int, list[np.ndarray], list[bool]]] = []
+        self.tile_paths: list[tuple[int, int]] = []  # [start, end) of pattern tile paths
         self.texts = TextLayouter(
             self.style, lambda el: self.parent.get(id(el)), self.by_id, system_fonts, limits, label
         )
@@ -419,7 +423,7 @@ class Walker:
         if has_clip:
             clip = self.clips.resolve(clip_ref, outer, self._bbox_since(first, outer))
             if clip == CLIP_ALL:
-                self._drop_since(first)
+                self.drop_since(first)
                 return
         if viewport is not None:
             clip = self.clips.rect(viewport, outer, clip)
@@ -465,22 +469,29 @@ class Walker:
     def _bbox_since(
         self, first: int, matrix: np.ndarray
     ) -> tuple[float, float, float, float] | None:
-        """The bounding box, in the user space of ``matrix``, of the paths from ``first`` on."""
-        paths = self.builder.paths[first:]
-        contours = [c for p in paths for c in p.contours]
+        """The bounding box, in the user space of ``matrix``, of what was drawn from path
+        ``first`` on: the paths (not pattern tiles) and the :attr:`extents`."""
+        tiles = {k for a, b in self.tile_paths if b > first for k in range(max(a, first), b)}
+        paths = [p for k, p in enumerate(self.builder.paths[first:], first) if k not in tiles]
+        shapes = [(p.contours, p.closed) for p in paths]
+        shapes += [(c, k) for pos, c, k in self.extents if pos >= first]
+        contours = [c for cs, _ in shapes for c in cs]
         if not contours:
             return None
         try:
             inv = np.linalg.inv(matrix)
         except np.linalg.LinAlgError:
             return None
-        closed = [k for p in paths for k in p.closed]
+        closed = [k for _, ks in shapes for k in ks]
         local = [c @ inv[:2, :2].T + inv[:2, 2] for c in contours]
         b = exact_bounds(local, closed)
         return (float(b[0, 0]), float(b[0, 1]), float(b[1, 0] - b[0, 0]), float(b[1, 1] - b[0, 1]))
 
-    def _drop_since(self, first: int) -> None:
+    def drop_since(self, first: int) -> None:
+        """Remove the paths from ``first`` on (and what records their extent)."""
         del self.builder.paths[first:]
+        self.extents = [e for e in self.extents if e[0] < first]
+        self.tile_paths = [(a, min(b, first)) for a, b in self.tile_paths if a < first]
 
     def _shape(
         self,
@@ -492,13 +503,14 @@ class Walker:
         clip_ref: str | None,
         state: State,
     ) -> None:
-        if props.get("visibility", "visible").strip().lower() in ("hidden", "collapse"):
-            return
         contours, closed, bounds = self.canvas_contours(
             el, tag, matrix, state.font_size, state.viewport
         )
         if not contours:
             return
+        if props.get("visibility", "visible").strip().lower() in ("hidden", "collapse"):
+            self.extents.append((len(self.builder.paths), contours, closed))  # not drawn, but
+            return  # in its group's bounding box (as resvg does)
         self.check_paths()
         bbox = None
         if bounds is not None:
