@@ -113,7 +113,7 @@ def test_the_tiles_are_clipped_to_the_shape_in_a_group_and_are_plain_paths():
     assert len(scene.clips) == 1
     groups = set(scene.path_group.tolist())
     assert len(groups) == 1 and int(scene.groups.clip[groups.pop()]) == 0
-    assert (scene.fill_paint == -1).all() or (scene.fill_paint < 0).all()  # flat colours
+    assert len(scene.gradients) == 0 and bool(scene.has_fill.all())  # flat colours
     again = parse_svg_string(scene_to_svg_string(scene))
     with torch.no_grad():
         a, b = (clipvg.render(s, 100, 100, background="white") for s in (scene, again))
@@ -198,3 +198,12 @@ def test_what_a_pattern_that_cannot_paint_becomes(pattern, fill, expected):
         assert scene.num_paths == 8
         red = (scene.colors[:, :3] == torch.tensor([1.0, 0, 0])).all(1)
         assert int(red.sum()) == 4
+
+
+def test_a_vanishing_tile_is_refused_not_overflowed():
+    body = (
+        '<pattern id="p" patternUnits="userSpaceOnUse" width="1e-300" height="1">'
+        '<rect width="1" height="1"/></pattern><rect width="100" height="100" fill="url(#p)"/>'
+    )
+    with pytest.warns(UserWarning, match="max_pattern_tiles"):
+        assert parse_svg_string(doc(body)).num_paths == 0

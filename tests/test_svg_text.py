@@ -204,3 +204,10 @@ def test_round_trip_writes_plain_paths_within_50_db():
         a, b = (clipvg.render(s, 200, 200, background="white").double() for s in (scene, again))
     mse = float(((a - b) ** 2).mean())
     assert mse == 0 or 10 * math.log10(1 / mse) >= 50
+
+
+def test_letter_and_word_spacing_add_to_the_advances():
+    base = load('<text x="10" y="100">A B</text>')
+    spaced = load('<text x="10" y="100" letter-spacing="3" word-spacing="7">A B</text>')
+    assert xs(spaced, 0) == pytest.approx(xs(base, 0))
+    assert xs(spaced, 1) - xs(base, 1) == pytest.approx(3 + 3 + 7, abs=1e-3)  # A, space, word

@@ -18,6 +18,7 @@ painted, with a warning.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -63,6 +64,7 @@ class Host(Protocol):
     def cascaded(self, el: Element) -> dict[str, str]: ...
     def walk(self, el: Element, state, depth: int = 0) -> None: ...
     def count(self, kind: str, n: int = 1) -> None: ...
+    def drop_since(self, first: int) -> None: ...
 
 
 class PatternResolver:
@@ -123,41 +125,39 @@ class PatternResolver:
         pts = np.concatenate(region) @ inv[:2, :2].T + inv[:2, 2]
         (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
         tx, ty, tw, th = tiles.tile
-        i0, i1 = math.floor((x0 - tx) / tw), math.ceil((x1 - tx) / tw)
-        j0, j1 = math.floor((y0 - ty) / th), math.ceil((y1 - ty) / th)
-        if (i1 - i0) * (j1 - j0) > self.max_tiles:
+        with np.errstate(all="ignore"):
+            fi0, fi1 = np.floor((x0 - tx) / tw), np.ceil((x1 - tx) / tw)
+            fj0, fj1 = np.floor((y0 - ty) / th), np.ceil((y1 - ty) / th)
+            count = (fi1 - fi0) * (fj1 - fj0)  # a float: a tiny tile may give inf
+        if not np.isfinite(count) or count > self.max_tiles:
             self.host.count("pattern_tiles")
             return False
+        every = (int(fi0), int(fi1), int(fj0), int(fj1))
+        i0, j0 = every[0], every[2]
         host = self.host
         inherited = {k: v for k, v in host.cascaded(tiles.content).items() if k in INHERITED}
         children = [c for c in tiles.content if is_svg_tag(c.tag)]
+        walk = functools.partial(self._walk_tiles, tiles, children, inherited, state)
         self._open.add(id(tiles.content))
         try:
             first = len(host.builder.paths)
-            clip = tiles.clip_tiles and self._walk_tiles(
-                tiles, children, inherited, state, None, (i0, j0)
-            )
-            if clip and self._spills(tiles, first, (i0, j0)):
-                del host.builder.paths[first:]  # again, each tile clipped to its rectangle
-                self._walk_tiles(tiles, children, inherited, state, tile_clip, (i0, i1, j0, j1))
-            else:
-                self._walk_tiles(
-                    tiles,
-                    children,
-                    inherited,
-                    state,
-                    None,
-                    (i0, i1, j0, j1),
-                    skip=(i0, j0) if clip else None,
-                )
+            if not tiles.clip_tiles:
+                walk(None, every)
+            else:  # the first tile unclipped; a clip per tile only when the content spills
+                walk(None, (i0, i0 + 1, j0, j0 + 1))
+                if self._spills(tiles, first, (i0, j0)):
+                    host.drop_since(first)
+                    walk(tile_clip, every)
+                else:
+                    walk(None, every, skip=(i0, j0))
         finally:
             self._open.discard(id(tiles.content))
         return True
 
-    def _walk_tiles(self, tiles, children, inherited, state, tile_clip, span, skip=None) -> bool:
-        """Walk the content of the tiles ``span`` (i0, i1, j0, j1), or of the one tile
-        (i, j); each in its own clipped group when ``tile_clip`` is given."""
-        i0, i1, j0, j1 = span if len(span) == 4 else (span[0], span[0] + 1, span[1], span[1] + 1)
+    def _walk_tiles(self, tiles, children, inherited, state, tile_clip, span, skip=None) -> None:
+        """Walk the content of the tiles ``span`` = (i0, i1, j0, j1) but ``skip``; each
+        in its own clipped group when ``tile_clip`` is given."""
+        i0, i1, j0, j1 = span
         tx, ty, tw, th = tiles.tile
         for j in range(j0, j1):
             for i in range(i0, i1):
@@ -176,7 +176,6 @@ class PatternResolver:
                 )
                 for child in children:
                     self.host.walk(child, tile_state, 1)
-        return True
 
     def _spills(self, tiles: Tiles, first: int, index: tuple[int, int]) -> bool:
         """Whether the paths drawn from ``first`` on (tile ``index``), strokes
