@@ -25,6 +25,7 @@ from ..scene import ClipPath
 from .build import PathSpec, SceneBuilder
 from .geometry import parse_transform
 from .gradient import href_of, parse_url
+from .pathdata import rect_contour
 from .source import is_svg_tag, local_name
 
 #: Shapes that may be the children of a clipPath.
@@ -178,15 +179,7 @@ class ClipResolver:
     def rect(self, box: tuple[float, float, float, float], ctm: np.ndarray, clip: int = -1) -> int:
         """A viewport clip: the rectangle ``box`` (x, y, w, h) in the space of ``ctm``,
         intersected with clip ``clip`` when >= 0."""
-        x, y, w, h = box
-        corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
-        corners = corners @ ctm[:2, :2].T + ctm[:2, 2]
-        ring = np.concatenate([corners, corners[:1]])
-        pts = [ring[0]]
-        for a, b in zip(ring[:-1], ring[1:], strict=True):
-            pts += [a + (b - a) / 3, a + 2 * (b - a) / 3, b]
-        contour = np.array(pts[:-1])  # closed: 4 segments, 12 points
-        return self.paths([([contour], [True], False)], clip)
+        return self.paths([([rect_contour(box, ctm)], [True], False)], clip)
 
     def paths(self, shapes: list[tuple[list[np.ndarray], list[bool], bool]], clip: int = -1) -> int:
         """A clip that is the union of ``shapes`` (canvas contours, closed flags,

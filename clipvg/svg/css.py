@@ -15,7 +15,7 @@ STYLED = frozenset(
     "stroke-linejoin stroke-miterlimit stroke-dasharray stroke-dashoffset display visibility "
     "color clip-path clip-rule mask filter stop-color stop-opacity marker-start marker-mid paint-order "
     "marker-end marker overflow font-size transform font-family font-weight font-style "
-    "text-anchor letter-spacing word-spacing writing-mode direction".split()
+    "text-anchor letter-spacing word-spacing writing-mode direction background-color".split()
 )
 #: Properties a child takes from its parent unless it sets them (CSS inheritance).
 INHERITED = (

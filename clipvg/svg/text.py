@@ -306,7 +306,9 @@ class TextLayouter:
                         )
                     )
                 advance = pos.x_advance * scale
-                cells.append((gx, gy - font.ascent * scale, gx + advance, gy - font.descent * scale))
+                cells.append(
+                    (gx, gy - font.ascent * scale, gx + advance, gy - font.descent * scale)
+                )
                 pen_x += advance
                 pen_y -= pos.y_advance * scale
             pen_x += letter + (word if text[c] in (" ", "\u00a0") else 0.0)

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import ClipvgError
 from ..fonts import system_fonts
 from ..scene import PathInfo, Scene
-from .build import SceneBuilder
+from .build import PathSpec, SceneBuilder
 from .clip import CLIP_ALL, ClipResolver
 from .css import INHERITED, element_style, match_rules, stylesheet
 from .geometry import (
@@ -36,7 +36,7 @@ from .gradient import GradientResolver, href_of, parse_url
 from .limits import SvgLimits, limit_error
 from .paint import parse_color, parse_opacity
 from .painted import Outline, paint_outlines, paint_text, text_clip_shapes
-from .pathdata import exact_bounds, path_contours, shape_d
+from .pathdata import exact_bounds, path_contours, rect_contour, shape_d
 from .pattern import PatternResolver
 from .source import SVG_NS, is_svg_tag, local_name
 from .text import TextLayouter
@@ -166,6 +166,7 @@ class Walker:
     def __init__(self, root: Element, label: str, limits: SvgLimits, vw: float, vh: float) -> None:
         self.label = label
         self.limits = limits
+        self.root = root
         self.sheet = stylesheet(root, label, limits)
         self.by_id: dict[str, Element] = {}
         for el in root.iter():  # the first of duplicated ids wins (as in resvg, browsers)
@@ -590,4 +591,11 @@ def scene_from_walk(
             "max_canvas_side",
             limits.max_canvas_side,
         )
+    style = walk.style(walk.root)
+    background = parse_color(
+        style.get("background-color", "transparent"), style.get("color", "black")
+    )
+    if background is not None and background[3] > 0:  # the root's CSS background: a path under all
+        contour = rect_contour((0.0, 0.0, width, height), np.eye(3))
+        walk.builder.paths.insert(0, PathSpec([contour], [True], background, 1.0, False))
     return walk.finish(width, height)
