@@ -193,9 +193,13 @@ class FontLibrary:
 
     def __init__(self, roots: Sequence[str | os.PathLike] = FONT_DIRS) -> None:
         self._files = list(font_files(roots))
+        self._by_stem: dict[str, list[Path]] = {}  # "notosans" -> NotoSans-*.ttf
+        for p in self._files:
+            self._by_stem.setdefault(p.stem.split("-")[0].lower(), []).append(p)
         self._faces: dict[Path, Face | None] = {}
         self._fonts: dict[Path, Font] = {}
-        self._scanned = False
+        self._by_family: dict[str, list[Face]] | None = None
+        self._found: dict[str, list[Face]] = {}  # family key -> its faces (cached)
 
     def _face(self, path: Path) -> Face | None:
         if path not in self._faces:
@@ -207,14 +211,20 @@ class FontLibrary:
         key = family.replace(" ", "").lower()
         if not key:
             return []
-        quick = [p for p in self._files if p.stem.split("-")[0].lower() == key]
+        if key in self._found:
+            return list(self._found[key])
+        quick = self._by_stem.get(key, [])
         found = [f for p in quick if (f := self._face(p)) and _key(f.family) == key]
-        if found or self._scanned:
-            return found or [f for f in self._faces.values() if f and _key(f.family) == key]
-        for p in self._files:
-            self._face(p)
-        self._scanned = True
-        return [f for f in self._faces.values() if f and _key(f.family) == key]
+        if found:
+            self._found[key] = found
+            return list(found)
+        if self._by_family is None:  # every file's name table, once
+            self._by_family = {}
+            for p in self._files:
+                if (face := self._face(p)) is not None:
+                    self._by_family.setdefault(_key(face.family), []).append(face)
+        self._found[key] = self._by_family.get(key, [])
+        return list(self._found[key])
 
     def match(
         self, families: Sequence[str], weight: int = 400, italic: bool = False
@@ -237,14 +247,12 @@ class FontLibrary:
         return self.load(self._face(path) or Face(path, path.stem, 400, False))
 
     def covering(self, char: str, weight: int = 400, italic: bool = False) -> Font | None:
-        """The fallback font if it has ``char``, else the first scanned one that does."""
+        """The fallback font if it has ``char``, else the first font already loaded that
+        does (no font is loaded for it, so a character no font has costs little)."""
         first = self.fallback(weight, italic)
         if first.has(char):
             return first
-        for face in self._faces.values():
-            if face is not None and self.load(face).has(char):
-                return self.load(face)
-        return None
+        return next((f for f in self._fonts.values() if f.has(char)), None)
 
     def load(self, face: Face) -> Font:
         font = self._fonts.get(face.path)

@@ -40,7 +40,9 @@ def _param(case):
     reason = FAILS.get(case.id)
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
     if not NOTO and "<text" in case.svg.read_text(errors="replace"):
-        marks = [pytest.mark.skip(reason="Noto Sans is not installed (apt-get install fonts-noto-core)")]
+        marks = [
+            pytest.mark.skip(reason="Noto Sans is not installed (apt-get install fonts-noto-core)")
+        ]
     return pytest.param(case, id=case.id, marks=marks)
 
 

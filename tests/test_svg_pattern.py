@@ -207,3 +207,20 @@ def test_a_vanishing_tile_is_refused_not_overflowed():
     )
     with pytest.warns(UserWarning, match="max_pattern_tiles"):
         assert parse_svg_string(doc(body)).num_paths == 0
+
+
+def test_nested_patterns_share_one_tile_budget():
+    chain = "".join(
+        f'<pattern id="p{i}" patternUnits="userSpaceOnUse" width="2" height="2">'
+        f'<rect width="1" height="1" fill="url(#p{i + 1}) green"/></pattern>'
+        for i in range(6)
+    )
+    body = f'{chain}<rect width="20" height="20" fill="url(#p0)"/>'
+    with pytest.warns(UserWarning, match="max_pattern_tiles"):
+        scene = parse_svg_string(doc(body), limits=SvgLimits(max_pattern_tiles=150))
+    # 100 outer tiles, each ending, 5 patterns deeper, in one fallback-green rect
+    assert 0 < scene.num_paths < 100  # the budget ran out on the way down
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = parse_svg_string(doc(body), limits=SvgLimits(max_pattern_tiles=1000))
+    assert full.num_paths == 100 and len(full.clips) == 1 + 100 * 5  # the rect, each inner paint

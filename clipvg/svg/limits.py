@@ -26,9 +26,10 @@ class SvgLimits:
         max_style_matches: most (element, rule) comparisons made applying ``<style>``.
         max_attributes: most attributes in the file (counted as ``=`` signs before
             parsing; the XML parser takes ~10 us for each).
-        max_pattern_tiles: most tiles one pattern paint may repeat over one shape
-            (each tile's content becomes paths; a tiny tile over a huge shape is not
-            painted, with a warning).
+        max_pattern_tiles: most pattern tiles in the whole file, every pattern paint
+            (nested ones too) counting its tiles, at least one (each tile's content
+            becomes paths; a paint that would pass the limit, such as a tiny tile over
+            a huge shape, is not painted, with a warning).
 
     Every character of ``<text>`` counts as an element against ``max_elements``,
     every glyph as a path and its outline's segments as segments.

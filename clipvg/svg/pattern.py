@@ -12,7 +12,8 @@ the tile when it spills out of it (``overflow`` other than visible).
 
 What cannot paint falls back to the paint's fallback colour, else none: a missing
 or empty tile, objectBoundingBox on an empty box, a pattern used inside its own
-content. More tiles than ``SvgLimits.max_pattern_tiles`` over one shape: not
+content. Tiles are counted over the whole file (nested patterns multiply them):
+a paint that would take the count past ``SvgLimits.max_pattern_tiles`` is not
 painted, with a warning.
 """
 
@@ -73,6 +74,7 @@ class PatternResolver:
     def __init__(self, host: Host, max_tiles: int) -> None:
         self.host = host
         self.max_tiles = max_tiles
+        self.used = 0  # tiles drawn so far, all pattern paints of the file together
         self._open: set[int] = set()
 
     def tiles(
@@ -120,7 +122,7 @@ class PatternResolver:
         """Walk the tile content over ``region`` (canvas contours the caller clips
         to): every tile whose rectangle meets the region's box, under ``state``
         (its group is the clipped one). ``tile_clip(box, matrix)`` makes a tile's
-        clip. False (and nothing drawn) when over ``max_tiles``."""
+        clip. False (and nothing drawn) when the file's tiles would pass ``max_tiles``."""
         inv = np.linalg.inv(tiles.matrix)
         pts = np.concatenate(region) @ inv[:2, :2].T + inv[:2, 2]
         (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
@@ -129,9 +131,10 @@ class PatternResolver:
             fi0, fi1 = np.floor((x0 - tx) / tw), np.ceil((x1 - tx) / tw)
             fj0, fj1 = np.floor((y0 - ty) / th), np.ceil((y1 - ty) / th)
             count = (fi1 - fi0) * (fj1 - fj0)  # a float: a tiny tile may give inf
-        if not np.isfinite(count) or count > self.max_tiles:
+        if not np.isfinite(count) or self.used + max(count, 1) > self.max_tiles:
             self.host.count("pattern_tiles")
             return False
+        self.used += max(int(count), 1)  # a paint costs a clip even with no tile
         every = (int(fi0), int(fi1), int(fj0), int(fj1))
         i0, j0 = every[0], every[2]
         host = self.host

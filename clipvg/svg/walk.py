@@ -61,8 +61,8 @@ _OTHER_WARNINGS = {
     "use": "skipped {n} <use> element{s} whose target is missing or contains the <use> itself",
     "bad_data": "{n} path{s} had malformed path data; imported up to the first error",
     "href_loop": "{n} gradient href chain{s} loop back on themselves; followed up to the loop",
-    "pattern_tiles": "{n} pattern paint{s} would need more tiles than max_pattern_tiles; not "
-    "painted (pass limits=SvgLimits(max_pattern_tiles=...) to allow more)",
+    "pattern_tiles": "{n} pattern paint{s} would take the file's pattern tiles past "
+    "max_pattern_tiles; not painted (pass limits=SvgLimits(max_pattern_tiles=...) to allow more)",
 }
 
 
