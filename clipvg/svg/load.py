@@ -11,8 +11,9 @@ from ..errors import ClipvgError
 from ..scene import Scene
 from .geometry import canvas_size, viewbox
 from .limits import SvgLimits, limit_error
+from .report import emit_warnings
 from .source import decompress, parse_xml, read_source
-from .walk import State, Walker, emit_warnings, scene_from_walk
+from .walk import State, Walker, scene_from_walk
 
 
 def scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:

@@ -24,7 +24,7 @@ from .gradient import GradientResolver, Paint, parse_url
 from .paint import parse_color, parse_opacity
 from .pattern import PatternResolver, Tiles, is_pattern
 from .stroke import StrokeStyle, stroke_first, stroke_style
-from .text import Unsupported
+from .text import TextLayouter, Unsupported
 
 _CAPS = ("butt", "round", "square")
 _JOINS = ("miter", "round", "bevel")
@@ -40,13 +40,26 @@ class Outline:
 
 
 class Host(Protocol):
+    """What painting needs from the tree walk (:class:`~.walk.Walker`)."""
+
     by_id: dict[str, Element]
+    parent: dict[int, Element]
     builder: SceneBuilder
     gradients: GradientResolver
     patterns: PatternResolver
     clips: ClipResolver
+    texts: TextLayouter
+    extents: list[tuple[int, list[np.ndarray], list[bool]]]
+    tile_paths: list[tuple[int, int]]
     vw: float
     vh: float
+
+    def style(self, el: Element) -> dict[str, str]: ...
+    def cascaded(self, el: Element) -> dict[str, str]: ...
+    def count(self, kind: str, n: int = 1) -> None: ...
+    def check_paths(self, more: int = 1) -> None: ...
+    def to_canvas(self, local: list[np.ndarray], matrix: np.ndarray) -> list[np.ndarray]: ...
+    def drop_since(self, first: int) -> None: ...
 
 
 def paint_outlines(
@@ -210,7 +223,13 @@ def stroke_outline(
 
 
 def paint_text(
-    host, el: Element, matrix: np.ndarray, props: dict[str, str], opacity: float, clip_ref, state
+    host: Host,
+    el: Element,
+    matrix: np.ndarray,
+    props: dict[str, str],
+    opacity: float,
+    clip_ref,
+    state,
 ) -> None:
     """A ``<text>`` -> one group (the text's id, opacity and clip) of glyph paths, one
     a glyph, each span with its paint; objectBoundingBox paints use the whole text's
@@ -255,7 +274,7 @@ def paint_text(
         host.builder.group_clip[group] = clip
 
 
-def text_clip_shapes(host, el: Element, matrix: np.ndarray):
+def text_clip_shapes(host: Host, el: Element, matrix: np.ndarray):
     """A ``<text>`` inside a ``<clipPath>`` -> (canvas contours, closed, evenodd) per
     visible glyph, with its span's ``clip-rule``; [] when it cannot be laid out."""
     chain, node = [], el
