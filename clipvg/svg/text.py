@@ -80,9 +80,12 @@ class TextLayouter:
         style_of: an element's declared properties.
         parent_of: an element's parent (for ``xml:space`` on ancestors).
         by_id: the document's elements by id (``<tref>`` targets).
-        fonts: where fonts are looked up.
-        limits: characters count against ``max_elements``.
-        viewport: (w, h) that percentages refer to.
+        fonts: returns the library fonts are looked up in (called when first needed).
+        limits: characters count against ``max_elements`` (all texts together).
+        label: the file's name, for error messages.
+
+    ``substitutions`` collects the families that were not installed and the family
+    drawn instead, for one warning.
     """
 
     def __init__(
