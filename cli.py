@@ -525,7 +525,7 @@ VENV_HINT = (
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        from clipvg.errors import ClipvgError, SettingError
+        from clipvg.errors import ClipvgError, SettingError, without_library_advice
     except ModuleNotFoundError as exc:
         print(f"error: Python package {exc.name!r} not found; {VENV_HINT}", file=sys.stderr)
         return 2
@@ -540,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             code = args.func(args)
     except ClipvgError as exc:
         text = exc.spelled(flag_name) if isinstance(exc, SettingError) else str(exc)
-        print(f"error: {text}", file=sys.stderr)
+        print(f"error: {without_library_advice(text)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file operation the library did not word itself
         where = f"{exc.filename}: " if exc.filename else ""

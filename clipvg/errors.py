@@ -4,6 +4,7 @@ Every public function validates its input and raises :class:`ClipvgError` with a
 message a user can act on; ``cli.py`` turns it into one line on stderr and exit code 2.
 """
 
+import re
 import reprlib
 
 _SHORT = reprlib.Repr()
@@ -16,6 +17,16 @@ def short(value: object) -> str:
     YAML alias bomb's value never is)."""
     text = _SHORT.repr(value)
     return text if len(text) <= 80 else text[:76] + " ..."
+
+
+#: Advice only a library caller can follow (``load_svg(..., limits=SvgLimits(...))``).
+_LIBRARY_ADVICE = re.compile(r";\s*pass limits=SvgLimits\([^)]*\)[^;]*")
+
+
+def without_library_advice(text: str) -> str:
+    """A message as a front end's user sees it: the "pass limits=SvgLimits(...)" advice,
+    meant for library callers, removed (the CLI and the web page cannot pass limits)."""
+    return _LIBRARY_ADVICE.sub("", text)
 
 
 class ClipvgError(Exception):

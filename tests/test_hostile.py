@@ -263,3 +263,20 @@ def test_a_damaged_font_is_one_line(files, capsys, cut):
     (d / "bad.ttf").write_bytes(data[: int(cut * len(data)) if cut < 1 else cut])
     argv = ["text", "Hi", "--font", str(d / "bad.ttf"), "-o", str(d / "t.svg")]
     one_line_error(capsys, argv, "cannot read font")
+
+
+def test_a_limit_error_gives_no_library_advice_on_the_command_line(tmp_path, capsys):
+    """The library says "pass limits=SvgLimits(...)"; a CLI user cannot, so the CLI drops it."""
+    svg = tmp_path / "big-style.svg"
+    rule = "path{fill:red}\n"
+    style = rule * (2 * 1024 * 1024 // len(rule))  # over max_style_bytes (1 MiB)
+    svg.write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+        f'<style>{style}</style><rect width="8" height="8"/></svg>'
+    )
+    with pytest.raises(ClipvgError, match=r"pass limits=SvgLimits\("):
+        clipvg.load_svg(svg)
+    line = one_line_error(
+        capsys, ["render", str(svg), "-o", str(tmp_path / "o.png")], "max_style_bytes"
+    )
+    assert "SvgLimits" not in line and "pass limits" not in line

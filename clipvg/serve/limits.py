@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import ClipvgError, TooLargeError
+from ..errors import ClipvgError, TooLargeError, without_library_advice
 
 #: Most queued jobs of one kind (edits; pictures waiting to be vectorized).
 MAX_QUEUE = 16
@@ -25,8 +25,6 @@ MAX_QUEUE = 16
 CLIP_CONTEXT = 77
 #: Longest prompt accepted at all; a prompt this long is far past CLIP's context.
 MAX_PROMPT_CHARS = 1000
-
-_ADVICE = re.compile(r";\s*pass limits=SvgLimits\([^)]*\)[^;]*")
 
 
 class QueueFull(ClipvgError):
@@ -46,7 +44,7 @@ def error_status(exc: ClipvgError) -> int:
 def public_message(text: str, root: str | Path | None = None) -> str:
     """``text`` as a client may see it: paths under ``root`` shown relative to it, and
     advice meant for library callers ("pass limits=SvgLimits(...)") removed."""
-    text = _ADVICE.sub("", text)
+    text = without_library_advice(text)
     if root is not None:
         text = re.sub(re.escape(str(root).rstrip("/")) + r"/?", "", text)
     return text
