@@ -72,6 +72,7 @@ from .augment import Warps, apply_grid, cat_warps, sample_warps, warp_grid
 from .clip import Encoder, TextFeatureCache, clip_autocast, clip_dtype
 from .config import EditSettings
 from .errors import ClipvgError, Setting, SettingError
+from .freeze import frozen_paths
 from .losses import (
     directional_loss,
     feature_distance,
@@ -289,14 +290,9 @@ class EditSession:
         self._set_editable(is_copy.to(self.device) | self._paths_within(self.initial, touching))
 
     def _freeze(self, ids: list[str]) -> None:
-        """``freeze``: paths with these ids, or inside groups with these ids, stay as they are
-        (region copies of a frozen path are in its groups, so they freeze with it)."""
-        wanted = set(ids)
-        locked = torch.tensor(
-            [p.id in wanted or bool(wanted.intersection(p.groups)) for p in self.initial.info],
-            dtype=torch.bool,
-            device=self.device,
-        )
+        """``freeze``: paths with these ids, or inside groups with these ids or labels, stay
+        as they are (region copies of a frozen path are in its groups, so they freeze with it)."""
+        locked = frozen_paths(self.initial, ids).to(self.device)
         editable = ~locked if self.editable is None else self.editable & ~locked
         if not bool(editable.any()):
             raise SettingError(
