@@ -29,8 +29,8 @@ SOURCE_TREE_MODULES = {
 class SourceTreeFinder(importlib.abc.MetaPathFinder):
     """Finds ``clipvg.<name>`` for the names of :data:`SOURCE_TREE_MODULES` under ``root``.
 
-    It sits at the end of ``sys.meta_path``, so it only answers what the ordinary finders
-    do not find inside the clipvg package (an installed wheel has them there itself).
+    Only a checkout installs it (a wheel has the modules inside the package), at the front
+    of ``sys.meta_path``, so the clipvg that was imported gets these from its own tree.
     Submodules (``clipvg.roi.split``) follow from the package's ``__path__`` as usual.
     """
 
@@ -57,7 +57,9 @@ def _install_source_tree_finder() -> None:
     if not any((here.parent / p).is_file() for p in SOURCE_TREE_MODULES.values()):
         return
     if not any(isinstance(f, SourceTreeFinder) for f in sys.meta_path):
-        sys.meta_path.append(SourceTreeFinder(here.parent))
+        # First: an editable install of another checkout (a git worktree's shared venv)
+        # maps clipvg.roi to *its* roi/; this checkout's clipvg must get its own.
+        sys.meta_path.insert(0, SourceTreeFinder(here.parent))
 
 
 _install_source_tree_finder()
