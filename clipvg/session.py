@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from clipvg.roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
-from clipvg.roi.band import edge_band, points_in_band
+from clipvg.roi.band import edge_band, pad_like, points_in_band
 from clipvg.roi.split import (
     allowed_mask,
     is_region_copy,
@@ -289,13 +289,13 @@ class EditSession:
         # A flat fill cannot fade at the region's edge: a copy whose colour changed
         # would show the region as a rectangle, and so would a path inside that reaches
         # the band along the edge (the feather width and the pixel past it). Those keep
-        # their colour; and every curve that runs in a band twice as wide keeps its
-        # points (a curve moved there shows as a jump too). The rest may change.
+        # their colour, the curves that run in the band keep their points, and no other
+        # edited curve may move into it (a curve moved there shows as a jump too).
         if self.hold_edges:
             band = edge_band(self.region, self._radius + 1)
             self._held = is_copy.to(self.device) | paths_overlapping(self.initial, band) & within
-            wide = edge_band(self.region, 2 * (self._radius + 1))
-            self._held_points = points_in_band(self.initial, editable, wide, self._scale)
+            self._held_points = points_in_band(self.initial, editable, band, self._scale)
+            self._allowed = self._allowed & ~pad_like(band, self._allowed)
         self._set_editable(editable)
 
     def _freeze(self, ids: list[str]) -> None:

@@ -3,7 +3,8 @@
 A flat fill cannot fade: a path that changes colour, or moves, right at the region's
 edge makes a visible jump against the untouched pixels outside. The edit session holds
 the paths that reach this band (their colour) and the curves that run in it (their
-control points); see :class:`clipvg.session.EditSession` (``hold_edges``).
+control points), and keeps every other edited curve out of it; see
+:class:`clipvg.session.EditSession` (``hold_edges``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def edge_band(region: torch.Tensor, width: int) -> torch.Tensor:
         return grown[0, 0] > 0
 
     return inside & near(~inside) | ~inside & near(inside)
+
+
+def pad_like(mask: torch.Tensor, padded: torch.Tensor) -> torch.Tensor:
+    """(H, W) bool ``mask`` padded with False to the size of ``padded`` (H + 2r, W + 2r),
+    the layout of :func:`roi.split.allowed_mask`."""
+    r = (padded.shape[0] - mask.shape[0]) // 2
+    return F.pad(mask.float()[None, None], (r,) * 4)[0, 0] > 0
 
 
 def points_in_band(

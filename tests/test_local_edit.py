@@ -385,8 +385,9 @@ def mosaic(n: int = 12, cell: float = 6.0) -> clipvg.Scene:
 
 def test_edit_only_on_many_small_paths_leaves_no_seam():
     """On a mosaic (pitt's many small paths in miniature), the paths that reach the band
-    along the box's edge keep their colour and the curves there keep their points;
-    before, those paths changed colour and moved, and the box showed as a rectangle."""
+    along the box's edge keep their colour, the curves there keep their points and no
+    other curve moves into it; before, those paths changed colour and moved, and the box
+    showed as a rectangle."""
     from clipvg.metrics import box_seam
 
     box = (15.0, 15.0, 40.0, 40.0)  # crosses cells: copies, and cells wholly inside
