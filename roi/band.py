@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from .split import segment_index, segments_leaving
+from .split import segment_index, segment_reach, segments_leaving
 
 if TYPE_CHECKING:
     from clipvg.scene import Scene
@@ -54,7 +54,7 @@ def points_in_band(
     scene: Scene, paths: torch.Tensor, band: torch.Tensor, scale: tuple[float, float]
 ) -> torch.Tensor:
     """(P,) bool: the control points of every cubic segment of ``paths`` whose curve
-    runs over a pixel of ``band``.
+    runs over a pixel of ``band`` (a stroked one: whose stroke reaches it).
 
     Args:
         paths: (N,) bool.
@@ -64,7 +64,8 @@ def points_in_band(
     seg = segment_index(scene, paths)
     pad = 4  # samples just past the canvas (a curve on the canvas border) are not in it
     outside_band = F.pad((~band).float()[None, None], (pad,) * 4, value=1.0)[0, 0] > 0
-    meets = segments_leaving(scene.points, seg, outside_band, scale, pad)
+    reach = segment_reach(scene, seg, scale)
+    meets = segments_leaving(scene.points, seg, outside_band, scale, pad, margin=reach)
     out = torch.zeros(scene.points.shape[0], dtype=torch.bool, device=scene.points.device)
     out[seg[meets].flatten()] = True
     return out
