@@ -164,12 +164,14 @@ def test_edit_only_copies_survive_resume_and_re_edit(tmp_path):
 
 @pytest.mark.parametrize("kind", ["polygon", "mask"])
 def test_edit_only_polygon_and_mask_regions(tiny, tmp_path, kind):
+    # the region leaves the left box (x 8.25 to 32.25) more than the band along its
+    # edge (feather + 1 px): a path that comes closer keeps its colour (no seam)
     scene = two_boxes(64)
     if kind == "polygon":
-        roi = {"polygon": "2,2 34,2 34,60 2,60", "prompt": "red"}
+        roi = {"polygon": "2,2 36,2 36,60 2,60", "prompt": "red"}
     else:
         m = Image.new("L", (64, 64), 0)
-        m.paste(255, (2, 2, 34, 60))
+        m.paste(255, (2, 2, 36, 60))
         m.save(tmp_path / "mask.png")
         roi = {"mask": str(tmp_path / "mask.png"), "prompt": "red"}
     s = EditSession(scene, settings(rois=[roi], edit_only=True, color_lr=0.05), tiny)
