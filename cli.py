@@ -70,6 +70,7 @@ def _add_edit_parser(sub) -> None:
         "edit an SVG (or a vectorized image) toward a text prompt with CLIP",
         """clipvg edit examples/landscape.svg --prompt "an autumn landscape" --lock shape -o out/autumn
 clipvg edit examples/landscape.svg --prompt "a landscape" --roi 40 120 80 90 "a red brick house" --edit-only -o out/house
+clipvg edit examples/landscape.svg --prompt "a snowy landscape" --freeze house,sun -o out/snowy
 clipvg edit --resume out/autumn --iters 300""",
     )
     p.add_argument("input", nargs="?", help="input SVG or raster image (not needed with --resume)")

@@ -45,6 +45,16 @@ def parse_rounds(text: str) -> list[int]:
         ) from None
 
 
+def parse_ids(text: str) -> list[str]:
+    """``--freeze a,b``: comma-separated path or group ids (or inkscape:label names)."""
+    ids = [v.strip() for v in text.split(",")]
+    if not all(ids):
+        raise argparse.ArgumentTypeError(
+            f"--freeze takes comma-separated path or group ids, got {text!r}"
+        )
+    return ids
+
+
 class RegionAction(argparse.Action):
     """Collects --roi / --roi-polygon / --roi-mask / --roi-image in command-line order."""
 
@@ -182,6 +192,14 @@ def add_edit_options(p) -> None:
         action="store_const",
         const=True,
         help="change nothing outside the extra ROIs (+ --feather); paths crossing them get clipped copies",
+    )
+    loc.add_argument(
+        "--freeze",
+        type=parse_ids,
+        action="extend",
+        metavar="ID[,ID...]",
+        help="leave these paths or groups exactly as they are: SVG ids or inkscape:label "
+        "names, e.g. house or round-2 (repeatable; the web page's locked layers)",
     )
     loc.add_argument(
         "--preserve-background",

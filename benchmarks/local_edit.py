@@ -187,31 +187,37 @@ def seam_table(args: argparse.Namespace) -> None:
         "| edited paths' change now | seconds |"
     )
     print("|---|---|---|---|---|---|---|")
-    from clipvg.roi.split import is_region_copy
 
     for path, box in edit_only_cases(args):
         row = []
         t = time.perf_counter()
         for hold in (False, True):
-            s = edit_only_session(path, box, n, hold_edges=hold)
-            with torch.no_grad():
-                a = clipvg.render(s.scene)
-                b = clipvg.render(s.initial)
-                # where the paths edited in place show: the initial render without them differs
-                copy = torch.tensor([is_region_copy(p.id) for p in s.initial.info])
-                own = s.editable.cpu() & ~copy
-                rest = clipvg.render(s.initial.subset((~own).nonzero().flatten()))
-                shows = (b - rest).abs().amax(-1) > 1 / 255
-            q = a.shape[1] / s.scene.width
-            px = tuple(v * q for v in box)
-            depth = max(round(s.settings.feather * q), 1)
-            change = float((a - b).abs()[shows].mean()) * 255
-            row.append((box_seam(a, b, px, depth), change))
+            row.append(seam_and_change(edit_only_session(path, box, n, hold_edges=hold), box))
         print(
             f"| {path.name} | {' '.join(f'{v:g}' for v in box)} | {row[0][0]:.2f} "
             f"| {row[1][0]:.2f} | {row[0][1]:.2f} | {row[1][1]:.2f} "
-            f"| {time.perf_counter() - t:.0f} |"
+            f"| {time.perf_counter() - t:.0f} |",
+            flush=True,
         )
+
+
+def seam_and_change(s: EditSession, box: tuple[float, ...]) -> tuple[float, float]:
+    """(the seam along ``box``, the mean change where the paths edited in place show)."""
+    from clipvg.roi.split import is_region_copy
+
+    with torch.no_grad():
+        a = clipvg.render(s.scene)
+        b = clipvg.render(s.initial)
+        # where the paths edited in place show: the initial render without them differs
+        copy = torch.tensor([is_region_copy(p.id) for p in s.initial.info])
+        own = s.editable.cpu() & ~copy
+        rest = clipvg.render(s.initial.subset((~own).nonzero().flatten()))
+        shows = (b - rest).abs().amax(-1) > 1 / 255
+    q = a.shape[1] / s.scene.width
+    px = tuple(v * q for v in box)
+    depth = max(round(s.settings.feather * q), 1)
+    change = float((a - b).abs()[shows].mean()) * 255
+    return box_seam(a, b, px, depth), change
 
 
 def edit_only_table(args: argparse.Namespace) -> None:

@@ -59,6 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from clipvg.roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
+from clipvg.roi.band import edge_band, pad_like, points_in_band
 from clipvg.roi.split import (
     allowed_mask,
     is_region_copy,
@@ -73,6 +74,7 @@ from .augment import Warps, apply_grid, cat_warps, sample_warps, warp_grid
 from .clip import Encoder, TextFeatureCache, clip_autocast, clip_dtype
 from .config import EditSettings
 from .errors import ClipvgError, Setting, SettingError
+from .freeze import frozen_paths
 from .losses import (
     directional_loss,
     feature_distance,
@@ -235,6 +237,7 @@ class EditSession:
         self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
         self.editable: torch.Tensor | None = None
         self._held: torch.Tensor | None = None  # edit-only copies whose paint stays
+        self._held_points: torch.Tensor | None = None  # (P,) their points at the edge
         self._allowed: torch.Tensor | None = None
         if s.edit_only:  # EditSettings checked that there are extra ROIs
             self._confine(extra, hw)
@@ -282,22 +285,24 @@ class EditSession:
         else:
             is_copy = torch.tensor([is_region_copy(p.id) for p in self.initial.info])
         touching = paths_overlapping(self.initial, self.region)
+        within = self._paths_within(self.initial, touching)
+        editable = is_copy.to(self.device) | within
         # A flat fill cannot fade at the region's edge: a copy whose colour changed
-        # would show the region as a rectangle. Copies keep their colour (their shape may
-        # still move within the allowed pixels, over their own original).
+        # would show the region as a rectangle, and so would a path inside that reaches
+        # the band along the edge (the feather width and the pixel past it). Those keep
+        # their colour, the curves that run in the band keep their points, and no other
+        # edited curve may move into it (a curve moved there shows as a jump too).
         if self.hold_edges:
-            self._held = is_copy.to(self.device)
-        self._set_editable(is_copy.to(self.device) | self._paths_within(self.initial, touching))
+            band = edge_band(self.region, self._radius + 1)
+            self._held = is_copy.to(self.device) | paths_overlapping(self.initial, band) & within
+            self._held_points = points_in_band(self.initial, editable, band, self._scale)
+            self._allowed = self._allowed & ~pad_like(band, self._allowed)
+        self._set_editable(editable)
 
     def _freeze(self, ids: list[str]) -> None:
-        """``freeze``: paths with these ids, or inside groups with these ids, stay as they are
-        (region copies of a frozen path are in its groups, so they freeze with it)."""
-        wanted = set(ids)
-        locked = torch.tensor(
-            [p.id in wanted or bool(wanted.intersection(p.groups)) for p in self.initial.info],
-            dtype=torch.bool,
-            device=self.device,
-        )
+        """``freeze``: paths with these ids, or inside groups with these ids or labels, stay
+        as they are (region copies of a frozen path are in its groups, so they freeze with it)."""
+        locked = frozen_paths(self.initial, ids).to(self.device)
         editable = ~locked if self.editable is None else self.editable & ~locked
         if not bool(editable.any()):
             raise SettingError(
@@ -313,6 +318,7 @@ class EditSession:
             paint = self.scene.frozen_masks(editable & ~self._held)
             n = len(self._frozen) - 4  # scene.parameters(): shape, then the 4 paint tensors
             self._frozen[n:] = [a | b for a, b in zip(self._frozen[n:], paint[n:])]
+            self._frozen[0] = self._frozen[0] | self._held_points.to(self._frozen[0].device)
         self._frozen_values = [
             p.detach()[m].clone() for p, m in zip(self.initial.parameters(), self._frozen)
         ]

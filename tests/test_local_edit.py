@@ -164,12 +164,14 @@ def test_edit_only_copies_survive_resume_and_re_edit(tmp_path):
 
 @pytest.mark.parametrize("kind", ["polygon", "mask"])
 def test_edit_only_polygon_and_mask_regions(tiny, tmp_path, kind):
+    # the region leaves the left box (x 8.25 to 32.25) more than the band along its
+    # edge (feather + 1 px): a path that comes closer keeps its colour (no seam)
     scene = two_boxes(64)
     if kind == "polygon":
-        roi = {"polygon": "2,2 34,2 34,60 2,60", "prompt": "red"}
+        roi = {"polygon": "2,2 36,2 36,60 2,60", "prompt": "red"}
     else:
         m = Image.new("L", (64, 64), 0)
-        m.paste(255, (2, 2, 34, 60))
+        m.paste(255, (2, 2, 36, 60))
         m.save(tmp_path / "mask.png")
         roi = {"mask": str(tmp_path / "mask.png"), "prompt": "red"}
     s = EditSession(scene, settings(rois=[roi], edit_only=True, color_lr=0.05), tiny)
@@ -356,3 +358,69 @@ def test_edit_only_leaves_no_seam_at_the_box_edge():
         house[hold] = float((s.scene.colors[wall] - s.initial.colors[wall]).detach().abs().sum())
     assert seams[False] > 5 and seams[True] < 1, seams
     assert house[True] > 0.1 and house[True] > 0.5 * house[False], house
+
+
+def test_edge_band_is_two_sided_and_skips_the_image_border():
+    from clipvg.roi.band import edge_band
+
+    region = torch.zeros(10, 12)
+    region[:6, 3:9] = 1  # touches the top border: no edge there
+    band = edge_band(region, 1)
+    rows, cols = band.nonzero().T
+    assert band[5, 3:9].all() and band[6, 3:9].all()  # the bottom edge, both sides
+    assert band[:6, 2].all() and band[:6, 3].all() and band[:6, 8].all() and band[:6, 9].all()
+    assert not band[0, 4:8].any() and not band[2:4, 4:8].any()  # border and inside stay out
+    assert int(rows.max()) == 6 and int(cols.min()) == 2 and int(cols.max()) == 9
+
+
+def mosaic(n: int = 12, cell: float = 6.0) -> clipvg.Scene:
+    """An n x n grid of flat squares of varied colours: a vectorized photo in miniature."""
+    from encoders import square
+
+    g = torch.Generator().manual_seed(0)
+    cells = [(i * cell, j * cell) for j in range(n) for i in range(n)]
+    colors = [[*torch.rand(3, generator=g).tolist(), 1.0] for _ in cells]
+    return clipvg.Scene.from_paths(
+        n * cell, n * cell, [[square(x, y, cell)] for x, y in cells], colors
+    )
+
+
+def test_edit_only_on_many_small_paths_leaves_no_seam():
+    """On a mosaic (pitt's many small paths in miniature), the paths that reach the band
+    along the box's edge keep their colour, the curves there keep their points and no
+    other curve moves into it; before, those paths changed colour and moved, and the box
+    showed as a rectangle."""
+    from clipvg.metrics import box_seam
+
+    box = (15.0, 15.0, 40.0, 40.0)  # crosses cells: copies, and cells wholly inside
+    st = settings(
+        rois=[dict(zip("xywh", box, strict=True), prompt="red")],
+        edit_only=True,
+        iters=6,
+        color_lr=0.05,
+        shape_lr=0.5,
+    )
+    seams, inner = {}, {}
+    for hold in (False, True):
+        s = EditSession(mosaic(), st, MeanColorEncoder(), hold_edges=hold)
+        for _ in range(6):
+            s.step()
+        with torch.no_grad():
+            a, b = clipvg.render(s.scene), clipvg.render(s.initial)
+        q = a.shape[1] / s.scene.width
+        seams[hold] = box_seam(a, b, tuple(v * q for v in box), max(round(st.feather * q), 1))
+        # a cell well inside the box, away from the band, changes all the same
+        mid = [
+            i
+            for i in range(s.scene.num_paths)
+            if s.initial.path_contours(i)[0][0].tolist() == [30.0, 30.0]
+        ]
+        inner[hold] = float(
+            (s.scene.colors[mid[0]] - s.initial.colors[mid[0]]).detach().abs().sum()
+        )
+        if hold:
+            held = s._held_points
+            assert bool(held.any())
+            assert torch.equal(s.scene.points.detach()[held], s.initial.points[held])
+    assert seams[False] > 5 and seams[True] < 1, seams
+    assert inner[True] > 0.05 and inner[True] > 0.5 * inner[False], inner

@@ -264,10 +264,16 @@ def test_a_reload_during_an_edit_restores_it(open_page, server):
     wait_until(lambda: other.locator("#prompt").input_value() == "a bronze statue", what="open")
     assert other.locator("#regions input[type=text]").input_value() == "a golden face"
     other.click("#stop")
-    # The stop from the reopened page reaches the run; the page that follows it says so.
-    # (Known: the reopened page itself may go back to "No edit running." once the run
-    # stops, under load; the first page is the one that follows the job's events.)
-    wait_until(lambda: "stopped" in line.text_content(), timeout=60, what="the stop")
+    # the reopened page says so itself, and keeps saying it (no earlier opening of this
+    # page, such as the one its start made from the last run shown, writes over it)
+    other_line = other.locator("#job-line")
+    wait_until(lambda: "stopped · iteration" in other_line.text_content(), timeout=60, what="stop")
+    wait_until(lambda: "stopped" in line.text_content(), timeout=60, what="the first page")
+    stopped = f'#runs li[data-edit="{jid}"] .st'
+    wait_until(lambda: other.locator(stopped).text_content().startswith("stopped"), what="list")
+    other.wait_for_timeout(1500)
+    assert "stopped · iteration" in other_line.text_content()
+    assert other.locator("#stop").is_disabled() and other.locator("#continue").is_enabled()
 
 
 def test_no_horizontal_scroll_and_start_in_view(open_page, server):

@@ -145,3 +145,70 @@ def test_candidates_side_by_side_with_their_scores(open_page, server, grouped):
     # the region drawing still works beside them
     drag_box(page, 0.1, 0.1, 0.4, 0.4)
     assert page.locator("#overlay rect.shape").count() == 1
+
+
+# An illustration's own groups: an id with an Inkscape layer name, a layer known only by
+# its inkscape:label (no id), a nested group, and an empty group (nothing to list).
+LAYERED_SVG = """<svg xmlns="http://www.w3.org/2000/svg"
+ xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" width="120" height="90">
+<g id="layer1" inkscape:label="Sky" inkscape:groupmode="layer">
+  <rect width="120" height="45" fill="#88bbee"/></g>
+<g inkscape:label="Ground" inkscape:groupmode="layer">
+  <rect y="45" width="120" height="45" fill="#557733"/>
+  <g id="house"><rect x="20" y="30" width="30" height="30" fill="#cc4422"/>
+    <rect x="30" y="45" width="8" height="15" fill="#442211"/></g></g>
+<g id="empty"/>
+</svg>"""
+
+
+def _group(svg: str, marker: str) -> str:
+    """The text of the <g> that ``marker`` (an attribute) opens, up to its first </g>."""
+    return svg.split(marker, 1)[1].split("</g>", 1)[0]
+
+
+def test_an_illustrations_groups_are_layers_by_id_and_inkscape_label(open_page, server, tmp_path):
+    import urllib.request
+
+    src = tmp_path / "layered.svg"
+    src.write_text(LAYERED_SVG, encoding="utf-8")
+    page = open_page(server)
+    open_picture(page, src)
+    layers = page.locator("#layers li[data-layer]")
+    keys = [layers.nth(i).get_attribute("data-layer") for i in range(layers.count())]
+    assert keys == ["layer1", "Ground", "house"]  # the empty group is not listed
+    names = [layers.nth(i).locator(".name").text_content() for i in range(3)]
+    assert names == ["Sky", "Ground", "house"]
+    assert "2 paths" in layers.nth(2).text_content() and "3 paths" in layers.nth(1).text_content()
+    page.locator('#layers li[data-layer="layer1"] .show input').uncheck()
+    page.locator('#layers li[data-layer="house"] .lock input').check()
+    page.fill("#prompt", "a watercolor painting")
+    page.fill("#iters", "3")
+    page.click("#advanced-box summary")
+    page.fill("#color_lr", "0.2")
+    page.click("#start")
+    jid = edit_id(page)
+    wait_until(lambda: "done" in page.locator("#job-line").text_content(), what="the edit")
+    status = get_json(f"{server}/api/edits/{jid}")
+    assert status["request"]["freeze"] == ["layer1", "house"]
+
+    def text(url):
+        with urllib.request.urlopen(url) as r:
+            return r.read().decode()
+
+    before = text(f"{server}/api/scenes/{status['scene']}/svg")
+    after = text(f"{server}/api/edits/{jid}/svg")
+    for marker in ('id="layer1"', 'id="house"'):
+        assert _group(before, marker) == _group(after, marker), marker  # left as they were
+    assert _group(before, 'inkscape:label="Ground"') != _group(after, 'inkscape:label="Ground"')
+    # a layer known only by its label locks by that label
+    page.locator('#layers li[data-layer="layer1"] .show input').check()
+    page.locator('#layers li[data-layer="house"] .lock input').uncheck()
+    page.locator('#layers li[data-layer="Ground"] .lock input').check()
+    page.click("#start")
+    wait_until(lambda: edit_id(page) != jid, what="a second edit")
+    second = edit_id(page)
+    wait_until(lambda: "done" in page.locator("#job-line").text_content(), what="the edit")
+    assert get_json(f"{server}/api/edits/{second}")["request"]["freeze"] == ["Ground"]
+    after = text(f"{server}/api/edits/{second}/svg")
+    assert _group(before, 'inkscape:label="Ground"') == _group(after, 'inkscape:label="Ground"')
+    assert _group(before, 'id="layer1"') != _group(after, 'id="layer1"')

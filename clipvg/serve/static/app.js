@@ -112,6 +112,12 @@ const estimateSoon = debounce(() => runs.estimate(startReason() === null ? editB
 function changed() { updateButtons(); estimateSoon(); }
 
 // ---- scenes -------------------------------------------------------------------------
+// Each picture or run the page opens takes a ticket. An opening that a later one has
+// overtaken (a reload reopening the last run while the user opens another, say) stops
+// at its next await instead of writing its older state over the page's.
+let ticket = 0;
+const current = (t) => t === ticket;
+
 async function createScene(form, name) {
   clearAt("drop");
   const el = $("scene-status"), t0 = performance.now();
@@ -124,7 +130,7 @@ async function createScene(form, name) {
       info = await api("GET", `/api/scenes/${info.id}`);
     }
     if (info.status === "failed") throw new Error(info.error);
-    await showScene(info, null);
+    if (!(await showScene(info, null))) return;
     setHash("scene", info.id);
     history.reset();
   } catch (err) {
@@ -134,7 +140,8 @@ async function createScene(form, name) {
 }
 
 // Show a scene; `draft` (a snapshot) fills the form, else the saved draft of this scene.
-async function showScene(info, draft) {
+// False when a later opening overtook this one (see `ticket`).
+async function showScene(info, draft, t = ++ticket) {
   runs.close();
   state.scene = info; state.job = null; state.history = []; state.chosen = null;
   const notes = info.notes ? ` (${info.notes.join("; ")})` : "";
@@ -148,10 +155,12 @@ async function showScene(info, draft) {
   if (saved) restoreQuiet(saved);
   else { state.regions.splice(0); state.layers = { hidden: [], locked: [] }; regions.render(); regions.draw(); }
   const svg = await view.setBefore(`/api/scenes/${info.id}/svg`, `/api/scenes/${info.id}/png`);
+  if (!current(t)) return false;
   layers.set(svg ? layersOf(svg) : []);
   regions.draw(); runs.plot(); runs.downloads(); changed();
   $("job-line").textContent = "No edit running."; $("job-line").dataset.iteration = 0;
   runs.refresh();
+  return true;
 }
 
 function restoreQuiet(s) {
@@ -198,8 +207,14 @@ function clearServerMessages() {
 }
 
 async function stopEdit() {
-  if (!state.job) return;
-  try { runs.show(await api("POST", `/api/edits/${state.job.id}/stop`, {})); } catch (err) { showAt("start", inPageWords(err.message)); }
+  const j = state.job;
+  if (!j) return;
+  try {
+    const s = await api("POST", `/api/edits/${j.id}/stop`, {});
+    // the answer says "running" (it stops after its iteration): never over a "stopped"
+    // that the job's events brought first
+    if (state.job === j && !["stopped", "done", "failed"].includes(j.status)) runs.show(s);
+  } catch (err) { showAt("start", inPageWords(err.message)); }
 }
 
 async function continueEdit() {
@@ -214,8 +229,10 @@ async function continueEdit() {
 
 // Reopen a run: its picture, prompt, regions, settings and layers; follow it if it runs.
 async function openRun(id) {
+  const t = ++ticket;
   try {
     const job = await api("GET", `/api/edits/${id}`);
+    if (!current(t)) return;
     const req = job.request;
     const draft = {
       prompt: req.prompt || "",
@@ -223,8 +240,10 @@ async function openRun(id) {
       settings: Object.fromEntries(SETTINGS.map((s) => [s.key, req[s.key]]).filter(([, v]) => v !== undefined)),
       layers: { hidden: [], locked: [...(req.freeze || [])] },
     };
-    if (job.scene) await showScene(await api("GET", `/api/scenes/${job.scene}`), draft);
-    else toast("This run's picture is not one of the page's scenes; its settings are shown without it.");
+    if (job.scene) {
+      const info = await api("GET", `/api/scenes/${job.scene}`);
+      if (!current(t) || !(await showScene(info, draft, t))) return;
+    } else toast("This run's picture is not one of the page's scenes; its settings are shown without it.");
     $("random-weights").checked = !!req.random_weights;
     history.reset(); saveDraft();
     setHash("edit", id);
@@ -234,6 +253,7 @@ async function openRun(id) {
     else {
       runs.show(job);
       const rec = await api("GET", `/api/edits/${id}/run.json`).catch(() => null);
+      if (!current(t)) return;
       state.history = (rec && rec.history) || []; runs.plot();
       if (job.iteration > 0 || job.resumable) {
         const base = state.chosen === null ? `/api/edits/${id}` : `/api/edits/${id}/candidates/${state.chosen}`;
@@ -282,8 +302,9 @@ async function reopen() {
   if (m && m[1] === "edit") return openRun(m[2]);
   if (m && m[1] === "scene") {
     try {
-      await showScene(await api("GET", `/api/scenes/${m[2]}`), null);
-      setHash("scene", m[2]); history.reset();
+      if (await showScene(await api("GET", `/api/scenes/${m[2]}`), null)) {
+        setHash("scene", m[2]); history.reset();
+      }
       return;
     } catch (err) { history_replace("#"); }
   }

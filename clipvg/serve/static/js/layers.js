@@ -1,12 +1,13 @@
-// The layers panel: the SVG's groups (the vectorizer's round-N), each shown or hidden and
-// locked or not. Hidden and locked layers go to the edit as `freeze` (left as they are).
+// The layers panel: the SVG's groups (the vectorizer's round-N, an illustration's <g id>
+// or Inkscape layers by their inkscape:label), each shown or hidden and locked or not.
+// Hidden and locked layers go to the edit as `freeze` (left as they are).
 
 const $ = (id) => document.getElementById(id);
 
 export class Layers {
   constructor(state, hooks) {
     this.state = state; this.hooks = hooks;
-    this.items = []; // [{id, depth, paths}]
+    this.items = []; // [{id (the freeze key), name, group (its id), depth, paths}]
   }
 
   set(items) { this.items = items; this.render(); }
@@ -42,9 +43,10 @@ export class Layers {
       li.style.paddingLeft = `${4 + l.depth * 14}px`;
       const hidden = st.hidden.includes(l.id), locked = st.locked.includes(l.id);
       li.classList.toggle("off", hidden);
-      const eye = checkbox(!hidden, "show", `show layer ${l.id}`, (v) => this.toggle("hidden", l.id, !v));
-      const lock = checkbox(locked, "lock", `lock layer ${l.id} from editing`, (v) => this.toggle("locked", l.id, v));
-      const name = document.createElement("span"); name.className = "name"; name.textContent = l.id;
+      const eye = checkbox(!hidden, "show", `show layer ${l.name}`, (v) => this.toggle("hidden", l.id, !v));
+      const lock = checkbox(locked, "lock", `lock layer ${l.name} from editing`, (v) => this.toggle("locked", l.id, v));
+      const name = document.createElement("span"); name.className = "name"; name.textContent = l.name;
+      name.title = l.group && l.group !== l.name ? `group id ${l.group}` : "";
       const n = document.createElement("span"); n.className = "count"; n.textContent = `${l.paths} paths`;
       li.append(eye, lock, name, n);
       ul.appendChild(li);

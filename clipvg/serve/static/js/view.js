@@ -220,26 +220,34 @@ export function isTyping(el) {
   return el && (el.tagName === "INPUT" && !["checkbox", "range", "button", "file"].includes(el.type) || el.tagName === "TEXTAREA" || el.tagName === "SELECT");
 }
 
-// `svg` with the groups whose ids are in `hidden` not displayed.
+const INKSCAPE = "http://www.inkscape.org/namespaces/inkscape";
+
+// A group's layer key: its id, else its inkscape:label (Inkscape's layer name; such a
+// group often has no id). The edit's `freeze` takes either.
+export function layerKey(g) { return g.id || g.getAttributeNS(INKSCAPE, "label") || ""; }
+
+// `svg` with the groups whose layer keys are in `hidden` not displayed.
 export function withHidden(svg, hidden) {
   if (!hidden.length) return svg;
   const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
-  for (const id of hidden) {
-    const el = doc.getElementById(id);
-    if (el) el.setAttribute("display", "none");
+  for (const g of doc.getElementsByTagName("g")) {
+    if (hidden.includes(layerKey(g))) g.setAttribute("display", "none");
   }
   return new XMLSerializer().serializeToString(doc);
 }
 
-// The layers of an SVG: every <g id>, nested, with the number of paths in it.
+// The layers of an SVG: every <g> with an id or an inkscape:label and paths in it,
+// nested, with its name (the label where there is one) and the number of paths.
 export function layersOf(svg) {
   const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
   const out = [];
   const walk = (el, depth) => {
     for (const child of el.children) {
       if (child.tagName !== "g") continue;
-      if (child.id) {
-        out.push({ id: child.id, depth, paths: child.querySelectorAll("path").length });
+      const key = layerKey(child), paths = child.getElementsByTagName("path").length;
+      if (key && paths) {
+        const label = child.getAttributeNS(INKSCAPE, "label");
+        out.push({ id: key, name: label || key, group: child.id, depth, paths });
         walk(child, depth + 1);
       } else walk(child, depth);
     }
