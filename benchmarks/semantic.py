@@ -42,7 +42,7 @@ from clipvg.clip import TextFeatureCache, load_clip  # noqa: E402
 from clipvg.edit import package_versions  # noqa: E402
 from clipvg.toy.edits import (  # noqa: E402
     EditCase,
-    direction_floor,
+    fixed_floor,
     recolour_case,
     regions_case,
     reshape_case,
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     grid = [p for p in plan(args.patches, args.quick) if not args.only or args.only in p[0]]
     for k, (group, case, floor) in enumerate(grid):
         iters = ITERS[case.use]
-        with direction_floor(floor):
+        with fixed_floor(floor):
             rec = run_case(case, encoder, out / f"edit-{k:03d}", iters=iters, texts=texts)
         rec["group"] = group
         rows.append(rec)

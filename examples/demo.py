@@ -23,7 +23,7 @@ import cli  # noqa: E402
 from clipvg.clip import weights_cached  # noqa: E402
 
 #: The toy edits: (folder, case builder arguments, prompt words for the message).
-#: The directional loss's floor for the toy edits (clipvg.toy.edits.direction_floor).
+#: The directional loss's floor for the toy edits (clipvg.toy.edits.fixed_floor).
 TOY_FLOOR = 0.5
 #: 3x the default learning rates: at the defaults the toy edits need more than 100 iterations.
 TOY_LRS = {"color_lr": 0.03, "shape_lr": 0.6}
@@ -73,7 +73,7 @@ def toy_demo(out: Path, args: argparse.Namespace) -> int:
     from clipvg.clip import load_clip
     from clipvg.render import render
     from clipvg.svg import load_svg
-    from clipvg.toy.edits import CANVAS, direction_floor, recolour_case, reshape_case, run_case
+    from clipvg.toy.edits import CANVAS, fixed_floor, recolour_case, reshape_case, run_case
     from clipvg.toy.model import TOY_MODEL, vocabulary
 
     print(
@@ -95,7 +95,7 @@ def toy_demo(out: Path, args: argparse.Namespace) -> int:
             f"demo: {case.source_prompt!r} -> {case.prompt!r} (lock {case.settings['lock'][0]})...",
             flush=True,
         )
-        with direction_floor(TOY_FLOOR):
+        with fixed_floor(TOY_FLOOR):
             result = run_case(case, encoder, out / folder, iters=args.toy_iters[use])
         with torch.no_grad():
             before = render(load_svg(out / folder / "input.svg"), CANVAS, CANVAS)

@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from clipvg.clip import load_clip
-from clipvg.toy.edits import direction_floor, recolour_case, reshape_case, run_case
+from clipvg.toy.edits import fixed_floor, recolour_case, reshape_case, run_case
 from clipvg.toy.model import TOY_MODEL
 
 FLOOR = 0.5  # at the default floor (0.01) the toy's edits stall (benchmarks/semantic.py)
@@ -33,7 +33,7 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_toy_edit_does_what_the_prompt_says(toy, tmp_path, name):
     case, iters = CASES[name]
-    with direction_floor(FLOOR):
+    with fixed_floor(FLOOR):
         result = run_case(case, toy, tmp_path, iters=iters)
     assert result["success"], result
     assert result["guide_after"] > result["guide_before"]

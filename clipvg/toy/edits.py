@@ -17,8 +17,9 @@ The three uses:
   both objects right and no pixel outside the boxes (grown by the feather) changed.
 
 ``picture`` cases start from a PNG of the scene, vectorized by the editor.
-:func:`direction_floor` runs edits with another floor of the directional loss (an
-ablation: at the library's 0.01 the toy's edits stall after a tiny change).
+:func:`fixed_floor` runs edits with an absolute floor of the directional loss instead
+of the library's relative one (an ablation: at the old absolute 0.01 the toy's edits
+stall after a tiny change; see :mod:`clipvg.losses`).
 """
 
 from __future__ import annotations
@@ -263,8 +264,9 @@ def write_input(case: EditCase, folder: Path) -> Path:
 
 
 @contextmanager
-def direction_floor(floor: float | None) -> Iterator[None]:
-    """Run edits with ``directional_loss(..., floor=floor)`` (None: as the library has it).
+def fixed_floor(floor: float | None) -> Iterator[None]:
+    """Run edits with ``directional_loss(..., floor=floor)``, an absolute floor (None:
+    the library's relative floor).
 
     An ablation only: the floor is not a setting, so the loss function is swapped in
     every loaded clipvg module that imported it, and put back afterwards.
