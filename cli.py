@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from cli_options import (
+from clipvg.cli_options import (
     add_alias,
     add_clip_args,
     add_detail_region_arg,
@@ -390,7 +390,7 @@ clipvg vectorize examples/pair.jpg --preset fast --detail-region 0 0 256 256 -o 
 def cmd_vectorize(args: argparse.Namespace) -> None:
     from clipvg.io import check_output, require_file
     from clipvg.svg import save_svg
-    from vectorize.pipeline import vectorize_image
+    from clipvg.vectorize.pipeline import vectorize_image
 
     require_file(args.input, "input image")
     check_output(args.output, [args.input], args.overwrite)

@@ -359,7 +359,7 @@ def run_worker(manifest: Path, results: Path) -> None:
 
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
-    import cli
+    from clipvg import cli
 
     # CPU time, not wall time: the machine may be shared, and a wait is not a hang.
     signal.signal(signal.SIGPROF, _alarm)

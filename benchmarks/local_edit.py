@@ -45,7 +45,7 @@ import clipvg  # noqa: E402
 from clipvg.config import EditSettings  # noqa: E402
 from clipvg.edit import EditSession, package_versions, run_edit  # noqa: E402
 from clipvg.metrics import background_psnr, box_seam  # noqa: E402
-from roi import box_mask  # noqa: E402
+from clipvg.roi import box_mask  # noqa: E402
 
 
 def main() -> None:
@@ -187,7 +187,7 @@ def seam_table(args: argparse.Namespace) -> None:
         "| edited paths' change now | seconds |"
     )
     print("|---|---|---|---|---|---|---|")
-    from roi.split import is_region_copy
+    from clipvg.roi.split import is_region_copy
 
     for path, box in edit_only_cases(args):
         row = []

@@ -137,11 +137,17 @@ def noise_check(svg: str, target: np.ndarray, seed: int = 0) -> tuple[float, flo
 def worker(root: str, name: str, preset: str, threads: int, out: str) -> None:
     """Vectorize one sample with the code under ``root``; print seconds as JSON."""
     sys.path.insert(0, root)
+    import importlib
     import warnings
 
-    import clipvg  # noqa: F401  (imported before the clock starts, as in any session)
+    import clipvg  # (imported before the clock starts, as in any session)
     from clipvg.svg import scene_to_svg_string
-    from vectorize.pipeline import vectorize_image
+
+    # A baseline tree from before the namespacing (clipvg.SourceTreeFinder) has the
+    # vectorizer only as the top-level package ``vectorize``.
+    namespaced = hasattr(clipvg, "SOURCE_TREE_MODULES")
+    pipeline = "clipvg.vectorize.pipeline" if namespaced else "vectorize.pipeline"
+    vectorize_image = importlib.import_module(pipeline).vectorize_image
 
     warnings.simplefilter("ignore")
     torch.set_num_threads(max(1, threads))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
+from clipvg.roi.region import CROP_RATIO, PATCH_WEIGHT, PATCHES, ROI_WEIGHT
 
 from .errors import ClipvgError, Setting, SettingError, short
 from .io import require_file

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from roi import ROI, build_rois
+from clipvg.roi import ROI, build_rois
 
 from .clip import Encoder, TextFeatureCache, resolve_device
 from .config import EditSettings
@@ -101,7 +101,7 @@ def load_input(settings: EditSettings, progress: bool = False) -> tuple[Scene, f
         raise
     except Exception:
         raise ClipvgError(f"cannot read {path} as an image") from None
-    from vectorize import vectorize_image
+    from clipvg.vectorize import vectorize_image
 
     options = {k: v for k, v in settings.vectorize.items() if v is not None}
     scene = vectorize_image(str(p), seed=settings.seed, progress=progress, **options)
@@ -115,7 +115,7 @@ def scaled_rois(rois: list[dict[str, Any]], scale: float) -> list[dict[str, Any]
     """
     if scale == 1.0:
         return rois
-    from roi import parse_polygon
+    from clipvg.roi import parse_polygon
 
     out = []
     for i, r in enumerate(rois, start=1):

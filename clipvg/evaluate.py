@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from roi import build_rois, union_mask
+from clipvg.roi import build_rois, union_mask
 
 from .clip import Encoder, TextFeatureCache
 from .errors import Setting, SettingError

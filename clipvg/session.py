@@ -58,8 +58,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
-from roi.split import (
+from clipvg.roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
+from clipvg.roi.split import (
     allowed_mask,
     is_region_copy,
     region_outline,

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cli  # noqa: E402
+from clipvg import cli  # noqa: E402
 from clipvg.clip import weights_cached  # noqa: E402
 
 #: The toy edits: (folder, case builder arguments, prompt words for the message).

@@ -113,7 +113,7 @@ def test_bad_rows_name_their_number(inputs, tmp_path, rows, defaults, message):
 
 
 def test_cli_rejects_missing_input_before_any_work(inputs, tmp_path, capsys):
-    import cli
+    from clipvg import cli
 
     jobs = write_yaml(inputs / "jobs-missing.yaml", [{"input": "a.svg"}, {"input": "gone.png"}])
     out = tmp_path / "out"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cli
+from clipvg import cli
 from clipvg.text import find_font
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect x="2" y="2" width="8" height="8" fill="#f00"/></svg>'

@@ -9,8 +9,8 @@ import argparse
 import pytest
 from encoders import two_boxes
 
-import cli
 import clipvg
+from clipvg import cli
 from clipvg.errors import ClipvgError
 from clipvg.text import find_font
 

@@ -201,7 +201,7 @@ def cli_tiny(monkeypatch, tiny):
     from clipvg import encoders
 
     monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: tiny)
-    import cli
+    from clipvg import cli
 
     return cli
 
@@ -341,7 +341,7 @@ def test_first_iteration_compares_identical_warps():
 
 
 def test_a_run_refused_during_setup_leaves_no_folder(tmp_path, capsys):
-    import cli
+    from clipvg import cli
 
     src = tmp_path / "in.svg"
     src.write_text(
@@ -468,7 +468,7 @@ def test_cli_summary_line(cli_tiny, svg_input, tmp_path, capsys, iters, words):
 def test_cli_same_seed_same_losses_and_resume_continues_exactly(
     tiny_model_name, svg_input, tmp_path, capsys
 ):
-    import cli
+    from clipvg import cli
 
     args = [
         "edit",

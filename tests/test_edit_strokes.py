@@ -10,8 +10,8 @@ from shapes import circle, rect
 from clipvg.config import EditSettings
 from clipvg.edit import EditSession, scene_from_state, scene_state
 from clipvg.render import render
+from clipvg.roi.split import split_partial
 from clipvg.scene import JOIN_ROUND, PAINT_FLAT, PAINT_NONE, Gradients, Scene
-from roi.split import split_partial
 
 SHAPE = ("points", "stroke_widths")
 
@@ -146,7 +146,7 @@ def test_split_gives_stroked_and_gradient_copies_a_region_clip_and_own_gradient(
 
 @pytest.mark.parametrize("closed", [True, False])
 def test_segment_index_handles_open_contours(closed):
-    from roi.split import segment_index
+    from clipvg.roi.split import segment_index
 
     pts = line((0, 0), (10, 10)) if not closed else rect(0, 0, 5, 5)
     scene = Scene.from_paths(16, 16, [[pts]], [[0, 0, 0, 1]], closed=[[closed]])

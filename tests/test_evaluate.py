@@ -85,7 +85,7 @@ def test_metric_functions():
 
 
 def test_cli_evaluate_json_and_table(pair, tmp_path, monkeypatch, capsys):
-    import cli
+    from clipvg import cli
 
     tiny = tiny_clip()
     monkeypatch.setattr(clip_mod, "load_clip", lambda *a, **k: tiny)

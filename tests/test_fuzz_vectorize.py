@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from clipvg.errors import ClipvgError
 from clipvg.svg import parse_svg_string, scene_to_svg_string
-from vectorize.pipeline import vectorize_image
-from vectorize.segment import oversegment, ward_levels
+from clipvg.vectorize.pipeline import vectorize_image
+from clipvg.vectorize.segment import oversegment, ward_levels
 
 FUZZ = settings(
     derandomize=True,

@@ -8,8 +8,8 @@ import pytest
 from encoders import two_boxes
 from PIL import Image
 
-import cli
 import clipvg
+from clipvg import cli
 from clipvg.config import EditSettings, load_yaml
 from clipvg.errors import ClipvgError, short
 from clipvg.io import to_8bit
@@ -141,7 +141,7 @@ def test_an_svg_with_nothing_to_edit_is_refused_up_front(tmp_path, capsys, body)
 
 
 def test_16_bit_and_float_pictures_keep_their_range(tmp_path):
-    from vectorize.image_io import load_image
+    from clipvg.vectorize.image_io import load_image
 
     a = np.zeros((8, 8), np.uint16)
     a[:, 4:] = 60000

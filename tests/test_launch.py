@@ -46,7 +46,7 @@ def test_layers_later_wins_vectorize_merges_and_unknowns_name_the_source():
 
 
 def test_rules_are_worded_by_setting_name_and_spelled_by_the_front_end():
-    import cli
+    from clipvg import cli
 
     with pytest.raises(SettingError) as err:
         EditSettings(edit_only=True)
@@ -118,8 +118,7 @@ def test_web_runs_honour_the_seed_random_weights_included(svg, tiny_model_name, 
 
 
 def test_batch_resumes_a_run_begun_by_the_cli(svg, tiny, tmp_path, monkeypatch):
-    import cli
-    from clipvg import encoders
+    from clipvg import cli, encoders
     from clipvg.batch import BatchWorker
 
     monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: tiny)
@@ -135,8 +134,7 @@ def test_batch_resumes_a_run_begun_by_the_cli(svg, tiny, tmp_path, monkeypatch):
 
 
 def test_cli_resumes_a_run_begun_by_a_batch_worker(svg, tiny, tmp_path, monkeypatch):
-    import cli
-    from clipvg import encoders
+    from clipvg import cli, encoders
     from clipvg.batch import BatchWorker
 
     monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: tiny)
@@ -152,8 +150,7 @@ def test_cli_resumes_a_run_begun_by_a_batch_worker(svg, tiny, tmp_path, monkeypa
 def test_the_page_resumes_a_run_begun_by_the_cli(svg, tiny, tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    import cli
-    from clipvg import encoders
+    from clipvg import cli, encoders
     from clipvg.serve import create_app
 
     monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: tiny)

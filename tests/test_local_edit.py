@@ -17,8 +17,8 @@ import clipvg
 from clipvg.config import EditSettings
 from clipvg.edit import EditSession, run_edit
 from clipvg.metrics import background_psnr
-from roi import box_mask
-from roi.split import is_region_copy, segments_leaving
+from clipvg.roi import box_mask
+from clipvg.roi.split import is_region_copy, segments_leaving
 
 PITT = Path(__file__).resolve().parents[2] / "shared" / "data" / "svg" / "pitt.svg"
 LANDSCAPE = Path(__file__).resolve().parents[1] / "examples" / "landscape.svg"

@@ -268,7 +268,7 @@ def test_gradients_flow_on_device(device):
 def test_cli_render_writes_png_at_requested_size(tmp_path):
     from PIL import Image
 
-    import cli
+    from clipvg import cli
 
     src = tmp_path / "two.svg"
     src.write_text(
@@ -288,7 +288,7 @@ def test_cli_render_writes_png_at_requested_size(tmp_path):
 
 
 def test_cli_render_refuses_to_overwrite_its_input(tmp_path, capsys):
-    import cli
+    from clipvg import cli
 
     src = tmp_path / "a.svg"
     text = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="4" height="4"/></svg>'
@@ -378,7 +378,7 @@ def test_nonfinite_points_and_too_many_pieces_are_refused():
 
 
 def test_cli_render_huge_canvas_or_width_exits_2(tmp_path, capsys):
-    import cli
+    from clipvg import cli
 
     src = tmp_path / "a.svg"
     src.write_text(

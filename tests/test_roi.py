@@ -3,7 +3,7 @@
 import pytest
 
 from clipvg.errors import ClipvgError
-from roi import ROI, build_rois
+from clipvg.roi import ROI, build_rois
 
 
 def test_whole_image_is_roi_zero_then_extras_in_order():
@@ -54,7 +54,7 @@ from PIL import Image  # noqa: E402
 from tolerance import U32, sum_error  # noqa: E402
 
 from clipvg.render.raster import COVER_EPSILON  # noqa: E402
-from roi import (  # noqa: E402
+from clipvg.roi import (  # noqa: E402
     box_mask,
     feather,
     parse_polygon,
@@ -63,7 +63,7 @@ from roi import (  # noqa: E402
     read_mask,
     roi_mask,
 )
-from roi.mask import mask_bbox  # noqa: E402
+from clipvg.roi.mask import mask_bbox  # noqa: E402
 
 
 @pytest.mark.parametrize(

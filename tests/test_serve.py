@@ -329,7 +329,7 @@ def test_missing_weights_are_reported_with_the_cli_message(tmp_path):
 
 
 def test_cli_serve_refuses_bad_flags(capsys):
-    import cli
+    from clipvg import cli
 
     assert cli.main(["serve", "--max-upload-mb", "0"]) == 2
     assert "--max-upload-mb" in capsys.readouterr().err

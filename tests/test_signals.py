@@ -36,7 +36,7 @@ def cli_tiny(tiny):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(encoders, "load_clip", lambda *a, **k: tiny)
-        import cli
+        from clipvg import cli
 
         yield cli
 
@@ -140,7 +140,7 @@ from clipvg.clip import tiny_config
 d = pathlib.Path(sys.argv[1]); d.mkdir(exist_ok=True)
 (d / "clipvg-test-tiny.json").write_text(json.dumps(tiny_config()))
 open_clip.add_model_config(d)
-import cli
+from clipvg import cli
 sys.exit(cli.main(sys.argv[2:]))
 """
 
@@ -175,7 +175,7 @@ def test_sigterm_to_a_batch_stops_its_rows_and_they_resume_exactly(
     exit 143, summary.csv "interrupted", and a re-run ends on the uninterrupted SVGs."""
     import yaml
 
-    import cli
+    from clipvg import cli
 
     jobs = tmp_path / "jobs.yaml"
     defaults = {"prompt": "green", "iters": 6, "patches": 2, "save_every": 0, "device": "cpu"}

@@ -10,8 +10,8 @@ from encoders import square
 from PIL import Image
 
 import clipvg
-from roi import ROI, box_mask, union_mask
-from roi.split import (
+from clipvg.roi import ROI, box_mask, union_mask
+from clipvg.roi.split import (
     allowed_mask,
     clip_contours,
     is_region_copy,

@@ -64,7 +64,7 @@ def test_unreadable_font(tmp_path):
 
 @needs_font
 def test_cli_text_writes_reimportable_svg(tmp_path, capsys):
-    import cli
+    from clipvg import cli
 
     out = tmp_path / "word.svg"
     assert cli.main(["text", "CLIP", "--font", str(FONT), "-o", str(out)]) == 0

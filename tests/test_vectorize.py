@@ -17,13 +17,13 @@ import torch
 from pictures import png_claiming
 from PIL import Image
 
-import cli
 import clipvg
+from clipvg import cli
 from clipvg.errors import ClipvgError
 from clipvg.svg import scene_to_svg_string
-from vectorize.pipeline import vectorize_image
-from vectorize.segment import oversegment, ward_levels
-from vectorize.trace import fit_contours, trace_mask
+from clipvg.vectorize.pipeline import vectorize_image
+from clipvg.vectorize.segment import oversegment, ward_levels
+from clipvg.vectorize.trace import fit_contours, trace_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,7 +177,7 @@ def test_refinement_lowers_the_error_and_is_deterministic():
 
 def test_borders_move_to_the_subpixel_edge():
     """A pixel column that is 30 % yellow puts the traced edge 0.3 px into it."""
-    from vectorize.edges import place_borders
+    from clipvg.vectorize.edges import place_borders
 
     a, b = np.array([1.0, 0.8, 0.1]), np.array([0.1, 0.2, 0.8])
     image = np.tile(b, (16, 20, 1)).astype(np.float32)
@@ -195,7 +195,7 @@ def test_borders_move_to_the_subpixel_edge():
 
 
 def test_refinement_plan_spends_the_budget():
-    from vectorize.refine import plan, step_cost
+    from clipvg.vectorize.refine import plan, step_cost
 
     assert plan(0, 0.0, 512, 512) == ()
     (only,) = plan(20, 0.0, 512, 512)
@@ -223,7 +223,7 @@ def counted_renders(monkeypatch) -> list[tuple[int, int, int]]:
 
 
 def test_refinement_stops_when_the_gain_flattens_and_skips_the_hidden_base(monkeypatch):
-    from vectorize.refine import Stage, refine, top_path_map
+    from clipvg.vectorize.refine import Stage, refine, top_path_map
 
     im = cv2.GaussianBlur(disk_image(48, 32), (0, 0), 1.0)
     rgb, opaque = im.astype(np.float32) / 255, np.ones(im.shape[:2], bool)
@@ -414,7 +414,7 @@ def test_cli_subprocess_exit_code_and_no_traceback(tmp_path):
 
 def test_noise_aware_refinement_tolerates_moved_points_and_is_deterministic():
     """``sigma`` refines for jittered control points: lower error once points move."""
-    from vectorize.refine import refine
+    from clipvg.vectorize.refine import refine
 
     im = busy_image(48, seed=1)
     rgb = im.astype(np.float32) / 255
@@ -442,7 +442,7 @@ def test_noise_aware_refinement_tolerates_moved_points_and_is_deterministic():
 
 
 def test_robust_option_is_validated(tmp_path, capsys):
-    import cli
+    from clipvg import cli
 
     img = tmp_path / "a.png"
     Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(img)

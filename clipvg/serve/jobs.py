@@ -29,7 +29,7 @@ from ..config import EditSettings
 from ..errors import ClipvgError
 from ..launch import EncoderCache, decide_resume, launch, random_weights, resumable
 from ..run import RUN_RECORD
-from .limits import MAX_QUEUE, check_queue, public_message
+from .limits import MAX_QUEUE, check_queue, next_in_line, public_message
 from .preview import preview_png
 from .scenes import check_id, is_id, new_id
 from .stages import StagedEncoders
@@ -323,11 +323,10 @@ class JobManager:
     def _worker(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if self._closing:
+                job_id = next_in_line(self._cond, self._queue, lambda: self._closing)
+                if job_id is None:
                     return
-                job = self._jobs[self._queue.popleft()]
+                job = self._jobs[job_id]
                 job.status = "running"
                 self._saved.remove(job.id)
             self._emit_status(job)

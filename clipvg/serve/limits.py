@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import deque
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,6 +58,17 @@ def check_queue(length: int, what: str, limit: int = MAX_QUEUE) -> None:
         raise QueueFull(
             f"{length} {what} are already queued (the most is {limit}); try again later"
         )
+
+
+def next_in_line(cond: threading.Condition, queue: deque, closing: Callable[[], bool]):
+    """The next queued item for a worker thread, or None once ``closing()`` (``cond`` is held).
+
+    Blocks on ``cond`` while the queue is empty; the request threads notify it when they
+    append or close.
+    """
+    while not queue and not closing():
+        cond.wait()
+    return None if closing() else queue.popleft()
 
 
 @lru_cache(maxsize=1)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ClipvgError
-from .limits import MAX_QUEUE, check_queue
+from .limits import MAX_QUEUE, check_queue, next_in_line
 
 log = logging.getLogger("clipvg.serve")
-_PRELOAD = ["vectorize", "clipvg.svg", "clipvg.serve.vectorizer"]
+_PRELOAD = ["clipvg.vectorize", "clipvg.svg", "clipvg.serve.vectorizer"]
 
 
 @dataclass
@@ -43,7 +43,7 @@ def vectorize_into(source: str, folder: str, preset: str) -> dict:
     """
     from PIL import Image
 
-    from vectorize import vectorize_image
+    from clipvg.vectorize import vectorize_image
 
     from ..svg import save_svg
     from .preview import preview_png
@@ -132,11 +132,9 @@ class Vectorizer:
     def _worker(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if self._closing:
+                task = self._current = next_in_line(self._cond, self._queue, lambda: self._closing)
+                if task is None:
                     return
-                task = self._current = self._queue.popleft()
             try:
                 result = self._run(task)
             except Exception as exc:  # the process could not start
