@@ -14,12 +14,14 @@ judged every 5 iterations and stops at the first success. Per group the table gi
 - reached: the guide prefers the target prompt over the source prompt afterwards;
 - fooled: reached, yet the judge says no (the adversarial rate).
 
-Groups: the three uses at the defaults (except ``--patches``, see below), a start from
-a picture (PNG -> vectorize -> edit), and ablations on a fixed subset: patches 0 vs 64,
-``--source-features whole|pool|paired``, crop ratio, learning rates, and the
-whole-image prompt alone vs per-region prompts.
+Groups: the three uses at 8 patches and 3x the default learning rates (:data:`LRS`),
+every recolour again at 0 patches (the adversarial rate without augmentation), the
+whole-image prompt alone vs per-region prompts, a start from a picture (PNG ->
+vectorize -> edit), and ablations on a fixed subset: patches 0 vs 64,
+``--source-features whole|paired`` (``pool`` is the default), crop ratio, the default
+learning rates, and the old absolute direction floor (0.01) instead of the relative one.
 
-    PYTHONPATH=. python benchmarks/semantic.py [--patches 8] [--out out/semantic] [--quick]
+    PYTHONPATH=. python benchmarks/semantic.py [--out out/semantic] [--quick] [--only TEXT]
 """
 
 from __future__ import annotations
@@ -101,63 +103,59 @@ REGIONS = [  # (shape, colour, new colour) left and right
     (("circle", "purple", "red"), ("heart", "yellow", "blue")),
 ]
 #: The fixed subset the ablations run on.
-ABLATE_RECOLOUR = [0, 3, 8]
+ABLATE_RECOLOUR = [0, 2, 3]
 ABLATE_RESHAPE = [0, 5]
-ITERS = {"recolour": 60, "reshape": 80, "regions": 60}
-#: ``floor`` of :func:`clipvg.losses.directional_loss` in the "floor 0.5" groups.
-WIDE_FLOOR = 0.5
+ITERS = {"recolour": 40, "reshape": 60, "regions": 40}
+#: The grid's learning rates: 3x the defaults (tuned for ViT-B/32 over 150 iterations),
+#: so that a full recolour (red to blue moves a channel by ~0.8) fits in 40 iterations.
+LRS = {"color_lr": 0.03, "shape_lr": 0.6}
+#: Patches of the main groups (augmentation on; 64 is one ablation, a few edits only).
+PATCHES = 8
+#: The old absolute floor of the directional loss (an ablation).
+OLD_FLOOR = 0.01
 
 
-def plan(patches: int, quick: bool) -> list[tuple[str, EditCase, float | None]]:
-    """(group, case, direction floor or None for the default) for every edit.
+def plan(quick: bool) -> list[tuple[str, EditCase, float | None]]:
+    """(group, case, absolute direction floor or None for the library's) for every edit.
 
-    Sized for about 20 minutes on 2 busy cores: the default-floor groups are a subset of
-    the wide-floor ones (the same first edits of each list).
+    Main groups: every use at ``PATCHES`` patches and ``LRS``; recolour again at 0
+    patches (the adversarial rate without augmentation); then the ablations on a fixed
+    subset. About 20 minutes on 2 busy cores.
     """
     k = 2 if quick else 1  # --quick: every count halved
-    base = {"patches": patches}
+    main = {"patches": PATCHES, **LRS}
     out: list[tuple[str, EditCase, float | None]] = []
-    sizes = {None: (12, 6, 4, 0, 2), WIDE_FLOOR: (16, 8, 6, 2, 2)}
-    for floor, (n_rec, n_res, n_reg, n_whole, n_pic) in sizes.items():
-        tag = "" if floor is None else f", floor {floor:g}"
-        out += [
-            (f"recolour{tag}", recolour_case(*r, **base), floor) for r in RECOLOURS[: n_rec // k]
-        ]
-        out += [(f"reshape{tag}", reshape_case(*r, **base), floor) for r in RESHAPES[: n_res // k]]
-        out += [
-            (f"regions, per-region prompts{tag}", regions_case(*r, **base), floor)
-            for r in REGIONS[: n_reg // k]
-        ]
-        out += [
-            (
-                f"regions, whole-image prompt only{tag}",
-                regions_case(*r, per_region=False, **base),
-                floor,
-            )
-            for r in REGIONS[: n_whole // k]
-        ]
-        for r in RECOLOURS[: n_pic // k]:
-            case = recolour_case(*r, **base)
-            case.picture, case.variant = True, "picture"
-            out.append((f"recolour from a PNG (vectorized){tag}", case, floor))
-    ablations = [  # (label, settings, recolours, reshapes), all at floor 0.5
-        ("patches 8", {"patches": 8}, 2, 0),
-        ("patches 8, source-features whole", {"patches": 8, "source_features": "whole"}, 2, 0),
-        ("patches 8, source-features paired", {"patches": 8, "source_features": "paired"}, 2, 0),
-        ("patches 8, crop-ratio 0.5", {"patches": 8, "crop_ratio": 0.5}, 2, 0),
-        ("patches 64", {"patches": 64}, 1, 0),
-        ("lr x3", {**base, "color_lr": 0.03, "shape_lr": 0.6}, 2, 1),
+    out += [("recolour", recolour_case(*r, **main), None) for r in RECOLOURS[: 24 // k]]
+    out += [
+        ("recolour, patches 0", recolour_case(*r, **{**main, "patches": 0}), None)
+        for r in RECOLOURS[: 24 // k]
     ]
-    for label, settings, n_rec, n_res in ablations:
-        rec = [RECOLOURS[i] for i in ABLATE_RECOLOUR[: max(1, n_rec // k)]]
+    out += [("reshape", reshape_case(*r, **main), None) for r in RESHAPES[: 8 // k]]
+    out += [
+        ("regions, per-region prompts", regions_case(*r, **main), None) for r in REGIONS[: 6 // k]
+    ]
+    out += [
+        ("regions, whole-image prompt only", regions_case(*r, per_region=False, **main), None)
+        for r in REGIONS[: 2 // k]
+    ]
+    for r in RECOLOURS[: 2 // k]:
+        case = recolour_case(*r, **main)
+        case.picture, case.variant = True, "picture"
+        out.append(("recolour from a PNG (vectorized)", case, None))
+    ablations = [  # (label, settings, recolours, reshapes, absolute floor)
+        ("patches 0", {**main, "patches": 0}, 0, 2, None),
+        ("patches 64", {**main, "patches": 64}, 1, 0, None),
+        ("source-features whole", {**main, "source_features": "whole"}, 3, 0, None),
+        ("source-features paired", {**main, "source_features": "paired"}, 3, 0, None),
+        ("crop-ratio 0.5", {**main, "crop_ratio": 0.5}, 3, 0, None),
+        ("default lrs (x1)", {"patches": PATCHES}, 3, 1, None),
+        (f"absolute floor {OLD_FLOOR:g} (old)", main, 3, 1, OLD_FLOOR),
+    ]
+    for label, settings, n_rec, n_res, floor in ablations:
+        rec = [RECOLOURS[i] for i in ABLATE_RECOLOUR[: n_rec // k]]
         res = [RESHAPES[i] for i in ABLATE_RESHAPE[: n_res // k]]
-        out += [
-            (f"recolour, floor 0.5, {label}", recolour_case(*r, **settings), WIDE_FLOOR)
-            for r in rec
-        ]
-        out += [
-            (f"reshape, floor 0.5, {label}", reshape_case(*r, **settings), WIDE_FLOOR) for r in res
-        ]
+        out += [(f"recolour, {label}", recolour_case(*r, **settings), floor) for r in rec]
+        out += [(f"reshape, {label}", reshape_case(*r, **settings), floor) for r in res]
     return out
 
 
@@ -183,7 +181,6 @@ def summarize(rows: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patches", type=int, default=0, help="patches of the main groups")
     ap.add_argument("--out", default="out/semantic")
     ap.add_argument("--quick", action="store_true", help="a few edits per group")
     ap.add_argument("--threads", type=int, default=1)
@@ -193,11 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     encoder = load_clip(TOY_MODEL, device="cpu")
     texts = TextFeatureCache(encoder)
     rows = []
-    grid = [p for p in plan(args.patches, args.quick) if not args.only or args.only in p[0]]
+    grid = [p for p in plan(args.quick) if not args.only or args.only in p[0]]
     for k, (group, case, floor) in enumerate(grid):
         iters = ITERS[case.use]
         with fixed_floor(floor):
@@ -214,14 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t0
     print()
     print(
-        f"clipvg-toy edit grid: {len(rows)} edits in {total / 60:.1f} min on {os.cpu_count()} cores "
-        f"(torch threads {args.threads}, load average {os.getloadavg()[0]:.1f}), {platform.machine()}"
+        f"clipvg-toy edit grid: {len(rows)} edits in {total / 60:.1f} min "
+        f"(CPU time {time.process_time() / 60:.1f} min) on {os.cpu_count()} cores, torch threads "
+        f"{args.threads}, load average {load0:.1f} at the start and {os.getloadavg()[0]:.1f} "
+        f"at the end, {platform.machine()}"
     )
     versions = package_versions()
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(
-        f"main groups: --patches {args.patches}, {ITERS} iterations; everything else at the "
-        "defaults unless the group says (floor: of the directional loss, default 0.01)"
+        f"main groups: --patches {PATCHES}, learning rates {LRS} (3x the defaults), {ITERS} "
+        "iterations; everything else (the relative direction floor too) at the defaults "
+        "unless the group says"
     )
     for line in summarize(rows):
         print(line)

@@ -45,7 +45,9 @@ def test_loss_pays_for_length_below_the_floor_and_only_for_angle_above_it():
         d = torch.nn.functional.normalize(current, dim=-1) - initial
         dot = float(d[0] @ unit)
         expected = 1 - dot / max(0.4, float(d.norm()))
-        assert float(directional_loss(current, initial, shift)) == pytest.approx(expected, abs=SMALL)
+        assert float(directional_loss(current, initial, shift)) == pytest.approx(
+            expected, abs=SMALL
+        )
     small = torch.tensor([[1.0, 0.1, 0.0]])
     assert float(directional_loss(small, initial, shift)) > 0.7  # 0.1 of the way: 1 - 0.1/0.4
     assert float(directional_loss(small, initial, shift, floor=0.01)) < 0.01
