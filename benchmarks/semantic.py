@@ -21,15 +21,17 @@ vectorize -> edit), and ablations on a fixed subset: patches 0 vs 64,
 ``--source-features whole|paired`` (``pool`` is the default), crop ratio, the default
 learning rates, and the old absolute direction floor (0.01) instead of the relative one.
 
-    PYTHONPATH=. python benchmarks/semantic.py [--out out/semantic] [--quick] [--only TEXT]
+    PYTHONPATH=. python benchmarks/semantic.py [--out out/semantic] [--quick] [--only TEXT] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
+import resource
 import sys
 import time
 import warnings
@@ -184,53 +186,81 @@ def summarize(rows: list[dict]) -> list[str]:
     return lines
 
 
+_WORKER: dict = {}
+
+
+def _start_worker(out: Path, threads: int) -> None:
+    """Pool initializer: one encoder and text cache per worker process."""
+    torch.set_num_threads(threads)
+    warnings.simplefilter("ignore")
+    encoder = load_clip(TOY_MODEL, device="cpu")
+    _WORKER.update(encoder=encoder, texts=TextFeatureCache(encoder), out=out)
+
+
+def _run(job: tuple[int, str, EditCase, float | None]) -> tuple[int, dict]:
+    k, group, case, floor = job
+    with fixed_floor(floor):
+        rec = run_case(
+            case,
+            _WORKER["encoder"],
+            _WORKER["out"] / f"edit-{k:03d}",
+            iters=ITERS[case.use],
+            texts=_WORKER["texts"],
+        )
+    rec["group"] = group
+    return k, rec
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out/semantic")
     ap.add_argument("--quick", action="store_true", help="a few edits per group")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    ap.add_argument("--jobs", type=int, default=2, help="edits run at once (processes)")
     ap.add_argument("--only", help="run only groups whose name contains this text")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    warnings.simplefilter("ignore")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
-    encoder = load_clip(TOY_MODEL, device="cpu")
-    texts = TextFeatureCache(encoder)
-    rows = []
     grid = [p for p in plan(args.quick) if not args.only or args.only in p[0]]
-    for k, (group, case, floor) in enumerate(grid):
-        iters = ITERS[case.use]
-        with fixed_floor(floor):
-            rec = run_case(case, encoder, out / f"edit-{k:03d}", iters=iters, texts=texts)
-        rec["group"] = group
-        rows.append(rec)
-        (out / "results.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")  # so far
-        mark = "ok " if rec["success"] else "NO "
-        print(
-            f"[{k + 1:3d}/{len(grid)}] {mark} {group:36s} {case.name:42s} -> {rec['seen']:28s} "
-            f"it {rec['iterations']:3d}  guide {rec['guide_before']:.3f}->{rec['guide_after']:.3f}  {rec['seconds']:.1f} s",
-            flush=True,
-        )
+    jobs = [(k, group, case, floor) for k, (group, case, floor) in enumerate(grid)]
+    rows: dict[int, dict] = {}
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(args.jobs, _start_worker, (out, args.threads)) as pool:
+        for k, rec in pool.imap_unordered(_run, jobs):
+            rows[k] = rec
+            done = [rows[i] for i in sorted(rows)]
+            (out / "results.json").write_text(json.dumps({"rows": done}, indent=1) + "\n")
+            mark = "ok " if rec["success"] else "NO "
+            print(
+                f"[{len(rows):3d}/{len(grid)}] {mark} {rec['group']:36s} {rec['name']:42s} "
+                f"-> {rec['seen']:28s} it {rec['iterations']:3d}  guide "
+                f"{rec['guide_before']:.3f}->{rec['guide_after']:.3f}  {rec['seconds']:.1f} s",
+                flush=True,
+            )
     total = time.perf_counter() - t0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() + children.ru_utime + children.ru_stime
+    ordered = [rows[i] for i in sorted(rows)]
     print()
     print(
-        f"clipvg-toy edit grid: {len(rows)} edits in {total / 60:.1f} min "
-        f"(CPU time {time.process_time() / 60:.1f} min) on {os.cpu_count()} cores, torch threads "
-        f"{args.threads}, load average {load0:.1f} at the start and {os.getloadavg()[0]:.1f} "
-        f"at the end, {platform.machine()}"
+        f"clipvg-toy edit grid: {len(ordered)} edits in {total / 60:.1f} min "
+        f"(CPU time {cpu / 60:.1f} min) on {os.cpu_count()} cores, {args.jobs} processes of "
+        f"{args.threads} torch thread(s), load average {load0:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end, {platform.machine()}"
     )
     versions = package_versions()
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(
-        f"main groups: {GRID_CANVAS} px canvas, --patches {PATCHES}, learning rates {LRS} (3x the defaults), {ITERS} "
-        "iterations; everything else (the relative direction floor too) at the defaults "
-        "unless the group says"
+        f"main groups: {GRID_CANVAS} px canvas, --patches {PATCHES}, learning rates {LRS} "
+        f"(3x the defaults), {ITERS} iterations; everything else (the relative direction "
+        "floor too) at the defaults unless the group says"
     )
-    for line in summarize(rows):
+    for line in summarize(ordered):
         print(line)
-    (out / "results.json").write_text(json.dumps({"rows": rows, "total_s": total}, indent=1) + "\n")
+    (out / "results.json").write_text(
+        json.dumps({"rows": ordered, "total_s": total, "cpu_s": cpu}, indent=1) + "\n"
+    )
     return 0
 
 
