@@ -120,12 +120,12 @@ PATCHES = 8
 OLD_FLOOR = 0.01
 
 
-def plan(quick: bool) -> list[tuple[str, EditCase, float | None]]:
+def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | None]]:
     """(group, case, absolute direction floor or None for the library's) for every edit.
 
     Main groups: every use at ``PATCHES`` patches and ``LRS``; recolour again at 0
     patches (the adversarial rate without augmentation); then the ablations on a fixed
-    subset. About 20 minutes on 2 busy cores.
+    subset. ``part``: ``main``, ``ablations`` or ``all`` of them.
     """
     k = 2 if quick else 1  # --quick: every count halved
     main = {"patches": PATCHES, **LRS}
@@ -147,6 +147,8 @@ def plan(quick: bool) -> list[tuple[str, EditCase, float | None]]:
         case = recolour_case(*r, **main)
         case.picture, case.variant = True, "picture"
         out.append(("recolour from a PNG (vectorized)", case, None))
+    if part == "ablations":
+        out = []
     ablations = [  # (label, settings, recolours, reshapes, absolute floor)
         ("patches 0", {**main, "patches": 0}, 0, 2, None),
         ("patches 64", {**main, "patches": 64}, 1, 0, None),
@@ -156,7 +158,7 @@ def plan(quick: bool) -> list[tuple[str, EditCase, float | None]]:
         ("default lrs (x1)", {"patches": PATCHES}, 2, 1, None),
         (f"absolute floor {OLD_FLOOR:g} (old)", main, 2, 1, OLD_FLOOR),
     ]
-    for label, settings, n_rec, n_res, floor in ablations:
+    for label, settings, n_rec, n_res, floor in ablations if part != "main" else []:
         rec = [RECOLOURS[i] for i in ABLATE_RECOLOUR[: n_rec // k]]
         res = [RESHAPES[i] for i in ABLATE_RESHAPE[: n_res // k]]
         out += [(f"recolour, {label}", recolour_case(*r, **settings), floor) for r in rec]
@@ -218,11 +220,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--jobs", type=int, default=2, help="edits run at once (processes)")
     ap.add_argument("--only", help="run only groups whose name contains this text")
+    ap.add_argument("--part", choices=("all", "main", "ablations"), default="all")
+    ap.add_argument("--table", help="only print the table of a results.json (of a cut-off run too)")
     args = ap.parse_args(argv)
+    if args.table:
+        done = json.loads(Path(args.table).read_text())["rows"]
+        print(f"{len(done)} of {len(plan(args.quick))} edits in {args.table}")
+        print("\n".join(summarize(done)))
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
-    grid = [p for p in plan(args.quick) if not args.only or args.only in p[0]]
+    grid = [p for p in plan(args.quick, args.part) if not args.only or args.only in p[0]]
     jobs = [(k, group, case, floor) for k, (group, case, floor) in enumerate(grid)]
     rows: dict[int, dict] = {}
     ctx = multiprocessing.get_context("fork")
