@@ -8,10 +8,12 @@ Run: ``.venv/bin/python benchmarks/render.py`` (about a minute on 2 cores).
   ``loss = image.mean()`` and gradients on all points and colours.
 - Memory: peak resident memory of a fresh process during forward + backward, minus
   what it held before the first render (scene loaded, torch imported).
-- ``--baseline DIR``: also time the renderer of another checkout (e.g. a ``git worktree``
-  of main), side by side, on the same scenes in the same process.
+- ``--baseline DIR``: also time the renderer of another checkout (e.g. ``git worktree add
+  ../base5ada1be 5ada1be``), on the same scenes in the same process, run by run
+  interleaved after a warm-up; median and range of wall and CPU time and of the per-run
+  ratios, and both peak memories. ``--threads 1`` steadies it on a loaded machine.
 - Strokes: 1,000 stroked open cubic paths (width 3, round joins and caps) against the
-  same paths filled, forward + backward.
+  same paths filled, forward + backward, interleaved the same way.
 """
 
 from __future__ import annotations
@@ -110,20 +112,6 @@ def baseline_render(folder: str):
     return importlib.import_module("clipvg_base.render.api").render
 
 
-def time_pair(scene: Scene, render_fn, repeats: int) -> tuple[float, float]:
-    """Median forward and forward + backward seconds of ``render_fn`` at SIZE."""
-    with torch.no_grad():
-        fwd = median_time(lambda: render_fn(scene, SIZE, SIZE), repeats)
-    params = scene.shape_parameters() + scene.color_parameters()
-
-    def step():
-        for p in params:
-            p.grad = None
-        render_fn(scene, SIZE, SIZE).mean().backward()
-
-    return fwd, median_time(step, repeats)
-
-
 def median_time(fn, repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -148,34 +136,45 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_memory(name: str) -> None:
-    """Child process: print peak RSS growth (MiB) of one forward + backward."""
+def measure_memory(name: str, baseline: str | None) -> None:
+    """Child process: print peak RSS growth (MiB) of one forward + backward, through
+    the renderer of ``baseline`` (a checkout) if given."""
     scene = (
         stroke_scene(1000, SIZE, name == "stroked-1000") if name.endswith("-1000") else load(name)
     )
+    render_fn = baseline_render(baseline) if baseline else clipvg.render
     scene.shape_parameters()
     scene.color_parameters()
     # ru_maxrss survives exec (it would report the parent's peak): reset the mark.
     Path("/proc/self/clear_refs").write_text("5")
     before = _peak_rss_mib()
-    clipvg.render(scene, SIZE, SIZE).mean().backward()
+    render_fn(scene, SIZE, SIZE).mean().backward()
     print(json.dumps({"peak_mib": _peak_rss_mib() - before}))
 
 
-def peak_memory(name: str) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, "--memory-child", name],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+def peak_memory(name: str, baseline: str | None = None, processes: int = 3) -> float:
+    """Peak RSS growth (MiB) of one forward + backward of ``name``: the median over
+    ``processes`` fresh processes (the allocator's arenas vary by some MiB)."""
+    extra = ["--baseline", baseline] if baseline else []
+    peaks = []
+    for _ in range(processes):
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-child", name, *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks.append(json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"])
+    return float(np.median(peaks))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default: torch's own; 1 on a loaded machine)"
+    )
     parser.add_argument("--baseline", help="another checkout whose renderer to time side by side")
     parser.add_argument(
         "--only",
@@ -183,8 +182,10 @@ def main() -> None:
         help="print one table (compare: with --baseline)",
     )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_child:
-        measure_memory(args.memory_child)
+        measure_memory(args.memory_child, args.baseline)
         return
 
     print(
@@ -237,58 +238,97 @@ def fills_tables(args) -> None:
 
 
 def compare_table(args) -> None:
-    """Fill-only scenes through this renderer and the baseline's, interleaved."""
+    """Fill-only scenes through this renderer and the baseline's, interleaved run by
+    run (old, new, then new, old, ...) after one discarded warm-up of each."""
     old = baseline_render(args.baseline)
     print()
-    print(f"## Fills: this checkout against {args.baseline} at 512x512 (median of {args.repeats})")
+    print(
+        f"## Fills: this checkout against {args.baseline} at 512x512, {args.repeats} interleaved "
+        "runs each after a warm-up"
+    )
     print()
     print(
-        "| scene | renderer | forward (s) | forward+backward (s) | new / baseline fwd | fwd+bwd |"
+        "median [min-max]; ratios are medians of the per-run new / baseline ratios; CPU = "
+        "the process's CPU seconds (less sensitive than wall time to other processes' load)"
     )
+    print()
+    print("| scene | pass | baseline wall (s) | new wall (s) | new / baseline wall | CPU |")
     print("|---|---|---|---|---|---|")
     for name in ("pitt", "tajmahal"):
         scene = load(name)
-        rows = {}
-        for label, fn in (
-            ("baseline", old),
-            ("new", clipvg.render),
-            ("baseline", old),
-            ("new", clipvg.render),
-        ):
-            f, b = time_pair(scene, fn, args.repeats)
-            prev = rows.get(label)
-            rows[label] = (f, b) if prev is None else (min(prev[0], f), min(prev[1], b))
-        (bf, bb), (nf, nb) = rows["baseline"], rows["new"]
-        print(f"| {name} | baseline | {bf:.3f} | {bb:.3f} | | |")
-        print(f"| {name} | new | {nf:.3f} | {nb:.3f} | {nf / bf:.2f} | {nb / bb:.2f} |")
+        for label, grad in (("forward", False), ("forward+backward", True)):
+            runs = interleaved(
+                {"baseline": (old, scene), "new": (clipvg.render, scene)}, grad, args.repeats
+            )
+            (bw, bc), (nw, nc) = runs["baseline"].T, runs["new"].T
+            print(
+                f"| {name} | {label} | {_spread(bw, 3)} | {_spread(nw, 3)} | "
+                f"{_spread(nw / bw, 2)} | {_spread(nc / bc, 2)} |"
+            )
+    print()
+    print("| scene | baseline peak fwd+bwd (MiB) | new peak fwd+bwd (MiB) |")
+    print("|---|---|---|")
+    for name in ("pitt", "tajmahal"):
+        base = peak_memory(name, args.baseline)
+        print(f"| {name} | {base:.0f} | {peak_memory(name):.0f} |")
+
+
+def _spread(values: np.ndarray, digits: int) -> str:
+    return f"{np.median(values):.{digits}f} [{values.min():.{digits}f}-{values.max():.{digits}f}]"
+
+
+def interleaved(runs: dict, grad: bool, repeats: int) -> dict:
+    """(repeats, 2) wall and CPU seconds of each ``label: (render_fn, scene)`` in
+    ``runs``, alternating their order run by run, after one discarded warm-up of each."""
+
+    def once(fn, scene) -> tuple[float, float]:
+        for p in scene.shape_parameters() + scene.color_parameters():
+            p.grad = None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if grad:
+            fn(scene, SIZE, SIZE).mean().backward()
+        else:
+            with torch.no_grad():
+                fn(scene, SIZE, SIZE)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    names = list(runs)
+    for label in names:
+        once(*runs[label])
+    times: dict[str, list] = {label: [] for label in names}
+    for i in range(repeats):
+        for label in names if i % 2 == 0 else names[::-1]:
+            times[label].append(once(*runs[label]))
+    return {label: np.array(t) for label, t in times.items()}
 
 
 def strokes_table(args) -> None:
-    """1,000 stroked paths against the same paths filled."""
+    """1,000 stroked paths against the same paths filled, interleaved run by run."""
     print()
     print(
-        f"## Strokes: 1,000 cubic paths at 512x512, width 3, round joins (median of {args.repeats})"
+        f"## Strokes: 1,000 cubic paths at 512x512, width 3, round joins, {args.repeats} "
+        "interleaved runs each after a warm-up: median [min-max]"
     )
     print()
     print(
-        "| paths | forward (s) | forward+backward (s) | peak memory fwd+bwd (MiB) | fwd+bwd / filled |"
+        "| paths | forward wall (s) | forward+backward wall (s) | peak memory fwd+bwd (MiB) "
+        "| fwd+bwd / filled, wall | CPU |"
     )
-    print("|---|---|---|---|---|")
-    filled, stroked = stroke_scene(1000, SIZE, False), stroke_scene(1000, SIZE, True)
-    times = {}
-    for label, scene in (
-        ("filled", filled),
-        ("stroked", stroked),
-        ("filled", filled),
-        ("stroked", stroked),
-    ):
-        f, b = time_pair(scene, clipvg.render, args.repeats)
-        prev = times.get(label)
-        times[label] = (f, b) if prev is None else (min(prev[0], f), min(prev[1], b))
-    for label in ("filled", "stroked"):
-        f, b = times[label]
-        ratio = b / times["filled"][1]
-        print(f"| {label} | {f:.3f} | {b:.3f} | {peak_memory(label + '-1000'):.0f} | {ratio:.2f} |")
+    print("|---|---|---|---|---|---|")
+    runs = {
+        "filled": (clipvg.render, stroke_scene(1000, SIZE, False)),
+        "stroked": (clipvg.render, stroke_scene(1000, SIZE, True)),
+    }
+    fwd = interleaved(runs, False, args.repeats)
+    both = interleaved(runs, True, args.repeats)
+    for label in runs:
+        (fw, _), (bw, bc) = fwd[label].T, both[label].T
+        filled_w, filled_c = both["filled"].T
+        print(
+            f"| {label} | {_spread(fw, 3)} | {_spread(bw, 3)} | "
+            f"{peak_memory(label + '-1000'):.0f} | {_spread(bw / filled_w, 2)} | "
+            f"{_spread(bc / filled_c, 2)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ from clipvg.roi.split import (
     is_region_copy,
     region_outline,
     segment_index,
+    segment_reach,
     segments_leaving,
     split_partial,
 )
@@ -322,11 +323,16 @@ class EditSession:
     def _paths_within(self, scene: Scene, paths: torch.Tensor) -> torch.Tensor:
         """(N,) bool: which of ``paths`` have every curve on allowed pixels."""
         seg = segment_index(scene, paths)
-        bad = segments_leaving(scene.points, seg, self._allowed, self._scale, self._radius)
+        bad = self._leaving(scene, scene.points, seg)
         owner = scene.path_point_index().to(seg.device)[seg[:, 0]]
         out = paths.to(self.device).clone()
         out[owner[bad]] = False
         return out
+
+    def _leaving(self, scene: Scene, points: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        """(S,) bool: segments whose curve or stroke leaves the allowed pixels."""
+        reach = segment_reach(scene, seg, self._scale)
+        return segments_leaving(points, seg, self._allowed, self._scale, self._radius, margin=reach)
 
     def _mask_frozen_grads(self) -> None:
         """Zero the gradients of frozen points and colors (``edit_only``)."""
@@ -372,7 +378,10 @@ class EditSession:
 
     @property
     def exact_paths(self) -> torch.Tensor | None:
-        """(N,) bool paths to write with exact digits (the frozen ones), or None."""
+        """(N,) bool paths to write with exact digits, or None: the frozen ones, and all of
+        them under ``lock shape`` (their points then read back bit-identical)."""
+        if "shape" in self.settings.lock:
+            return torch.ones(self.scene.num_paths, dtype=torch.bool)
         return None if self.editable is None else ~self.editable.cpu()
 
     def _restore_frozen(self) -> None:
@@ -395,7 +404,7 @@ class EditSession:
                     idx = seg.flatten()
                     pts[idx] = valid[idx]
                     break
-                bad = segments_leaving(pts, seg, self._allowed, self._scale, self._radius)
+                bad = self._leaving(self.scene, pts, seg)
                 if not bool(bad.any()):
                     break
                 idx = seg[bad].flatten()

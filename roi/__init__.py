@@ -11,6 +11,7 @@ from .mask import (
     polygon_mask,
     read_mask,
     roi_mask,
+    stroke_reach,
     union_mask,
 )
 from .region import ROI, build_rois, check_roi
@@ -27,5 +28,6 @@ __all__ = [
     "polygon_mask",
     "read_mask",
     "roi_mask",
+    "stroke_reach",
     "union_mask",
 ]

@@ -239,9 +239,27 @@ def keep_weights(region: torch.Tensor, sigma: float) -> torch.Tensor:
     return 1 - feather(region, sigma)
 
 
+def stroke_reach(scene: Scene) -> torch.Tensor:
+    """(N,) how far each path's paint may reach beyond its centre line, canvas units.
+
+    0 for a path without a stroke; else half the stroke width, times the miter limit
+    for miter joins (a miter tip lies at most that far from its vertex) and times
+    sqrt(2) for square caps (a cap's corners). A bound, not the exact outline.
+    """
+    from clipvg.scene import CAP_SQUARE, JOIN_MITER
+
+    hw = scene.stroke_widths.detach().clamp(min=0) / 2
+    factor = torch.ones_like(hw)
+    factor = torch.where(
+        scene.linejoin == JOIN_MITER, scene.miter_limit.detach().clamp(min=1), factor
+    )
+    factor = torch.where(scene.linecap == CAP_SQUARE, factor.clamp(min=2**0.5), factor)
+    return torch.where(scene.has_stroke, hw * factor, torch.zeros_like(hw))
+
+
 def paths_overlapping(scene: Scene, region: torch.Tensor) -> torch.Tensor:
-    """Which paths may touch a region: their control-point bounding box covers a
-    pixel where ``region > 0``.
+    """Which paths may touch a region: their control-point bounding box, widened by
+    :func:`stroke_reach`, covers a pixel where ``region > 0``.
 
     A cubic lies inside its control points' convex hull, so a path whose box misses
     the region cannot overlap it; the test is conservative (a path whose box touches
@@ -269,7 +287,8 @@ def paths_overlapping(scene: Scene, region: torch.Tensor) -> torch.Tensor:
     scale = torch.tensor(
         [wid / scene.width, hgt / scene.height], dtype=pts.dtype, device=pts.device
     )
-    lo, hi = lo * scale, hi * scale
+    reach = stroke_reach(scene).to(pts.device, pts.dtype)[:, None]
+    lo, hi = (lo - reach) * scale, (hi + reach) * scale
     # pixel j covers [j, j + 1]: the box [lo, hi] touches pixels floor(lo) .. ceil(hi) - 1
     x0 = lo[:, 0].floor().clamp(0, wid).long()
     y0 = lo[:, 1].floor().clamp(0, hgt).long()

@@ -384,6 +384,20 @@ def segment_index(scene: Scene, paths: torch.Tensor) -> torch.Tensor:
     return (offsets[contour][:, None] + local).to(scene.device)
 
 
+def segment_reach(scene: Scene, segments: torch.Tensor, scale: tuple[float, float]) -> torch.Tensor:
+    """(S,) render pixels the paint of each segment (:func:`segment_index`) may reach
+    beyond its curve: its path's :func:`roi.mask.stroke_reach`, or 0 for a region copy
+    clipped to the region (the clip keeps its stroke inside)."""
+    from .mask import stroke_reach
+
+    device = segments.device
+    owner = scene.path_point_index().to(device)[segments[:, 0]]
+    ids = [is_region_copy(p.id) for p in scene.info]
+    clipped = torch.tensor(ids, dtype=torch.bool, device=device) & (scene.path_clip.to(device) >= 0)
+    reach = torch.where(clipped, 0.0, stroke_reach(scene).to(device))
+    return reach[owner] * max(scale)
+
+
 def segments_leaving(
     points: torch.Tensor,
     segments: torch.Tensor,
@@ -392,8 +406,10 @@ def segments_leaving(
     radius: int,
     spacing: float = 0.25,
     max_samples: int = 4096,
+    margin: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Which cubic segments have a curve sample on a pixel outside ``allowed``.
+    """Which cubic segments have a curve sample on a pixel outside ``allowed``, or, for
+    a segment with a ``margin`` (a stroke), a sample closer than that to such a pixel.
 
     The curve is sampled so that consecutive samples lie at most ``spacing`` render
     pixels apart (``|B'(t)| <= 3 * longest control-polygon edge``), up to
@@ -405,6 +421,11 @@ def segments_leaving(
         allowed: (H + 2r, W + 2r) bool from :func:`allowed_mask`.
         scale: ``(W / width, H / height)``, canvas units -> render pixels.
         radius: the ``r`` that ``allowed`` is padded by.
+        margin: (S,) render pixels each segment's paint reaches beyond its centre line
+            (:func:`roi.mask.stroke_reach` scaled), or None (fills: 0). A sample is
+            then judged by the distance from its pixel to the nearest pixel outside
+            ``allowed``, which must exceed the margin by a pixel diagonal (the sample
+            and the outside pixel may each lie anywhere in their pixels).
 
     Returns:
         (S,) bool on ``points``' device.
@@ -430,6 +451,19 @@ def segments_leaving(
     ok &= (col >= 0) & (col < wid) & (row >= 0) & (row < hgt)
     flat = (row.clamp(0, hgt - 1).long() * wid + col.clamp(0, wid - 1).long()).to(allowed.device)
     ok &= allowed.flatten()[flat].to(ok.device)
+    if margin is not None and bool((margin > 0).any()):
+        m = margin.to(ok.device, points.dtype)[owner]
+        room = _room(allowed).flatten()[flat.cpu()].to(ok.device, points.dtype)
+        ok &= (m <= 0) | (room > m + 2**0.5)
     bad = torch.zeros(len(n), dtype=torch.bool, device=n.device)
     bad[owner[~ok]] = True
     return bad.to(points.device)
+
+
+def _room(allowed: torch.Tensor) -> torch.Tensor:
+    """(H, W) float64 distance from each pixel centre to the nearest pixel centre outside
+    ``allowed`` (0 outside it; the whole padded mask counts as surrounded by outside)."""
+    from scipy.ndimage import distance_transform_edt
+
+    inside = F.pad(allowed.cpu(), (1, 1, 1, 1)).numpy()
+    return torch.from_numpy(distance_transform_edt(inside)[1:-1, 1:-1])

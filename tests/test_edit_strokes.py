@@ -153,3 +153,67 @@ def test_segment_index_handles_open_contours(closed):
     seg = segment_index(scene, torch.tensor([True]))
     assert seg.shape[0] == (4 if closed else 1)
     assert int(seg.max()) < scene.points.shape[0]
+
+
+def framed_box(width: float) -> Scene:
+    """A grey box stroked ``width`` wide (round joins) on a 64 x 64 canvas, centre line
+    12..36, and a filled box that stays away from the region."""
+    return Scene.from_paths(
+        64,
+        64,
+        [[rect(12, 12, 24, 24).float()], [rect(50, 50, 10, 10).float()]],
+        [[0.6, 0.6, 0.6, 1], [0.2, 0.2, 0.8, 1]],
+        stroke_paint=[PAINT_FLAT, PAINT_NONE],
+        stroke_widths=[width, 1.0],
+        stroke_colors=[[0.1, 0.1, 0.1, 1], [0, 0, 0, 1]],
+        linejoin=[JOIN_ROUND] * 2,
+    )
+
+
+@pytest.mark.parametrize("width, crosses", [(4.0, False), (12.0, True)])
+def test_edit_only_judges_a_stroke_by_its_outline_not_its_centre_line(tiny, width, crosses):
+    # Region 8..40, allowed with the feather 6..42: the centre line lies well inside.
+    # A stroke 12 wide reaches 6..42, to the allowed pixels' edge: it is split like a
+    # fill crossing it (frozen original + clipped copy), not edited in place. A stroke 4
+    # wide is edited in place, and its moves are undone where its outline (not just
+    # its centre line) would leave the allowed pixels.
+    scene = framed_box(width)
+    roi = {"x": 8, "y": 8, "w": 32, "h": 32, "prompt": "red"}
+    s = session(scene, tiny, rois=[roi], edit_only=True, lock=["color"], shape_lr=4.0)
+    assert s.scene.num_paths == (3 if crosses else 2)
+    assert s.editable.tolist() == ([False, True, False] if crosses else [True, False])
+    before = render(s.scene).detach()
+    for _ in range(4):
+        s.step()
+    after = render(s.scene).detach()
+    changed = (after - before).abs().amax(2) > 1e-6
+    outside = torch.ones(64, 64, dtype=torch.bool)
+    outside[6:42, 6:42] = False
+    assert bool(changed.any())
+    assert not bool(changed[outside].any()), changed.nonzero().tolist()
+    if crosses:
+        assert torch.equal(s.scene.path_contours(0)[0].detach(), scene.path_contours(0)[0])
+
+
+def test_stroke_reach_bounds_joins_and_caps():
+    from clipvg.roi import paths_overlapping, stroke_reach
+    from clipvg.scene import CAP_SQUARE, JOIN_BEVEL, JOIN_MITER
+
+    pts = [[line((10, 10), (20, 10)).float()] for _ in range(4)]
+    scene = Scene.from_paths(
+        64,
+        64,
+        pts,
+        [[0, 0, 0, 1]] * 4,
+        closed=[[False]] * 4,
+        fill_paint=[PAINT_NONE] * 4,
+        stroke_paint=[PAINT_FLAT, PAINT_FLAT, PAINT_FLAT, PAINT_NONE],
+        stroke_widths=[4.0, 4.0, 4.0, 4.0],
+        linejoin=[JOIN_ROUND, JOIN_MITER, JOIN_BEVEL, JOIN_ROUND],
+        linecap=[0, 0, CAP_SQUARE, 0],
+    )
+    assert stroke_reach(scene).tolist() == pytest.approx([2.0, 8.0, 2 * 2**0.5, 0.0])
+    # A region 3 px below the line: only the strokes that reach that far touch it.
+    region = torch.zeros(64, 64)
+    region[13:20, 10:20] = 1
+    assert paths_overlapping(scene, region).tolist() == [False, True, False, False]

@@ -104,3 +104,31 @@ def test_group_opacity_and_clip_geometry_derivatives():
     check_derivatives(scene, lambda s: s.groups.opacity, [0], min_checked=1)
     check_derivatives(scene, lambda s: s.clips[0].scene.points, [(0, 0), (3, 0), (6, 1), (9, 0)])
     check_derivatives(scene, lambda s: s.points, [(0, 0), (6, 1), (12, 0), (15, 1)])
+
+
+def test_flat_fills_in_inert_groups_take_the_plain_rasterizer_bit_identically(monkeypatch):
+    from clipvg.render import draw
+    from clipvg.scene import PAINT_NONE
+
+    groups = Groups(parent=torch.tensor([-1]), opacity=torch.tensor([1.0]), clip=torch.tensor([-1]))
+    scene = Scene.from_paths(
+        64,
+        64,
+        [[rect(10, 10, 30, 30)], [rect(20, 20, 30, 30)], [rect(5, 30, 20, 20)[:4]]],
+        [(0.2, 0.4, 0.6, 1.0), (0.9, 0.1, 0.1, 0.8), (0.1, 0.8, 0.1, 1.0)],
+        closed=[[True], [True], [False]],
+        opacity=[1.0, 0.5, 1.0],
+        path_group=[0, 0, -1],
+        groups=groups,
+    ).to_dtype(torch.float64)
+    assert draw.flat_fills(scene) and not scene.is_plain
+    full = draw.render_scene(scene, 64, 64, (1.0, 1.0, 1.0), 0.1)
+    monkeypatch.setattr(draw, "render_scene", None)  # render() must not need it
+    from clipvg.render import api
+
+    monkeypatch.setattr(api, "render_scene", None)
+    assert torch.equal(render(scene), full)
+    scene.fill_paint[2] = PAINT_NONE
+    assert torch.equal(render(scene)[40, 8], torch.ones(3, dtype=torch.float64))
+    scene.groups.opacity[0] = 0.5
+    assert not draw.flat_fills(scene)

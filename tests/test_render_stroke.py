@@ -99,6 +99,37 @@ def test_dashes_cut_the_line_and_offset_shifts_them():
     assert torch.equal(coverage(zeros), coverage(solid))
 
 
+@pytest.mark.parametrize("join, corner", [(JOIN_MITER, 4.0), (JOIN_BEVEL, 2.0)])
+def test_dash_through_the_start_of_a_closed_contour_is_one_dash_with_a_join(join, corner):
+    # Perimeter 160, [60 on, 20 off] shifted by 20: dashes over 0..40, 60..120, 140..160.
+    # On a closed square the last and the first are one dash, joined at the start
+    # corner (Skia, Chromium, resvg); the same points as an open path end there in
+    # two butt caps, leaving the corner's outer square (miter) or half of it (bevel).
+    square = rect(10, 10, 40, 40)
+    fields = dict(dash_sizes=[2], dashes=[60.0, 20.0], dash_offset=[20.0], linejoin=[join])
+    shut = coverage(stroked(64, 64, [square], [True], 4.0, **fields))
+    open_ = coverage(stroked(64, 64, [torch.cat([square, square[:1]])], [False], 4.0, **fields))
+    assert (shut - open_).sum().item() == pytest.approx(corner, abs=1e-6)
+    assert (
+        float((shut - open_)[:8].abs().max()) == 0 and float((shut - open_)[12:].abs().max()) == 0
+    )
+    # "40 0" on a square of side 40 (resvg's painting/stroke-dasharray/n-0): the dash
+    # ends fall on the corners, so only the start corner is joined.
+    tiles = stroked(64, 64, [square], [True], 4.0, dash_sizes=[2], dashes=[40.0, 0.0])
+    cov = coverage(tiles)
+    assert cov[8:10, 8:10].min().item() == pytest.approx(1.0)
+    for y, x in [(8, 50), (50, 50), (50, 8)]:
+        assert cov[y : y + 2, x : x + 2].max().item() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_dash_count_past_int64_is_refused_before_allocating():
+    scene = stroked(64, 64, [line((0, 0), (50, 50))], [False], 1.0, dash_sizes=[1], dashes=[1e-30])
+    scene.dash_offset[:] = 1e30
+    with pytest.raises(ClipvgError, match="dash array this fine needs") as err:
+        render(scene)
+    assert "\n" not in str(err.value)
+
+
 def test_zero_length_dashes_draw_dots_with_round_caps():
     pts = [line((10.5, 16.5), (50.5, 16.5))]
     dots = stroked(

@@ -170,3 +170,17 @@ def test_segment_index_wraps_each_contour():
     assert seg.shape == (8, 4)
     assert seg[3].tolist() == [9, 10, 11, 0] and seg[7].tolist() == [21, 22, 23, 12]
     assert segment_index(scene, torch.tensor([False, True]))[0].tolist() == [24, 25, 26, 27]
+
+
+def test_segments_leaving_widens_a_stroke_by_its_margin():
+    allowed = allowed_mask(union_mask([box_roi(8, 8, 16, 16)], (32, 32), (32, 32)), 0)
+    pts = torch.tensor([[12.0, 12.0], [15.0, 12.0], [17.0, 12.0], [20.0, 12.0]])  # 4 px in
+    seg = torch.tensor([[0, 1, 2, 3]])
+
+    def leaving(margin):
+        return segments_leaving(pts, seg, allowed, (1.0, 1.0), 0, margin=torch.tensor([margin]))
+
+    assert leaving(0.0).tolist() == [False]
+    assert leaving(1.5).tolist() == [False]  # 4 px of room > 1.5 + a pixel diagonal
+    assert leaving(3.0).tolist() == [True]
+    assert segments_leaving(pts, seg, allowed, (1.0, 1.0), 0).tolist() == [False]

@@ -8,7 +8,7 @@ import torch
 
 from ..errors import ClipvgError
 from ..scene import Scene
-from .draw import render_scene
+from .draw import check_scene, fill_colors, flat_fills, render_scene
 from .raster import check_size, rasterize, unpremultiply
 
 _NAMED = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "magenta": (1.0, 0.0, 1.0)}
@@ -109,7 +109,12 @@ def render(
     if backend != "torch":
         raise ClipvgError(f"unknown backend {backend!r}; use torch or diffvg")
     sw, sh = width * samples, height * samples
-    if not scene.is_plain:
+    plain = scene.is_plain
+    colors = scene.colors
+    if not plain and flat_fills(scene):  # e.g. inert <g> or element opacity: no layers
+        check_scene(scene)
+        plain, colors = True, fill_colors(scene)
+    if not plain:
         image = render_scene(scene, sw, sh, bg, tolerance * samples)  # premultiplied if bg None
         if samples > 1:
             image = _pool(image, samples)
@@ -119,7 +124,7 @@ def render(
     )
     image = rasterize(
         scene.points * scale,
-        scene.colors,
+        colors,
         scene.contour_sizes,
         scene.contour_path,
         scene.evenodd,
@@ -127,6 +132,7 @@ def render(
         sh,
         background=bg,
         tolerance=tolerance * samples,
+        contour_closed=scene.contour_closed,
     )
     if samples > 1:
         if bg is None:  # average premultiplied colour, not straight colour

@@ -19,6 +19,7 @@ def dash_polylines(
     pattern: torch.Tensor,
     pattern_sizes: torch.Tensor,
     offset: torch.Tensor,
+    closed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Split polylines into dashes.
 
@@ -29,6 +30,8 @@ def dash_polylines(
             (an odd-length array is used twice, the SVG rule); pattern_sizes: (Q,)
             entries per polyline, each with a positive sum.
         offset: (Q,) dash offset in pixels.
+        closed: (Q,) bool, closed polylines (their first dash may continue their last
+            one through the start point); all open when None.
 
     Returns:
         start, end, line_dash: the dashes' segments, (M, 2), (M, 2), (M,) int64 dash
@@ -61,14 +64,16 @@ def dash_polylines(
         )
         phase = torch.remainder(offset.detach().double(), period)
         # Dashes (even entries) of periods 0..m cover [0, total] once shifted by -phase.
-        periods = torch.ceil((total + phase) / period).long() + 1
+        periods = torch.ceil((total + phase) / period) + 1
         on = (e_local % 2 == 0).nonzero().squeeze(1)
-        reps = periods[entry_poly[on]]
-        if int(reps.sum()) > MAX_PIECES:
+        # Counted in float64 first: a fine array on a long line overflows int64.
+        need = float(periods[entry_poly[on]].sum())
+        if not need <= MAX_PIECES:
             raise ClipvgError(
-                f"a dash array this fine needs {int(reps.sum())} dashes, over the limit of "
+                f"a dash array this fine needs {need:.3g} dashes, over the limit of "
                 f"{MAX_PIECES}; use longer dashes"
             )
+        reps = periods.long()[entry_poly[on]]
         entry = torch.repeat_interleave(on, reps)
         m = (
             torch.arange(len(entry), device=device)
@@ -83,6 +88,10 @@ def dash_polylines(
         keep = (b_c > a_c) | ((b == a) & (a >= 0) & (a <= total[poly]))
         keep &= count[poly] > 0
         poly, a_c, b_c = poly[keep], a_c[keep], b_c[keep]
+        # A closed polyline whose pattern is on at its start and at its end has one
+        # dash through the start point (Skia, Chromium, resvg): the first dash is
+        # drawn as the continuation of the last one, joined there.
+        target = _wrap_targets(poly, a_c, b_c, total, closed, q)
         # Global arc length, to find the segments each dash spans.
         seg_end = torch.cumsum(length.detach().double(), 0)
         seg_begin = seg_end - length.detach().double()
@@ -116,6 +125,38 @@ def dash_polylines(
     ta = ((a_d - s0) / ln).clamp(0, 1)
     tb = ((b_d - s0) / ln).clamp(0, 1)
     p, v = start[line], d[line]
-    first_of_dash = torch.cumsum(n_seg, 0) - n_seg
-    direction = (v / ln.unsqueeze(1)).detach()[first_of_dash.clamp(max=max(len(line) - 1, 0))]
-    return p + v * ta.unsqueeze(1), p + v * tb.unsqueeze(1), dash, poly, direction
+    a_out, b_out = p + v * ta.unsqueeze(1), p + v * tb.unsqueeze(1)
+    with torch.no_grad():
+        # Lines of a wrapped first dash move behind those of the dash they continue.
+        moved = target[dash] != dash
+        order = torch.sort(2 * target[dash] + moved.long(), stable=True).indices
+        kept, dash = torch.unique_consecutive(target[dash][order], return_inverse=True)
+        line = line[order]
+        n_out = torch.bincount(dash, minlength=len(kept))
+        first_of_dash = (torch.cumsum(n_out, 0) - n_out).clamp(max=max(len(line) - 1, 0))
+    direction = (d[line] / length[line].unsqueeze(1)).detach()[first_of_dash]
+    return a_out[order], b_out[order], dash, poly[kept], direction
+
+
+def _wrap_targets(poly, a, b, total, closed, q: int) -> torch.Tensor:
+    """(E,) int64: for each dash, the dash it is drawn as part of (itself, or, for the
+    first dash of a closed polyline whose last dash reaches its end, that last dash).
+
+    ``poly``, ``a``, ``b``: (E,) each dash's polyline and its arc-length span within
+    ``[0, total[poly]]``; ``closed``: (Q,) bool.
+    """
+    device = poly.device
+    idx = torch.arange(len(poly), device=device)
+    target = idx.clone()
+    if closed is None or not len(poly):
+        return target
+    shut = closed.to(device)[poly]
+    head = shut & (a <= 0) & (b > 0)
+    tail = shut & (b >= total[poly]) & (a < total[poly])
+    head_of = torch.full((q,), -1, dtype=torch.long, device=device)
+    tail_of = torch.full((q,), -1, dtype=torch.long, device=device)
+    head_of[poly[head]] = idx[head]
+    tail_of[poly[tail]] = idx[tail]
+    wrap = (head_of >= 0) & (tail_of >= 0) & (head_of != tail_of)
+    target[head_of[wrap]] = tail_of[wrap]
+    return target

@@ -66,6 +66,40 @@ def check_scene(scene: Scene) -> None:
         raise ClipvgError("a dash array has a negative entry; dash lengths must be >= 0")
 
 
+def layer_groups(scene: Scene) -> torch.Tensor:
+    """(G,) bool: the groups drawn as a layer of their own (an opacity below 1, one
+    that is optimized, or a clip)."""
+    g = scene.groups
+    return (g.opacity.detach() != 1) | (g.clip >= 0) | g.opacity.requires_grad
+
+
+def flat_fills(scene: Scene) -> bool:
+    """Whether the scene draws flat fills only, straight onto the canvas: no stroke, no
+    gradient, no clip and no layer (groups without effect and open contours are fine).
+    Such a scene needs none of this module: :func:`fill_colors` and the plain
+    rasterizer draw it."""
+    return not (
+        bool(scene.has_stroke.any())
+        or bool((scene.fill_paint >= 0).any())
+        or bool((scene.path_clip >= 0).any())
+        or (len(scene.groups) > 0 and bool(layer_groups(scene).any()))
+        or scene.opacity.requires_grad
+    )
+
+
+def fill_colors(scene: Scene) -> torch.Tensor:
+    """(N, 4) straight RGBA of a :func:`flat_fills` scene's fills, element opacity folded
+    into alpha, alpha 0 where a path has no fill."""
+    colors = scene.colors
+    fold = bool((scene.opacity.detach() != 1).any())
+    none = ~scene.has_fill
+    if not fold and not bool(none.any()):
+        return colors
+    alpha = colors[:, 3] * scene.opacity if fold else colors[:, 3]
+    alpha = torch.where(none, torch.zeros_like(alpha), alpha)
+    return torch.cat([colors[:, :3], alpha[:, None]], 1)
+
+
 @dataclass
 class _Items:
     """What one render call draws: lines per item and each item's paint."""
@@ -130,6 +164,7 @@ def _stroke_lines(scene, start, end, seg, topo, stroked, hw, stroke_id, unit, to
             pattern,
             sizes,
             scene.dash_offset[dpath] * unit,
+            poly_closed[dpoly_ids],
         )
         solid = ~line_dashed
         sids, spoly = torch.unique_consecutive(poly[solid], return_inverse=True)
@@ -342,7 +377,7 @@ class _Renderer:
         groups = scene.groups
         out = []
         if len(groups):
-            eff = (groups.opacity.detach() != 1) | (groups.clip >= 0) | groups.opacity.requires_grad
+            eff = layer_groups(scene)
             if bool(eff.any()):
                 parent = groups.parent.cpu().numpy()
                 g_count = len(groups)
