@@ -269,6 +269,7 @@ def main() -> None:
     from clipvg.serve import create_app
 
     warnings.simplefilter("ignore")
+    load = os.getloadavg()
     rows: list[tuple[str, str]] = []
     if "browser" not in args.skip:
         if find_chromium() is None:
@@ -297,7 +298,8 @@ def main() -> None:
     print(
         f"\n{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
         f"python {v['python']}, CLIP for the overhead run: "
-        f"{'ViT-B-32, random weights' if args.clip == 'vit' else 'tiny'} on {args.device}\n"
+        f"{'ViT-B-32, random weights' if args.clip == 'vit' else 'tiny'} on {args.device}, "
+        f"load average {load[0]:.2f} at start, {os.getloadavg()[0]:.2f} at the end\n"
     )
     print("| web editor | measured |\n|---|---|")
     for name, value in rows:

@@ -181,7 +181,10 @@ def run_worker(root: Path, name: str, preset: str, threads: int) -> tuple[dict, 
 
 
 def baseline_tree(rev: str, into: str) -> Path:
-    """The ``clipvg`` and ``vectorize`` packages of ``rev``, extracted into ``into``."""
+    """The ``clipvg`` and ``vectorize`` packages of ``rev``, extracted into ``into``
+    (``rev`` may also be a folder that holds them, used as it is)."""
+    if Path(rev).is_dir():
+        return Path(rev).resolve()
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", rev, "clipvg", "vectorize"],
         capture_output=True,
@@ -202,7 +205,10 @@ def main() -> None:
     parser.add_argument("--images", default=",".join(IMAGES))
     parser.add_argument("--presets", default="fast,balanced,detailed")
     parser.add_argument(
-        "--baseline", default="5ada1be", help="git revision to compare with ('none': skip)"
+        "--baseline",
+        default="5ada1be",
+        help="git revision (or a folder with its clipvg/ and vectorize/) to compare with"
+        " ('none': skip)",
     )
     parser.add_argument("--no-vtracer", action="store_true")
     parser.add_argument(

@@ -1,5 +1,8 @@
 """Lettering: a string to glyph outline paths (closed cubic chains) with fontTools.
 
+Font search and the glyph pen live in :mod:`clipvg.fonts` (``find_font`` is
+re-exported here).
+
 Each character becomes one path (all its contours, nonzero fill), black on a white
 canvas with a margin, ready to be edited like any other scene. TrueType quadratic
 curves are elevated to cubics exactly; lines become straight cubics.
@@ -9,106 +12,18 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from .errors import ClipvgError, Setting, SettingError
+from .fonts import CubicPen, find_font
 from .io import require_file
 from .scene import PathInfo, Scene
 from .svg import SvgLimits
 
-FONT_DIRS = (
-    "/usr/share/fonts",
-    "/usr/local/share/fonts",
-    "~/.fonts",
-    "~/.local/share/fonts",
-    "/Library/Fonts",
-    "C:/Windows/Fonts",
-)
-PREFERRED = (
-    "DejaVuSans.ttf",
-    "LiberationSans-Regular.ttf",
-    "NotoSans-Regular.ttf",
-    "Arial.ttf",
-    "arial.ttf",
-)
-
-
-def _font_files(roots: Sequence[str | os.PathLike]) -> Iterator[Path]:
-    for root in roots:
-        root = Path(os.path.expanduser(str(root)))
-        if root.is_dir():
-            for suffix in ("*.ttf", "*.otf", "*.TTF", "*.OTF"):
-                yield from sorted(root.rglob(suffix))
-
-
-def find_font() -> Path:
-    """A font on this machine: DejaVu Sans (or another common sans) if present, else any.
-
-    Searches the usual system font folders, then installed Python packages.
-
-    Raises:
-        ClipvgError: no .ttf/.otf found anywhere; says how to supply one.
-    """
-    site = [p for p in sys.path if p.endswith("site-packages")]
-    for roots in (FONT_DIRS, site):
-        found = list(_font_files(roots))
-        for name in PREFERRED:
-            for f in found:
-                if f.name == name:
-                    return f
-        if found:
-            return found[0]
-    raise ClipvgError(
-        "no font file (.ttf/.otf) found on this machine; pass --font FILE.ttf (e.g. apt-get install fonts-dejavu-core)"
-    )
-
-
-def _pen_class():
-    from fontTools.pens.basePen import BasePen
-
-    class CubicPen(BasePen):
-        """Records every contour as a closed cubic chain (BasePen elevates quadratics)."""
-
-        def __init__(self, glyph_set):
-            super().__init__(glyph_set)
-            self.contours: list[list[tuple[float, float]]] = []
-            self._cur: list[tuple[float, float]] | None = None
-
-        def _moveTo(self, pt):
-            self._finish()
-            self._cur = [pt]
-
-        def _lineTo(self, pt):
-            p0 = self._cur[-1]
-            self._cur += [_lerp(p0, pt, 1 / 3), _lerp(p0, pt, 2 / 3), pt]
-
-        def _curveToOne(self, pt1, pt2, pt3):
-            self._cur += [pt1, pt2, pt3]
-
-        def _closePath(self):
-            self._finish()
-
-        def _endPath(self):
-            self._finish()
-
-        def _finish(self):
-            cur, self._cur = self._cur, None
-            if not cur or len(cur) < 4:
-                return
-            if cur[-1] != cur[0]:  # close with a straight segment
-                p0, p1 = cur[-1], cur[0]
-                cur += [_lerp(p0, p1, 1 / 3), _lerp(p0, p1, 2 / 3), p1]
-            self.contours.append(cur[:-1])  # the chain ends back at p0 implicitly
-
-    return CubicPen
-
-
-def _lerp(a, b, t):
-    return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
+__all__ = ["find_font", "text_to_scene"]
 
 
 def text_to_scene(
@@ -173,7 +88,6 @@ def text_to_scene(
             f"font {path.name} has no glyph for {''.join(missing)!r}; pick another --font"
         )
 
-    pen_cls = _pen_class()
     paths, info = [], []
     x, prev = 0.0, None
     for i, ch in enumerate(text):
@@ -184,7 +98,7 @@ def text_to_scene(
             continue
         if prev is not None:
             x += kern.get((prev, name), 0)
-        pen = pen_cls(glyph_set)
+        pen = CubicPen(glyph_set)
         glyph_set[name].draw(pen)
         if pen.contours:
             contours = []

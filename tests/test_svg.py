@@ -495,11 +495,12 @@ def test_uneditable_content_is_listed_in_one_warning_with_counts():
     assert len(caught) == 1 and caught[0].filename == __file__  # points at the caller
     message = str(caught[0].message)
     assert message.startswith(
-        "not editable, so left out: 3 <text>, 1 <image>, 1 filter, 1 mask, 1 marker, 2 pattern paint"
+        "not editable, so left out: 2 <text>, 1 <image>, 1 filter, 1 mask, 1 marker, "
+        "2 hatch or mesh paint"
     )
     # What carries a paint clipvg understands is kept: gradient fills, strokes, clipped,
-    # filtered, masked and marked shapes, a pattern's fallback colour; the unfilled
-    # pattern rect stays as a path with no paint.
+    # filtered, masked and marked shapes, a hatch's fallback colour; the unfilled
+    # hatched rect stays as a path with no paint.
     ids = [i.id for i in scene.info]
     assert ids == [None, None, None, "kept1", "kept2", "kept3", "blurred", "masked", "marked"] + [
         "patterned",

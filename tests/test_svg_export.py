@@ -126,6 +126,7 @@ def test_load_save_load_is_lossless(scene):
 def test_uneditable_elements_one_warning():
     with pytest.warns(UserWarning, match=r"^not editable, so left out: 1 <text>, 1 filter"):
         parse_svg_string(
-            '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>a</text>'
+            '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+            '<text rotate="30">a</text>'
             '<rect width="5" height="5" filter="url(#f)"/></svg>'
         )

@@ -468,3 +468,50 @@ def test_cli_nonfinite_region_exits_2(tmp_path, capsys, box):
     assert run_cli(*args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "finite" in err[0]
+
+
+def test_edge_dedupe_matches_numpy_unique():
+    from clipvg.vectorize.segment import _sorted_unique
+
+    rng = np.random.default_rng(0)
+    for keys in (rng.integers(0, 50, 400), rng.integers(0, 10**12, 1000), np.zeros(0, np.int64)):
+        assert np.array_equal(_sorted_unique(keys), np.unique(keys))
+
+
+def test_noise_free_refinement_follows_its_gradient_faster(monkeypatch):
+    """A short budget without noise gets further with Adam's faster moment decay."""
+    from clipvg.vectorize import refine as refine_module
+
+    im = cv2.GaussianBlur(busy_image(48, seed=2), (0, 0), 1.0)
+    rgb, opaque = im.astype(np.float32) / 255, np.ones(im.shape[:2], bool)
+    start = vectorize_image(im, rounds=(8, 40), max_paths=50, refine=0)
+    fast = refine_module.refine(start, rgb, opaque, 8, flat=0.0)
+    monkeypatch.setattr(refine_module, "_BETAS_EXACT", refine_module._BETAS_NOISY)
+    slow = refine_module.refine(start, rgb, opaque, 8, flat=0.0)
+    # 8 steps: 22.60 dB against 22.42 (from 21.02)
+    assert psnr(clipvg.render(fast), im) > psnr(clipvg.render(slow), im) + 0.1
+
+
+def test_refinement_runs_on_one_thread_and_restores_the_setting(monkeypatch):
+    import importlib
+
+    from clipvg.vectorize.refine import refine
+
+    im = disk_image(32, 24)
+    start = vectorize_image(im, preset="fast", refine=0)
+    render_module = importlib.import_module("clipvg.render")
+    seen, real = [], render_module.render
+
+    def recording(*args, **kw):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(render_module, "render", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        refine(start, im.astype(np.float32) / 255, np.ones(im.shape[:2], bool), 2, flat=0.0)
+        assert seen == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

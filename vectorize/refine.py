@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -33,6 +34,17 @@ _OVERHEAD = 0.1  # part of a full-size step's time that does not shrink with the
 _MIN_SIDE = 32  # smallest render side, pixels, a coarse stage runs at
 _FINE_SHARE = 0.3  # part of a noisy refinement's budget spent at full size
 _WINDOW = 4  # steps over which the PSNR gain is measured for early stopping
+# Adam's moment decay. Without noise the gradient is exact and a short budget wants the
+# moments to follow it quickly: on a 512 px photo at 1000 paths, 12 steps at (0.7, 0.99)
+# reach 0.4 dB more than at the usual (0.9, 0.999), as much as 5 more steps would. Under
+# noise each step sees a fresh draw, which the slower averaging smooths.
+_BETAS_EXACT = (0.7, 0.99)
+_BETAS_NOISY = (0.9, 0.999)
+# Torch threads the steps run on. The renderer is hundreds of small ops a step, which
+# gain little from a second thread and lose a lot when one is descheduled: on 2 cores at
+# load 12, a 1000-path 512 px step took 0.86 s of CPU on 1 thread, 6.4 s on 2 (4 steps:
+# 41 s against 159 s wall).
+_THREADS = 1
 
 
 def top_path_map(scene: Scene, height: int, width: int, supersample: int = 1) -> np.ndarray:
@@ -190,11 +202,12 @@ def refine(
     alpha = out.colors[:, 3:].clone()
     # A vectorized scene is flat fills only: its points and fill colours are all there is to fit.
     shapes, fills = [out.points.requires_grad_(True)], [out.colors.requires_grad_(True)]
-    adam = _Adam(shapes + fills, [lr_points] * len(shapes) + [lr_colors] * len(fills))
+    lrs = [lr_points] * len(shapes) + [lr_colors] * len(fills)
+    adam = _Adam(shapes + fills, lrs, _BETAS_NOISY if sigma > 0 else _BETAS_EXACT)
     drawn = _drawn(out, h, w, sigma)
     cover = opaque.astype(np.float32)[..., None]
     full = np.concatenate([rgb.astype(np.float32) * cover, cover], -1)
-    with bar(sum(s.steps for s in stages), "refining", progress) as steps:
+    with bar(sum(s.steps for s in stages), "refining", progress) as steps, _threads(_THREADS):
         for stage in stages:
             sw, sh = max(1, round(w * stage.scale)), max(1, round(h * stage.scale))
             target = full
@@ -252,6 +265,17 @@ def _drawn(scene: Scene, height: int, width: int, sigma: float):
     return lambda points, colors: dataclasses.replace(
         part, points=points.index_select(0, rows), colors=colors.index_select(0, fills)
     )
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Run the block on at most ``n`` torch threads (CPU), then restore the setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(n, before))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class _Adam:

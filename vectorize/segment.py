@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from clipvg.errors import ClipvgError
 
-_STEP = 0.1  # largest fraction of the regions merged in one pass
+_STEP = 0.25  # largest fraction of the regions merged in one pass (0.1: 2x the time, +0.03 dB)
 _FREE = 0.02  # merges below this squared-error cost happen even past the target count
 
 
@@ -58,7 +58,7 @@ def region_adjacency(labels: np.ndarray) -> np.ndarray:
         keep = (a != b) & (a >= 0) & (b >= 0)
         a, b = a[keep], b[keep]
         pairs.append(np.minimum(a, b) * k + np.maximum(a, b))
-    keys = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+    keys = _sorted_unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
     return np.stack([keys // max(k, 1), keys % max(k, 1)], 1)
 
 
@@ -131,10 +131,17 @@ def ward_levels(image: np.ndarray, labels: np.ndarray, targets: Sequence[int]) -
             mapping = newid[mapping]
             a, b = newid[a], newid[b]
             keep = a != b
-            keys = np.unique(np.minimum(a[keep], b[keep]) * cur + np.maximum(a[keep], b[keep]))
+            keys = _sorted_unique(np.minimum(a[keep], b[keep]) * cur + np.maximum(a[keep], b[keep]))
             edges = np.stack([keys // cur, keys % cur], 1)
         found[target] = np.where(valid, mapping[np.maximum(labels, 0)], -1).astype(np.int32)
     return [found[int(t)] for t in targets]
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)`` for a 1-D int array, by sorting: numpy 2's hash-based unique
+    took half of the merging time here."""
+    keys = np.sort(keys)
+    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
 
 
 def _edge_hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:

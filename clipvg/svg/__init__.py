@@ -16,17 +16,21 @@ order the data flows:
   contours: lines and quadratics are elevated exactly, arcs become one cubic per
   quarter turn at most (radial error < 2.7e-4 of the radius).
 - :mod:`.gradient`: ``url(#id)`` paints -> flat colours or resolved gradients.
+- :mod:`.pattern`: ``<pattern>`` paints -> their tiles, repeated over the shape.
 - :mod:`.stroke`: stroke properties in canvas units.
 - :mod:`.clip`: ``clip-path`` -> clip paths in canvas units.
+- :mod:`.text`: ``<text>`` -> glyph outlines (fonts and shaping: :mod:`clipvg.fonts`).
+- :mod:`.painted`: a shape or a text's glyphs, with their paints -> scene paths
+  (a pattern paint becomes a group clipped to the fill area or stroke outline).
 - :mod:`.walk`: the tree walk into a Scene; transforms (viewBox, groups, ``<use>``) are
   baked into the points, inherited properties cascade; groups keep ids, labels and
   Inkscape layers, opacity and clips. :mod:`.build` packs the result into a Scene.
-- :mod:`.load`: the public import functions.
+- :mod:`.load`: the public import functions; :mod:`.report` their warnings.
 - :mod:`.export`: ``<svg width height viewBox>`` in px, one ``<path>`` per scene path,
   gradients and clip paths in ``<defs>``, the group tree as nested ``<g>``.
 
-What clipvg cannot edit (text, images, filters, masks, markers, patterns) is listed
-in one ``warnings.warn`` with counts.
+What clipvg cannot edit (images, text it cannot lay out, filters, masks, markers,
+hatches) is listed in one ``warnings.warn`` with counts.
 """
 
 from .export import save_svg, scene_to_svg_string

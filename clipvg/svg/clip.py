@@ -1,7 +1,7 @@
 """``clip-path="url(#id)"`` -> a :class:`~clipvg.scene.ClipPath` in canvas pixels.
 
 A ``<clipPath>`` is the union of its shape children (each with its ``clip-rule``;
-``<use>`` of a shape counts, groups and text do not), in the user space of the
+``<use>`` of a shape counts, and ``<text>`` as its glyph outlines; groups do not), in the user space of the
 element that references it, through the ``<clipPath>``'s own ``transform`` and, for
 ``clipPathUnits="objectBoundingBox"``, the referencing element's bounding box.
 Paint, stroke, opacity, filters and masks inside it have no effect (SVG).
@@ -25,6 +25,7 @@ from ..scene import ClipPath
 from .build import PathSpec, SceneBuilder
 from .geometry import parse_transform
 from .gradient import href_of, parse_url
+from .pathdata import rect_contour
 from .source import is_svg_tag, local_name
 
 #: Shapes that may be the children of a clipPath.
@@ -45,6 +46,9 @@ class Host(Protocol):
         self, el: Element, tag: str, matrix: np.ndarray
     ) -> tuple[list[np.ndarray], list[bool], np.ndarray | None]: ...
     def count(self, kind: str) -> None: ...
+    def text_shapes(
+        self, el: Element, matrix: np.ndarray
+    ) -> list[tuple[list[np.ndarray], list[bool], bool]]: ...
 
 
 class ClipResolver:
@@ -98,6 +102,13 @@ class ClipResolver:
         inner = SceneBuilder()
         child_clips = []
         for child in el:
+            if is_svg_tag(child.tag) and local_name(child.tag) == "text":
+                child_matrix = matrix @ parse_transform(host.style(child).get("transform") or "")
+                for contours, closed, evenodd in host.text_shapes(child, child_matrix):
+                    inner.paths.append(
+                        PathSpec(contours, closed, (0.0, 0.0, 0.0, 1.0), 1.0, evenodd)
+                    )
+                continue
             found = self._child(child, matrix)
             if found is None:
                 continue
@@ -144,7 +155,7 @@ class ClipResolver:
             )
             child_matrix = child_matrix @ parse_transform(target.get("transform") or "")
             tag = local_name(target.tag)
-        elif tag in ("text", "image"):
+        elif tag == "image":
             host.count(tag)
             return None
         if tag not in CLIP_SHAPES:
@@ -168,16 +179,14 @@ class ClipResolver:
     def rect(self, box: tuple[float, float, float, float], ctm: np.ndarray, clip: int = -1) -> int:
         """A viewport clip: the rectangle ``box`` (x, y, w, h) in the space of ``ctm``,
         intersected with clip ``clip`` when >= 0."""
-        x, y, w, h = box
-        corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
-        corners = corners @ ctm[:2, :2].T + ctm[:2, 2]
-        ring = np.concatenate([corners, corners[:1]])
-        pts = [ring[0]]
-        for a, b in zip(ring[:-1], ring[1:], strict=True):
-            pts += [a + (b - a) / 3, a + 2 * (b - a) / 3, b]
-        contour = np.array(pts[:-1])  # closed: 4 segments, 12 points
+        return self.paths([([rect_contour(box, ctm)], [True], False)], clip)
+
+    def paths(self, shapes: list[tuple[list[np.ndarray], list[bool], bool]], clip: int = -1) -> int:
+        """A clip that is the union of ``shapes`` (canvas contours, closed flags,
+        evenodd), intersected with clip ``clip`` when >= 0."""
         inner = SceneBuilder()
-        inner.paths.append(PathSpec([contour], [True], (0.0, 0.0, 0.0, 1.0), 1.0, False))
+        for contours, closed, evenodd in shapes:
+            inner.paths.append(PathSpec(contours, closed, (0.0, 0.0, 0.0, 1.0), 1.0, evenodd))
         self.host.builder.clips.append(ClipPath(inner.scene(1.0, 1.0), clip, None))
         return len(self.host.builder.clips) - 1
 

@@ -14,7 +14,8 @@ STYLED = frozenset(
     "fill fill-opacity fill-rule opacity stroke stroke-width stroke-opacity stroke-linecap "
     "stroke-linejoin stroke-miterlimit stroke-dasharray stroke-dashoffset display visibility "
     "color clip-path clip-rule mask filter stop-color stop-opacity marker-start marker-mid paint-order "
-    "marker-end marker overflow font-size transform".split()
+    "marker-end marker overflow font-size transform font-family font-weight font-style "
+    "text-anchor letter-spacing word-spacing writing-mode direction background-color".split()
 )
 #: Properties a child takes from its parent unless it sets them (CSS inheritance).
 INHERITED = (
@@ -36,6 +37,14 @@ INHERITED = (
     "marker-start",
     "marker-mid",
     "marker-end",
+    "font-family",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "letter-spacing",
+    "word-spacing",
+    "writing-mode",
+    "direction",
 )
 
 

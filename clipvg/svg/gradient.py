@@ -27,7 +27,7 @@ from .source import XLINK_HREF, is_svg_tag, local_name
 RGBA = tuple[float, float, float, float]
 GRADIENTS = frozenset(("linearGradient", "radialGradient"))
 #: Paint servers clipvg cannot edit (counted as uneditable where used).
-OTHER_SERVERS = frozenset(("pattern", "hatch", "meshgradient"))
+OTHER_SERVERS = frozenset(("hatch", "meshgradient"))  # patterns: see .pattern
 _URL = re.compile(r"^url\(\s*['\"]?#([^'\")\s]*)\s*['\"]?\s*\)\s*(.*)$", re.DOTALL)
 
 
@@ -113,11 +113,14 @@ class GradientResolver:
         current_color: str,
         bbox: tuple[float, float, float, float] | None,
         ctm: np.ndarray,
+        fold: bool = False,
     ) -> Paint:
         """A ``fill``/``stroke`` value -> None (no paint), flat RGBA, or a Gradient.
 
         ``bbox``: the element's (x, y, w, h) in its own user space (for
-        objectBoundingBox); ``ctm``: (3, 3) its user space -> canvas.
+        objectBoundingBox); ``ctm``: (3, 3) its user space -> canvas; ``fold``: fold
+        the box into the transform even when it could be kept (the paint spans
+        several scene paths, as a text's glyphs do).
         """
         url = parse_url(value)
         if url is None:
@@ -129,13 +132,17 @@ class GradientResolver:
                 self.other += 1
             # a missing or unusable server: the fallback colour, else no paint
             return parse_color(url[1], current_color) if url[1] else None
-        found = self.gradient(target, bbox, ctm)
+        found = self.gradient(target, bbox, ctm, fold)
         if found is _INVALID:  # no stops, or objectBoundingBox on an empty box
             return parse_color(url[1], current_color) if url[1] else None
         return found
 
     def gradient(
-        self, el: Element, bbox: tuple[float, float, float, float] | None, ctm: np.ndarray
+        self,
+        el: Element,
+        bbox: tuple[float, float, float, float] | None,
+        ctm: np.ndarray,
+        fold: bool = False,
     ) -> Paint | object:
         """A gradient element -> its Paint, or ``_INVALID`` when it cannot paint."""
         chain = self._chain(el)
@@ -159,7 +166,7 @@ class GradientResolver:
         spread = (self._attr(chain, "spreadMethod", GRADIENTS) or "pad").strip()
         spread = spread if spread in ("pad", "reflect", "repeat") else "pad"
         axis_aligned = ctm[0, 1] == 0 and ctm[1, 0] == 0 and ctm[0, 0] > 0 and ctm[1, 1] > 0
-        keep_box = bbox_units and axis_aligned
+        keep_box = bbox_units and axis_aligned and not fold
         transform = g_matrix if keep_box else ctm @ box @ g_matrix
         kind = "linear" if local_name(el.tag) == "linearGradient" else "radial"
         tags = frozenset((local_name(el.tag),))
@@ -215,9 +222,9 @@ class GradientResolver:
     def _coord(self, value: str | None, default: str, axis: str, bbox_units: bool) -> float:
         value = (value if value is not None else default).strip()
         if bbox_units:  # fractions of the box: "50%" is 0.5, a plain number as is
-            x = _fraction(value)
+            x = fraction(value)
             if x is None:
-                x = _fraction(default)
+                x = fraction(default)
             return x if x is not None else 0.0
         relative = {"x": self.vw, "y": self.vh, "r": math.hypot(self.vw, self.vh) / math.sqrt(2)}
         x = length(value, relative[axis])
@@ -273,7 +280,7 @@ class GradientResolver:
         return "black"
 
 
-def _fraction(value: str) -> float | None:
+def fraction(value: str) -> float | None:
     """A number or a percentage (``50%`` -> 0.5); None when unreadable or not finite."""
     value = value.strip()
     try:
@@ -285,5 +292,5 @@ def _fraction(value: str) -> float | None:
 
 def _offset(value: str | None) -> float:
     """A stop offset: a number or a percentage, clamped to [0, 1]; unreadable -> 0."""
-    x = _fraction(value) if value is not None else None
+    x = fraction(value) if value is not None else None
     return 0.0 if x is None else min(max(x, 0.0), 1.0)

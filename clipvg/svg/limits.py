@@ -26,6 +26,13 @@ class SvgLimits:
         max_style_matches: most (element, rule) comparisons made applying ``<style>``.
         max_attributes: most attributes in the file (counted as ``=`` signs before
             parsing; the XML parser takes ~10 us for each).
+        max_pattern_tiles: most pattern tiles in the whole file, every pattern paint
+            (nested ones too) counting its tiles, at least one (each tile's content
+            becomes paths; a paint that would pass the limit, such as a tiny tile over
+            a huge shape, is not painted, with a warning).
+
+    Every character of ``<text>`` counts as an element against ``max_elements``,
+    every glyph as a path and its outline's segments as segments.
 
     Import time is linear in these quantities (roughly 100 us a path, 30 us an
     element, 5 us a segment on a busy core), so the defaults keep any accepted file
@@ -41,6 +48,7 @@ class SvgLimits:
     max_style_bytes: int = 1024 * 1024
     max_style_matches: int = 10_000_000
     max_attributes: int = 500_000
+    max_pattern_tiles: int = 4096
 
 
 def limit_error(what: str, name: str, value: float) -> ClipvgError:

@@ -11,8 +11,9 @@ from ..errors import ClipvgError
 from ..scene import Scene
 from .geometry import canvas_size, viewbox
 from .limits import SvgLimits, limit_error
+from .report import emit_warnings
 from .source import decompress, parse_xml, read_source
-from .walk import State, Walker, emit_warnings, scene_from_walk
+from .walk import State, Walker, scene_from_walk
 
 
 def scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
@@ -35,7 +36,7 @@ def scene_from_bytes(data: bytes, label: str, limits: SvgLimits) -> Scene:
     with np.errstate(all="ignore"):  # overflowing transforms give inf, refused per path
         walker.walk(root, state)
     scene = scene_from_walk(walker, width, height, label, limits)
-    emit_warnings(walker.counts)
+    emit_warnings(walker.counts, walker.texts.substitutions)
     return scene
 
 

@@ -317,3 +317,16 @@ def exact_bounds(contours: list[np.ndarray], closed: list[bool]) -> np.ndarray |
         candidates.append(mt**3 * p0 + 3 * mt**2 * t * p1 + 3 * mt * t**2 * p2 + t**3 * p3)
     allp = np.concatenate(candidates)
     return np.stack([allp.min(0), allp.max(0)])
+
+
+def rect_contour(box: tuple[float, float, float, float], matrix: np.ndarray) -> np.ndarray:
+    """The rectangle ``box`` (x, y, w, h) through ``matrix`` (3, 3): a closed contour
+    of 4 straight cubics, (12, 2) float64."""
+    x, y, w, h = box
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
+    corners = corners @ matrix[:2, :2].T + matrix[:2, 2]
+    ring = np.concatenate([corners, corners[:1]])
+    pts = [ring[0]]
+    for a, b in zip(ring[:-1], ring[1:], strict=True):
+        pts += [a + (b - a) / 3, a + 2 * (b - a) / 3, b]
+    return np.array(pts[:-1])

@@ -10,7 +10,6 @@ layer attributes, opacity, clip); other containers (``<use>``, ``<a>``, nested
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, replace
 from xml.etree.ElementTree import Element
@@ -18,6 +17,7 @@ from xml.etree.ElementTree import Element
 import numpy as np
 
 from ..errors import ClipvgError
+from ..fonts import system_fonts
 from ..scene import PathInfo, Scene
 from .build import PathSpec, SceneBuilder
 from .clip import CLIP_ALL, ClipResolver
@@ -35,54 +35,20 @@ from .geometry import (
 from .gradient import GradientResolver, href_of, parse_url
 from .limits import SvgLimits, limit_error
 from .paint import parse_color, parse_opacity
-from .pathdata import exact_bounds, path_contours, shape_d
+from .painted import Outline, paint_outlines, paint_text, text_clip_shapes
+from .pathdata import exact_bounds, path_contours, rect_contour, shape_d
+from .pattern import PatternResolver
 from .source import SVG_NS, is_svg_tag, local_name
-from .stroke import stroke_first, stroke_style
+from .text import TextLayouter
 
 MAX_DEPTH = 256
 INKSCAPE = "{http://www.inkscape.org/namespaces/inkscape}"
 SODIPODI = "{http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd}"
 
-#: Elements and features clipvg cannot edit, listed together in one warning.
-UNEDITABLE = {
-    "text": "<text>",
-    "image": "<image>",
-    "foreignObject": "<foreignObject>",
-    "filter": "filter",
-    "mask": "mask",
-    "marker": "marker",
-    "pattern": "pattern paint",
-    "clip_shape": "clip-path shape",
-    "clip_child": "clip-path on a clipPath child",
-}
-_OTHER_WARNINGS = {
-    "use": "skipped {n} <use> element{s} whose target is missing or contains the <use> itself",
-    "bad_data": "{n} path{s} had malformed path data; imported up to the first error",
-    "href_loop": "{n} gradient href chain{s} loop back on themselves; followed up to the loop",
-}
-
-
-def emit_warnings(counts: dict[str, int]) -> None:
-    """One warning listing what cannot be edited, then one per other kind of problem."""
-    parts = [f"{counts[k]} {name}" for k, name in UNEDITABLE.items() if counts.get(k)]
-    if parts:
-        warnings.warn(
-            "not editable, so left out: "
-            + ", ".join(parts)
-            + " (text, images and foreign objects are dropped; filters, masks, markers and "
-            "clip shapes are ignored and their elements imported without them; a pattern "
-            "paint becomes its fallback colour or none)",
-            stacklevel=4,
-        )
-    for kind, template in _OTHER_WARNINGS.items():
-        n = counts.get(kind, 0)
-        if n:
-            warnings.warn(template.format(n=n, s="" if n == 1 else "s"), stacklevel=4)
-
-
 CONTAINERS = frozenset(("g", "a", "switch", "svg"))
 SHAPES = frozenset(("path", "rect", "circle", "ellipse", "polygon", "polyline", "line"))
-SKIPPED = frozenset(("text", "image", "foreignObject"))  # counted in warnings
+SKIPPED = frozenset(("image", "foreignObject"))  # counted in warnings
+_DRAWN = CONTAINERS | SHAPES | SKIPPED | {"use", "text"}
 _MARKABLE = frozenset(("path", "line", "polyline", "polygon"))
 _PAINTS = frozenset(("fill", "stroke"))
 
@@ -156,6 +122,7 @@ class Walker:
     def __init__(self, root: Element, label: str, limits: SvgLimits, vw: float, vh: float) -> None:
         self.label = label
         self.limits = limits
+        self.root = root
         self.sheet = stylesheet(root, label, limits)
         self.by_id: dict[str, Element] = {}
         for el in root.iter():  # the first of duplicated ids wins (as in resvg, browsers)
@@ -180,6 +147,14 @@ class Walker:
             self.by_id, self.style, lambda el: self.parent.get(id(el)), vw, vh
         )
         self.clips = ClipResolver(self)
+        self.patterns = PatternResolver(self, limits.max_pattern_tiles)
+        #: Geometry in a group's bounding box without a path of its own (hidden shapes,
+        #: pattern-painted ones): (paths drawn before it, canvas contours, closed flags).
+        self.extents: list[tuple[int, list[np.ndarray], list[bool]]] = []
+        self.tile_paths: list[tuple[int, int]] = []  # [start, end) of pattern tile paths
+        self.texts = TextLayouter(
+            self.style, lambda el: self.parent.get(id(el)), self.by_id, system_fonts, limits, label
+        )
 
     # ---- helpers the resolvers share --------------------------------------------------
     def count(self, kind: str, n: int = 1) -> None:
@@ -230,6 +205,11 @@ class Walker:
         if bad:
             self.count("bad_data")
         local = [np.asarray(c, dtype=np.float64).reshape(-1, 2) for c in flat]
+        return self.to_canvas(local, matrix), closed, exact_bounds(local, closed)
+
+    def to_canvas(self, local: list[np.ndarray], matrix: np.ndarray) -> list[np.ndarray]:
+        """Contours (k, 2) in user space -> canvas px through ``matrix``, counted
+        against ``max_segments``; refused beyond ``max_coordinate`` or not finite."""
         bound = self.limits.max_coordinate
         out = []
         for pts in local:
@@ -244,7 +224,9 @@ class Walker:
                 )
             out.append(pts)
             self.builder.segments += pts.shape[0] // 3
-        return out, closed, exact_bounds(local, closed)
+            if self.builder.segments > self.limits.max_segments:
+                self._too_many_segments()
+        return out
 
     def _sheet_style(self, el: Element, tag: str) -> dict[str, str]:
         """The stylesheet's declarations for ``el``, cached per (tag, classes, id)."""
@@ -293,7 +275,7 @@ class Walker:
                 f"{self.label} nests elements more than {MAX_DEPTH} levels deep; flatten its groups"
             )
         tag = local_name(el.tag)
-        if tag not in CONTAINERS and tag not in SHAPES and tag != "use" and tag not in SKIPPED:
+        if tag not in _DRAWN:
             return  # defs, symbol, clipPath, mask, gradients, metadata ...: not rendered
         style = self.style(el)
         if style.get("display", "").strip().lower() == "none":
@@ -319,6 +301,11 @@ class Walker:
             matrix = matrix @ parse_transform(transform)
         opacity = parse_opacity(style.get("opacity"))
         clip_ref = style.get("clip-path")
+        if tag == "text":
+            paint_text(
+                self, el, matrix, inherited, opacity, clip_ref, replace(state, font_size=size)
+            )
+            return
         if tag in SHAPES:
             self._shape(
                 el, tag, matrix, inherited, opacity, clip_ref, replace(state, font_size=size)
@@ -393,7 +380,7 @@ class Walker:
         if has_clip:
             clip = self.clips.resolve(clip_ref, outer, self._bbox_since(first, outer))
             if clip == CLIP_ALL:
-                self._drop_since(first)
+                self.drop_since(first)
                 return
         if viewport is not None:
             clip = self.clips.rect(viewport, outer, clip)
@@ -439,22 +426,29 @@ class Walker:
     def _bbox_since(
         self, first: int, matrix: np.ndarray
     ) -> tuple[float, float, float, float] | None:
-        """The bounding box, in the user space of ``matrix``, of the paths from ``first`` on."""
-        paths = self.builder.paths[first:]
-        contours = [c for p in paths for c in p.contours]
+        """The bounding box, in the user space of ``matrix``, of what was drawn from path
+        ``first`` on: the paths (not pattern tiles) and the :attr:`extents`."""
+        tiles = {k for a, b in self.tile_paths if b > first for k in range(max(a, first), b)}
+        paths = [p for k, p in enumerate(self.builder.paths[first:], first) if k not in tiles]
+        shapes = [(p.contours, p.closed) for p in paths]
+        shapes += [(c, k) for pos, c, k in self.extents if pos >= first]
+        contours = [c for cs, _ in shapes for c in cs]
         if not contours:
             return None
         try:
             inv = np.linalg.inv(matrix)
         except np.linalg.LinAlgError:
             return None
-        closed = [k for p in paths for k in p.closed]
+        closed = [k for _, ks in shapes for k in ks]
         local = [c @ inv[:2, :2].T + inv[:2, 2] for c in contours]
         b = exact_bounds(local, closed)
         return (float(b[0, 0]), float(b[0, 1]), float(b[1, 0] - b[0, 0]), float(b[1, 1] - b[0, 1]))
 
-    def _drop_since(self, first: int) -> None:
+    def drop_since(self, first: int) -> None:
+        """Remove the paths from ``first`` on (and what records their extent)."""
         del self.builder.paths[first:]
+        self.extents = [e for e in self.extents if e[0] < first]
+        self.tile_paths = [(a, min(b, first)) for a, b in self.tile_paths if a < first]
 
     def _shape(
         self,
@@ -466,30 +460,19 @@ class Walker:
         clip_ref: str | None,
         state: State,
     ) -> None:
-        if props.get("visibility", "visible").strip().lower() in ("hidden", "collapse"):
-            return
         contours, closed, bounds = self.canvas_contours(
             el, tag, matrix, state.font_size, state.viewport
         )
         if not contours:
             return
-        if len(self.builder.paths) >= self.limits.max_paths:
-            raise limit_error(
-                f"{self.label} has more than {self.limits.max_paths} paths",
-                "max_paths",
-                self.limits.max_paths,
-            )
+        if props.get("visibility", "visible").strip().lower() in ("hidden", "collapse"):
+            self.extents.append((len(self.builder.paths), contours, closed))  # not drawn, but
+            return  # in its group's bounding box (as resvg does)
+        self.check_paths()
         bbox = None
         if bounds is not None:
             (x0, y0), (x1, y1) = bounds
             bbox = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
-        color = props.get("color", "black")
-        before = self.gradients.other
-        fill = None
-        if tag != "line":  # a line has no inside
-            fill = self.gradients.paint(props.get("fill", "black"), color, bbox, matrix)
-        stroke = self.gradients.paint(props.get("stroke", "none"), color, bbox, matrix)
-        self.count("pattern", self.gradients.other - before)
         if tag in _MARKABLE and any(
             props.get(k, "none").strip() not in ("none", "")
             for k in ("marker-start", "marker-mid", "marker-end")
@@ -498,28 +481,33 @@ class Walker:
         clip = self.clips.resolve(clip_ref, matrix, bbox)
         if clip == CLIP_ALL:
             return
-        scale = math.sqrt(abs(float(np.linalg.det(matrix[:2, :2]))))
-        vw, vh = state.viewport or (self.vw, self.vh)
-        diag = math.hypot(vw, vh) / math.sqrt(2.0)
-        self.builder.paths.append(
-            PathSpec(
-                contours=contours,
-                closed=closed,
-                fill=fill,
-                fill_opacity=parse_opacity(props.get("fill-opacity")),
-                evenodd=props.get("fill-rule", "nonzero").strip().lower() == "evenodd",
-                stroke=stroke,
-                stroke_opacity=parse_opacity(props.get("stroke-opacity")),
-                style=stroke_style(
-                    props, scale if math.isfinite(scale) else 1.0, diag, state.font_size
-                ),
-                stroke_first=stroke_first(props),
-                opacity=opacity,
-                clip=clip,
-                group=state.group,
-                info=PathInfo(id=None if state.in_use else el.get("id"), groups=state.groups),
-            )
+        before = self.gradients.other
+        info = PathInfo(id=None if state.in_use else el.get("id"), groups=state.groups)
+        paint_outlines(
+            self,
+            [Outline(contours, closed, info)],
+            props,
+            bbox,
+            matrix,
+            state,
+            opacity=opacity,
+            clip=clip,
+            has_fill=tag != "line",  # a line has no inside
         )
+        self.count("server", self.gradients.other - before)
+
+    def text_shapes(self, el: Element, matrix: np.ndarray) -> list:
+        """A clipPath's ``<text>`` child as glyph shapes (see :func:`.painted.text_clip_shapes`)."""
+        return text_clip_shapes(self, el, matrix)
+
+    def check_paths(self, more: int = 1) -> None:
+        """Refuse before the scene would pass ``max_paths``."""
+        if len(self.builder.paths) + more > self.limits.max_paths:
+            raise limit_error(
+                f"{self.label} has more than {self.limits.max_paths} paths",
+                "max_paths",
+                self.limits.max_paths,
+            )
 
     def finish(self, width: float, height: float) -> Scene:
         self.count("href_loop", self.gradients.loops)
@@ -559,4 +547,11 @@ def scene_from_walk(
             "max_canvas_side",
             limits.max_canvas_side,
         )
+    style = walk.style(walk.root)
+    background = parse_color(
+        style.get("background-color", "transparent"), style.get("color", "black")
+    )
+    if background is not None and background[3] > 0:  # the root's CSS background: a path under all
+        contour = rect_contour((0.0, 0.0, width, height), np.eye(3))
+        walk.builder.paths.insert(0, PathSpec([contour], [True], background, 1.0, False))
     return walk.finish(width, height)
