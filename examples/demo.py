@@ -22,11 +22,10 @@ sys.path.insert(0, str(ROOT))
 from clipvg import cli  # noqa: E402
 from clipvg.clip import weights_cached  # noqa: E402
 
-#: The toy edits: (folder, case builder arguments, prompt words for the message).
-#: The directional loss's floor for the toy edits (clipvg.toy.edits.direction_floor).
-TOY_FLOOR = 0.5
-#: 3x the default learning rates: at the defaults the toy edits need more than 100 iterations.
+#: 3x the default learning rates (as in benchmarks/semantic.py): at the defaults (tuned
+#: for ViT-B/32 over 150 iterations) a full recolour needs more than 60 iterations.
 TOY_LRS = {"color_lr": 0.03, "shape_lr": 0.6}
+#: The toy edits: (folder, use, case builder arguments).
 TOY_EDITS = (
     ("star-red-to-blue", "recolour", ("star", "red", "blue")),
     ("circle-to-square", "reshape", ("circle", "square", "green")),
@@ -73,17 +72,17 @@ def toy_demo(out: Path, args: argparse.Namespace) -> int:
     from clipvg.clip import load_clip
     from clipvg.render import render
     from clipvg.svg import load_svg
-    from clipvg.toy.edits import CANVAS, direction_floor, recolour_case, reshape_case, run_case
+    from clipvg.toy.edits import CANVAS, recolour_case, reshape_case, run_case
     from clipvg.toy.model import TOY_MODEL, vocabulary
 
     print(
         f"demo: using CLIP {TOY_MODEL}, a 4 M-parameter CLIP trained on procedural shapes that "
         "ships with clipvg (no download).\n"
         f"demo: it understands only {vocabulary()}.\n"
-        f"demo: edits run through clipvg.edit.run_edit with the directional loss's floor at "
-        f"{TOY_FLOOR:g} (the library's default, 0.01, stalls the toy's edits after a tiny change; "
-        f"see README) and learning rates {TOY_LRS}, stopping when the analytic judge "
-        "(clipvg.toy.judge) sees the target.",
+        "demo: edits run through clipvg.edit.run_edit with the library's defaults but "
+        f"learning rates {TOY_LRS}, stopping when the analytic judge (clipvg.toy.judge) "
+        "sees the target; the toy knows colours well and shapes barely (see README), so "
+        "the reshape may fail.",
         flush=True,
     )
     encoder = load_clip(TOY_MODEL)
@@ -95,8 +94,7 @@ def toy_demo(out: Path, args: argparse.Namespace) -> int:
             f"demo: {case.source_prompt!r} -> {case.prompt!r} (lock {case.settings['lock'][0]})...",
             flush=True,
         )
-        with direction_floor(TOY_FLOOR):
-            result = run_case(case, encoder, out / folder, iters=args.toy_iters[use])
+        result = run_case(case, encoder, out / folder, iters=args.toy_iters[use])
         with torch.no_grad():
             before = render(load_svg(out / folder / "input.svg"), CANVAS, CANVAS)
             after = render(load_svg(out / folder / "run" / "latest.svg"), CANVAS, CANVAS)

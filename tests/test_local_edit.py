@@ -356,7 +356,9 @@ def test_edit_only_leaves_no_seam_at_the_box_edge():
         seams[hold] = box_seam(a, b, px, max(round(st.feather * q), 1))
         wall = [i for i, p in enumerate(s.scene.info) if p.id == "wall"][0]
         house[hold] = float((s.scene.colors[wall] - s.initial.colors[wall]).detach().abs().sum())
-    assert seams[False] > 5 and seams[True] < 1, seams
+    # < 2 levels of 255: invisible (the relative direction floor of clipvg.losses moves the
+    # house inside more in 6 steps than the old 0.01 floor did: 1.1 here, 112 without holding)
+    assert seams[False] > 5 and seams[True] < 2, seams
     assert house[True] > 0.1 and house[True] > 0.5 * house[False], house
 
 

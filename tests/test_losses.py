@@ -5,16 +5,52 @@ import torch
 from tolerance import U32
 
 from clipvg.errors import ClipvgError
-from clipvg.losses import directional_loss, image_direction, roi_loss, text_direction
+from clipvg.losses import (
+    DIRECTION_FLOOR,
+    FLOOR_FRACTION,
+    direction_floor,
+    directional_loss,
+    image_direction,
+    roi_loss,
+    text_direction,
+)
 
 #: float32 on 3-vectors: two normalizations, a difference and a dot product are fewer
 #: than 32 roundings of values <= 2, so results are off by less than 64 u.
 SMALL = 64 * U32
 
 
-def test_text_direction_is_unit_and_points_from_source_to_target():
-    d = text_direction(torch.tensor([1.0, 0, 0]), torch.tensor([0, 1.0, 0]))
-    assert torch.allclose(d, torch.tensor([1.0, -1.0, 0]) / 2**0.5, rtol=0, atol=SMALL)
+def test_text_direction_is_the_shift_of_unit_features_from_source_to_target():
+    d = text_direction(torch.tensor([2.0, 0, 0]), torch.tensor([0, 3.0, 0]))
+    assert torch.allclose(d, torch.tensor([1.0, -1.0, 0]), rtol=0, atol=SMALL)
+
+
+@pytest.mark.parametrize("length", [1e-4, 0.1, 1.0, 2.0])
+def test_floor_is_a_fraction_of_the_text_shift_never_below_the_minimum(length):
+    d = torch.tensor([0.0, length, 0.0])
+    expected = max(DIRECTION_FLOOR, FLOOR_FRACTION * length)
+    assert float(direction_floor(d)) == pytest.approx(expected, rel=SMALL)
+    assert direction_floor(d.expand(4, 3)).shape == (4, 1)
+
+
+def test_loss_pays_for_length_below_the_floor_and_only_for_angle_above_it():
+    """Below the floor (half the text shift) the loss is 1 - dI.dT / floor, linear in
+    the step; above it, 1 - cos(dI, dT). An absolute 0.01 floor would be direction-only
+    from the first small step."""
+    initial = torch.tensor([[1.0, 0.0, 0.0]])
+    shift = torch.tensor([0.0, 0.8, 0.0])  # floor 0.4
+    unit = torch.tensor([0.0, 1.0, 0.0])
+    for y in (0.1, 0.2, 0.3, 0.5, 0.8):
+        current = torch.tensor([[1.0, y, 0.0]])
+        d = torch.nn.functional.normalize(current, dim=-1) - initial
+        dot = float(d[0] @ unit)
+        expected = 1 - dot / max(0.4, float(d.norm()))
+        assert float(directional_loss(current, initial, shift)) == pytest.approx(
+            expected, abs=SMALL
+        )
+    small = torch.tensor([[1.0, 0.1, 0.0]])
+    assert float(directional_loss(small, initial, shift)) > 0.7  # 0.1 of the way: 1 - 0.1/0.4
+    assert float(directional_loss(small, initial, shift, floor=0.01)) < 0.01
 
 
 def test_same_prompt_and_source_is_an_error():

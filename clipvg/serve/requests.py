@@ -15,9 +15,10 @@ from typing import Any
 
 from ..config import EditSettings, check_known, settings_from_layers
 from ..errors import ClipvgError
+from ..toy.model import TOY_MODEL, TOY_TAG
 
-#: The settings the page may send as they are (besides scene, rois, lock, random_weights,
-#: prompt_image, which it sends in its own shape).
+#: The settings the page may send as they are (besides scene, rois, lock, clip,
+#: random_weights, prompt_image, which it sends in its own shape).
 PAGE_SETTINGS = frozenset(
     {
         "prompt",
@@ -42,7 +43,11 @@ PAGE_SETTINGS = frozenset(
 #: Request fields of POST /api/edits taken as settings, in EditSettings' order.
 EDIT_FIELDS = tuple(f.name for f in fields(EditSettings) if f.name in PAGE_SETTINGS)
 #: Fields of POST /api/edits in the page's own shape.
-SHAPED_FIELDS = ("scene", "rois", "lock", "random_weights", "prompt_image")
+SHAPED_FIELDS = ("scene", "rois", "lock", "clip", "random_weights", "prompt_image")
+#: The page's CLIP choices (field ``clip``): the server's model, the packaged
+#: ``clipvg-toy`` (an offline demo model that knows only toy shapes, colours and
+#: positions), or the server's architecture with random weights (timing only).
+CLIP_CHOICES = ("server", "toy", "random")
 ROI_FIELDS = (
     "box",
     "polygon",
@@ -103,6 +108,23 @@ def roi_entry(i: int, roi: Any, images: Callable[[str], str]) -> dict[str, Any]:
     return out
 
 
+def clip_choice(body: dict[str, Any]) -> str:
+    """The request's CLIP choice, one of :data:`CLIP_CHOICES`: ``clip``, or the older
+    ``random_weights: true`` (which means ``"random"``)."""
+    random_weights = body.get("random_weights", False)
+    if not isinstance(random_weights, bool):
+        raise ClipvgError("random_weights must be true or false")
+    choice = body.get("clip")
+    if choice is None:
+        return "random" if random_weights else "server"
+    if choice not in CLIP_CHOICES or (random_weights and choice != "random"):
+        raise ClipvgError(
+            f"clip must be one of {', '.join(CLIP_CHOICES)} (and agree with random_weights), "
+            f"got {choice!r}"
+        )
+    return choice
+
+
 def edit_settings(
     body: dict[str, Any],
     svg: str,
@@ -111,7 +133,9 @@ def edit_settings(
 ) -> tuple[EditSettings, bool]:
     """The EditSettings of a POST /api/edits body (ClipvgError on bad fields).
 
-    Layers: built-in defaults < ``server`` (device, CLIP) < the page's fields.
+    Layers: built-in defaults < ``server`` (device, CLIP) < the page's fields; the
+    page's ``clip`` choice (:func:`clip_choice`) may swap the server's CLIP for the toy
+    model or random weights. The flag returned says random weights.
     ``images`` maps an exemplar image id to its stored file.
     """
     check_known(body, PAGE_SETTINGS, "edit request", extra=SHAPED_FIELDS)
@@ -121,9 +145,8 @@ def edit_settings(
     lock = body.get("lock")
     if lock is not None and lock not in ("color", "shape"):
         raise ClipvgError(f'lock must be "color", "shape" or null, got {lock!r}')
-    random_weights = body.get("random_weights", False)
-    if not isinstance(random_weights, bool):
-        raise ClipvgError("random_weights must be true or false")
+    choice = clip_choice(body)
+    random_weights = choice == "random"
     iters = body.get("iters", EditSettings.iters)
     if isinstance(iters, int) and not isinstance(iters, bool) and not 1 <= iters <= MAX_ITERS:
         raise ClipvgError(f"iters must be between 1 and {MAX_ITERS}")
@@ -141,7 +164,9 @@ def edit_settings(
     )
     if random_weights:
         page.update(clip_pretrained="none", clip_weights=None)
+    elif choice == "toy":
+        page.update(clip_model=TOY_MODEL, clip_pretrained=TOY_TAG, clip_weights=None)
     layers = [server, page]
-    if random_weights:  # None means "not given" in a layer: drop the server's weights file
+    if choice != "server":  # None means "not given" in a layer: drop the server's weights file
         layers[0] = {k: v for k, v in server.items() if k != "clip_weights"}
     return settings_from_layers(*layers, source="edit request"), random_weights

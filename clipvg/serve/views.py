@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config import EditSettings
 from ..errors import ClipvgError
+from ..toy.model import TOY_MODEL
 
 
 def slug(text: str, limit: int = 40) -> str:
@@ -49,6 +50,8 @@ def request_of(
     out["lock"] = settings.lock[0] if settings.lock else None
     out["freeze"] = list(settings.freeze)
     out["random_weights"] = str(settings.clip_pretrained).lower() == "none"
+    toy = settings.clip_model == TOY_MODEL
+    out["clip"] = "random" if out["random_weights"] else "toy" if toy else "server"
     rois = []
     for r in settings.rois:
         entry: dict[str, Any] = {k: r[k] for k in roi_fields if k in r and k != "image"}

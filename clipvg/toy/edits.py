@@ -17,8 +17,9 @@ The three uses:
   both objects right and no pixel outside the boxes (grown by the feather) changed.
 
 ``picture`` cases start from a PNG of the scene, vectorized by the editor.
-:func:`direction_floor` runs edits with another floor of the directional loss (an
-ablation: at the library's 0.01 the toy's edits stall after a tiny change).
+:func:`fixed_floor` runs edits with an absolute floor of the directional loss instead
+of the library's relative one (an ablation: at the old absolute 0.01 the toy's edits
+stall after a tiny change; see :mod:`clipvg.losses`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class EditCase:
     settings: dict[str, Any] = field(default_factory=dict)
     picture: bool = False
     variant: str = "default"
+    canvas: int = CANVAS
 
 
 def phrase(color: str, shape: str) -> str:
@@ -177,7 +179,7 @@ def verdict(
     outside_same = None
     if case.use == "regions":
         inside = torch.zeros(size, size, dtype=torch.bool)
-        grow = feather * size / CANVAS + 1
+        grow = feather * size / case.canvas + 1
         for i, _ in case.rois or [(t.index, "") for t in case.targets]:
             x, y, w, h = _object_box(case.spec.objects[i], size)
             inside[
@@ -228,7 +230,7 @@ def case_settings(case: EditCase, input_path: Path, iters: int, seed: int = 0) -
     """The case's :class:`EditSettings` (``clipvg-toy``, fp32, on the CPU, no snapshots)."""
     rois = []
     for i, prompt in case.rois:
-        x, y, w, h = _object_box(case.spec.objects[i], CANVAS)
+        x, y, w, h = _object_box(case.spec.objects[i], case.canvas)
         rois.append({"x": x, "y": y, "w": w, "h": h, "prompt": prompt})
     values: dict[str, Any] = {
         "input": str(input_path),
@@ -251,11 +253,11 @@ def case_settings(case: EditCase, input_path: Path, iters: int, seed: int = 0) -
 def write_input(case: EditCase, folder: Path) -> Path:
     """The case's scene as SVG (or, for ``picture`` cases, as a PNG render) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    scene = build_scene(case.spec, CANVAS)
+    scene = build_scene(case.spec, case.canvas)
     if case.picture:
         path = folder / "input.png"
         with torch.no_grad():
-            write_png(render(scene, CANVAS, CANVAS), path)
+            write_png(render(scene, case.canvas, case.canvas), path)
         return path
     path = folder / "input.svg"
     save_svg(scene, path)
@@ -263,8 +265,9 @@ def write_input(case: EditCase, folder: Path) -> Path:
 
 
 @contextmanager
-def direction_floor(floor: float | None) -> Iterator[None]:
-    """Run edits with ``directional_loss(..., floor=floor)`` (None: as the library has it).
+def fixed_floor(floor: float | None) -> Iterator[None]:
+    """Run edits with ``directional_loss(..., floor=floor)``, an absolute floor (None:
+    the library's relative floor).
 
     An ablation only: the floor is not a setting, so the loss function is swapped in
     every loaded clipvg module that imported it, and put back afterwards.
@@ -313,7 +316,8 @@ def run_case(
     folder = Path(folder)
     texts = texts or TextFeatureCache(encoder)
     settings = case_settings(case, write_input(case, folder), iters, seed)
-    initial = render(build_scene(case.spec, CANVAS), CANVAS, CANVAS).detach()
+    side = case.canvas
+    initial = render(build_scene(case.spec, side), side, side).detach()
     before, _ = guide_scores(encoder, texts, case, initial)
     state: dict[str, Any] = {"success_at": None, "last": None}
 
@@ -321,7 +325,7 @@ def run_case(
         if iteration % check_every and iteration < iters:
             return
         with torch.no_grad():
-            image = render(session.scene, CANVAS, CANVAS)
+            image = render(session.scene, side, side)
         state["last"] = verdict(case, image, initial, settings.feather)
         if state["last"]["success"]:
             state["success_at"] = iteration
@@ -333,7 +337,7 @@ def run_case(
     )
     seconds = time.perf_counter() - t0
     with torch.no_grad():
-        final = render(session.scene, CANVAS, CANVAS)
+        final = render(session.scene, side, side)
     judged = verdict(case, final, initial, settings.feather)
     after, against = guide_scores(encoder, texts, case, final)
     reached = all(a > b for a, b in zip(after, against))

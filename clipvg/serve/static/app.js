@@ -82,7 +82,7 @@ function startReason() {
   const j = state.job;
   if (!state.scene) return "Open a picture first.";
   if (j && ["running", "queued"].includes(j.status)) return "";
-  if (!(state.info.clip.ready || $("random-weights").checked)) return "CLIP weights are missing (see the note at the top).";
+  if (!(state.info.clip.ready || $("clip-choice").value !== "server")) return "CLIP weights are missing (see the note at the top).";
   if (!$("prompt").value.trim()) return "Type a prompt for the whole image first.";
   const empty = state.regions.findIndex((r) => !r.prompt.trim() && !r.image);
   if (empty >= 0) return `Region ${empty + 1} needs a prompt (or an exemplar picture).`;
@@ -174,7 +174,7 @@ function restoreQuiet(s) {
 // ---- edits --------------------------------------------------------------------------
 function editBody() {
   const v = readValues();
-  const body = { scene: state.scene.id, prompt: $("prompt").value, rois: regions.body(), random_weights: $("random-weights").checked };
+  const body = { scene: state.scene.id, prompt: $("prompt").value, rois: regions.body(), clip: $("clip-choice").value };
   for (const s of SETTINGS) body[s.key] = v[s.key];
   body.freeze = layers.frozen();
   return body;
@@ -244,7 +244,7 @@ async function openRun(id) {
       const info = await api("GET", `/api/scenes/${job.scene}`);
       if (!current(t) || !(await showScene(info, draft, t))) return;
     } else toast("This run's picture is not one of the page's scenes; its settings are shown without it.");
-    $("random-weights").checked = !!req.random_weights;
+    $("clip-choice").value = req.clip || (req.random_weights ? "random" : "server");
     history.reset(); saveDraft();
     setHash("edit", id);
     const chosen = localStorage.getItem(`clipvg.chosen.${id}`);
@@ -276,7 +276,7 @@ async function init() {
   } else if (clip.random) {
     $("clip-banner").hidden = false;
     $("clip-message").textContent = `CLIP ${clip.model} has RANDOM weights: edits are meaningless (for trying the pipeline only).`;
-    $("random-weights").parentElement.hidden = true;
+    $("clip-choice").parentElement.hidden = true;
   }
   for (const name of state.info.examples) {
     const o = document.createElement("option"); o.value = o.textContent = name; $("example").appendChild(o);
@@ -344,7 +344,7 @@ function bindUi() {
   $("undo").addEventListener("click", () => history.undo());
   $("redo").addEventListener("click", () => history.redo());
   $("refresh-runs").addEventListener("click", () => runs.refresh());
-  $("random-weights").addEventListener("change", changed);
+  $("clip-choice").addEventListener("change", changed);
   $("prompt").addEventListener("input", () => { clearAt("prompt"); saveDraft(); changed(); });
   $("prompt").addEventListener("change", commit);
   // our undo, never the browser's per-field one (it would change values unseen)
