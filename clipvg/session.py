@@ -37,9 +37,7 @@ visual tower's middle-block features of both renders with the region painted whi
 intermediate features (plugged-in ones) get a pixel-space proxy instead: the weighted
 MSE of image gradients (:func:`clipvg.losses.gradient_distance`).
 
-Exemplar prompts: an ROI with an ``image`` (``--prompt-image`` for ROI 0) aims at
-``normalize(E_I(reference)) - normalize(E_I(source region))`` instead of a text
-direction; the source region is the ROI's whole crop of the initial render.
+Each ROI's target and direction (text, or an exemplar image): :mod:`clipvg.targets`.
 
 All ROIs' crops (whole-ROI crop + patches) count in one Adam step, but go through CLIP
 in chunks of ``batch_size``: each chunk's graph is freed after its backward, so peak
@@ -56,7 +54,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from clipvg.roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
 from clipvg.roi.band import edge_band, pad_like, points_in_band
@@ -68,6 +65,7 @@ from clipvg.roi.split import (
     segment_reach,
     segments_leaving,
     split_partial,
+    undo_leaving,
 )
 
 from .augment import Warps, apply_grid, cat_warps, sample_warps, warp_grid
@@ -81,12 +79,12 @@ from .losses import (
     gradient_distance,
     keep_composite,
     masked_mse,
-    text_direction,
     widen,
 )
-from .metrics import read_rgb, roi_crops, square_image
+from .metrics import roi_crops
 from .scene import Scene
 from .signals import held_signals
+from .targets import roi_targets
 
 #: Background MSE that costs as much as all ROI terms at W = 1 (30 dB PSNR).
 BACKGROUND_MSE = 1e-3
@@ -189,44 +187,19 @@ class EditSession:
         self.history: list[StepRecord] = []
         with torch.no_grad():
             self.initial_image = self.render_image(self.initial)
-        self.targets, self.directions = self._directions(texts or TextFeatureCache(encoder))
+        self.targets, self.directions = roi_targets(
+            self.rois,
+            encoder,
+            texts or TextFeatureCache(encoder),
+            self.initial_image,
+            (scene.width, scene.height),
+            settings.source_prompt,
+        )
         self._setup_local()
         self._setup_sources()
         self.optimizer = self._make_optimizer()
 
     # ---- setup ----------------------------------------------------------------------
-    def _directions(self, texts: TextFeatureCache) -> tuple[torch.Tensor, torch.Tensor]:
-        """(R, D) unit targets and (R, D) unit directions: text, or exemplar image."""
-        hw = tuple(self.initial_image.shape[:2])
-        sx, sy = hw[1] / self.scene.width, hw[0] / self.scene.height
-        size = self.encoder.image_size
-        targets, directions = [], []
-        for i, roi in enumerate(self.rois):
-            if roi.image is None:
-                target = texts.features(roi.prompt)
-                source = texts.features(self.settings.source_prompt)
-                targets.append(target)
-                directions.append(text_direction(target, source))
-                continue
-            with torch.no_grad():
-                ref = square_image(read_rgb(roi.image).to(self.device), size)
-                src = roi_crops(self.initial_image, [roi.scaled(sx, sy).box], size)
-                feats = F.normalize(
-                    self.encoder.encode_image(torch.cat([ref, src])).float(), dim=-1
-                )
-            d = feats[0] - feats[1]
-            if float(d.norm()) < 1e-6:
-                raise ClipvgError(
-                    f"ROI {i}: the exemplar {roi.image} encodes exactly like the source region; "
-                    "pick a reference that differs from it"
-                )
-            targets.append(feats[0])
-            directions.append(F.normalize(d, dim=-1))
-        return (
-            torch.stack([t.to(self.device) for t in targets]),
-            torch.stack([d.to(self.device) for d in directions]),
-        )
-
     def _setup_local(self) -> None:
         """Masks at the render size, the editable paths, the background reference."""
         s = self.settings
@@ -400,21 +373,12 @@ class EditSession:
                 tensor[frozen] = value
             if self._allowed is None:  # frozen paths only, no edit-only bounds
                 return
-            valid = self._valid_points
-            # Undoing a segment moves its end points, which its neighbours share: repeat,
-            # and after a few rounds undo the whole step.
-            for round_ in range(6):
-                seg = self._segments
-                seg = seg[(pts[seg] != valid[seg]).flatten(1).any(1)]
-                if round_ == 5:
-                    idx = seg.flatten()
-                    pts[idx] = valid[idx]
-                    break
-                bad = self._leaving(self.scene, pts, seg)
-                if not bool(bad.any()):
-                    break
-                idx = seg[bad].flatten()
-                pts[idx] = valid[idx]
+            undo_leaving(
+                pts,
+                self._valid_points,
+                self._segments,
+                lambda p, s: self._leaving(self.scene, p, s),
+            )
             self._valid_points = pts.detach().clone()
 
     @property

@@ -21,7 +21,7 @@ not split twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -467,3 +467,34 @@ def _room(allowed: torch.Tensor) -> torch.Tensor:
 
     inside = F.pad(allowed.cpu(), (1, 1, 1, 1)).numpy()
     return torch.from_numpy(distance_transform_edt(inside)[1:-1, 1:-1])
+
+
+def undo_leaving(
+    points: torch.Tensor,
+    valid: torch.Tensor,
+    segments: torch.Tensor,
+    leaving: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    rounds: int = 6,
+) -> None:
+    """Put back, in place, the segments a step moved off the allowed pixels.
+
+    Undoing a segment moves its end points, which its neighbours share, so this repeats;
+    after ``rounds - 1`` rounds it undoes every moved segment of the step.
+
+    Args:
+        points: (P, 2) points after the step (edited in place, no grad).
+        valid: (P, 2) the points before it, all on allowed pixels.
+        segments: (S, 4) point indices of the edited cubic segments.
+        leaving: ``(points, segments) -> (S',) bool`` segments that leave the pixels.
+    """
+    for round_ in range(rounds):
+        seg = segments[(points[segments] != valid[segments]).flatten(1).any(1)]
+        if round_ == rounds - 1:
+            idx = seg.flatten()
+            points[idx] = valid[idx]
+            return
+        bad = leaving(points, seg)
+        if not bool(bad.any()):
+            return
+        idx = seg[bad].flatten()
+        points[idx] = valid[idx]
