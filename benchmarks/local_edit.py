@@ -221,7 +221,6 @@ def seam_and_change(s: EditSession, box: tuple[float, ...]) -> tuple[float, floa
 
 
 def edit_only_table(args: argparse.Namespace) -> None:
-    from encoders import MeanColorEncoder
 
     cases = edit_only_cases(args)
     n = args.edit_only_iters
@@ -235,25 +234,15 @@ def edit_only_table(args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for path, box in cases:
-        st = EditSettings(
-            prompt="green",
-            rois=[dict(zip("xywh", box, strict=True), prompt="red")],
-            iters=n,
-            save_every=0,
-            device="cpu",
-            edit_only=True,
-        )
         t = time.perf_counter()
-        s = EditSession(clipvg.load_svg(path), st, MeanColorEncoder())
-        for _ in range(n):
-            s.step()
+        s = edit_only_session(path, box, n)
         secs = time.perf_counter() - t
         with torch.no_grad():
             a = clipvg.render(s.scene)
             b = clipvg.render(clipvg.load_svg(path))
         hw = tuple(a.shape[:2])
         sx, sy = hw[1] / s.scene.width, hw[0] / s.scene.height
-        f = st.feather
+        f = s.settings.feather
         grown = (box[0] - f, box[1] - f, box[2] + 2 * f, box[3] + 2 * f)
         outside = box_mask(tuple(v * k for v, k in zip(grown, (sx, sy, sx, sy))), hw) == 0
         inside = box_mask(tuple(v * k for v, k in zip(box, (sx, sy, sx, sy))), hw) == 1
