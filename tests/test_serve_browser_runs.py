@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import pytest
 import test_serve_browser as web
@@ -83,26 +84,12 @@ def test_hidden_and_locked_layers_are_left_out_of_the_edit(open_page, server, gr
     page.keyboard.press("Control+z")  # layer changes are undone like any other
     assert "off" not in (layers.nth(0).get_attribute("class") or "")
     page.keyboard.press("Control+Shift+z")
-    page.fill("#prompt", "a watercolor painting")
-    page.fill("#iters", "4")
-    page.click("#advanced-box summary")
-    page.fill("#color_lr", "0.2")
-    page.click("#start")
-    jid = edit_id(page)
-    wait_until(lambda: "done" in page.locator("#job-line").text_content(), what="the edit")
-    status = get_json(f"{server}/api/edits/{jid}")
+    jid, status = run_short_edit(page, server, iters=4)
     assert status["request"]["freeze"] == ["round-1"]
-    import urllib.request
-
-    def group(url, gid):
-        with urllib.request.urlopen(url) as r:
-            text = r.read().decode()
-        return text.split(f'id="{gid}"')[1].split("</g>")[0]
-
-    scene = status["scene"]
-    before, after = f"{server}/api/scenes/{scene}/svg", f"{server}/api/edits/{jid}/svg"
-    assert group(before, "round-1") == group(after, "round-1")  # left as it was
-    assert group(before, "round-2") != group(after, "round-2")  # edited
+    before = svg_text(f"{server}/api/scenes/{status['scene']}/svg")
+    after = svg_text(f"{server}/api/edits/{jid}/svg")
+    assert _group(before, 'id="round-1"') == _group(after, 'id="round-1"')  # left as it was
+    assert _group(before, 'id="round-2"') != _group(after, 'id="round-2"')  # edited
     # locking (not hiding) freezes too, and the layer stays on screen
     page.locator('#layers li[data-layer="round-1"] .show input').check()
     page.locator('#layers li[data-layer="round-2"] .lock input').check()
@@ -161,14 +148,30 @@ LAYERED_SVG = """<svg xmlns="http://www.w3.org/2000/svg"
 </svg>"""
 
 
+def run_short_edit(page, server: str, iters: int) -> tuple[str, dict]:
+    """Start a watercolor edit of ``iters`` iterations from the page and wait for it: its
+    id and status."""
+    page.fill("#prompt", "a watercolor painting")
+    page.fill("#iters", str(iters))
+    page.click("#advanced-box summary")
+    page.fill("#color_lr", "0.2")
+    page.click("#start")
+    jid = edit_id(page)
+    wait_until(lambda: "done" in page.locator("#job-line").text_content(), what="the edit")
+    return jid, get_json(f"{server}/api/edits/{jid}")
+
+
+def svg_text(url: str) -> str:
+    with urllib.request.urlopen(url) as r:
+        return r.read().decode()
+
+
 def _group(svg: str, marker: str) -> str:
     """The text of the <g> that ``marker`` (an attribute) opens, up to its first </g>."""
     return svg.split(marker, 1)[1].split("</g>", 1)[0]
 
 
 def test_an_illustrations_groups_are_layers_by_id_and_inkscape_label(open_page, server, tmp_path):
-    import urllib.request
-
     src = tmp_path / "layered.svg"
     src.write_text(LAYERED_SVG, encoding="utf-8")
     page = open_page(server)
@@ -181,22 +184,10 @@ def test_an_illustrations_groups_are_layers_by_id_and_inkscape_label(open_page, 
     assert "2 paths" in layers.nth(2).text_content() and "3 paths" in layers.nth(1).text_content()
     page.locator('#layers li[data-layer="layer1"] .show input').uncheck()
     page.locator('#layers li[data-layer="house"] .lock input').check()
-    page.fill("#prompt", "a watercolor painting")
-    page.fill("#iters", "3")
-    page.click("#advanced-box summary")
-    page.fill("#color_lr", "0.2")
-    page.click("#start")
-    jid = edit_id(page)
-    wait_until(lambda: "done" in page.locator("#job-line").text_content(), what="the edit")
-    status = get_json(f"{server}/api/edits/{jid}")
+    jid, status = run_short_edit(page, server, iters=3)
     assert status["request"]["freeze"] == ["layer1", "house"]
-
-    def text(url):
-        with urllib.request.urlopen(url) as r:
-            return r.read().decode()
-
-    before = text(f"{server}/api/scenes/{status['scene']}/svg")
-    after = text(f"{server}/api/edits/{jid}/svg")
+    before = svg_text(f"{server}/api/scenes/{status['scene']}/svg")
+    after = svg_text(f"{server}/api/edits/{jid}/svg")
     for marker in ('id="layer1"', 'id="house"'):
         assert _group(before, marker) == _group(after, marker), marker  # left as they were
     assert _group(before, 'inkscape:label="Ground"') != _group(after, 'inkscape:label="Ground"')
@@ -209,6 +200,6 @@ def test_an_illustrations_groups_are_layers_by_id_and_inkscape_label(open_page, 
     second = edit_id(page)
     wait_until(lambda: "done" in page.locator("#job-line").text_content(), what="the edit")
     assert get_json(f"{server}/api/edits/{second}")["request"]["freeze"] == ["Ground"]
-    after = text(f"{server}/api/edits/{second}/svg")
+    after = svg_text(f"{server}/api/edits/{second}/svg")
     assert _group(before, 'inkscape:label="Ground"') == _group(after, 'inkscape:label="Ground"')
     assert _group(before, 'id="layer1"') != _group(after, 'id="layer1"')
