@@ -19,7 +19,9 @@ every recolour again at 0 patches (the adversarial rate without augmentation), t
 whole-image prompt alone vs per-region prompts, a start from a picture (PNG ->
 vectorize -> edit), and ablations on a fixed subset: patches 0 vs 64,
 ``--source-features whole|paired`` (``pool`` is the default), crop ratio, the default
-learning rates, and the old absolute direction floor (0.01) instead of the relative one.
+learning rates, the old absolute direction floor (0.01) instead of the relative one, and
+prompts that do not name the background. Prompts name the background as the toy's
+captions do ("a blue star on a white background"; regions: each box's prompt too).
 
     PYTHONPATH=. python benchmarks/semantic.py [--out out/semantic] [--quick] [--only TEXT] [--jobs 2]
 """
@@ -157,6 +159,7 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
         ("crop-ratio 0.5", {**main, "crop_ratio": 0.5}, 2, 0, None),
         ("default lrs (x1)", {"patches": PATCHES}, 2, 1, None),
         (f"absolute floor {OLD_FLOOR:g} (old)", main, 2, 1, OLD_FLOOR),
+        ("prompts without the background", {**main, "name_background": False}, 2, 1, None),
     ]
     for label, settings, n_rec, n_res, floor in ablations if part != "main" else []:
         rec = [RECOLOURS[i] for i in ABLATE_RECOLOUR[: n_rec // k]]

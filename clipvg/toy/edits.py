@@ -83,8 +83,15 @@ class EditCase:
     canvas: int = CANVAS
 
 
-def phrase(color: str, shape: str) -> str:
-    return f"{article(color)} {color} {shape}"
+def phrase(color: str, shape: str, background: str | None = None) -> str:
+    """``"a red star"``, or with ``background`` ``"a red star on a white background"``
+    (as the generator captions scenes)."""
+    text = f"{article(color)} {color} {shape}"
+    return f"{text} {on_background(background)}" if background else text
+
+
+def on_background(background: str) -> str:
+    return f"on {article(background)} {background} background"
 
 
 def single(shape: str, color: str, background: str = "white") -> SceneSpec:
@@ -102,28 +109,45 @@ def pair(left: tuple[str, str], right: tuple[str, str], background: str = "white
 
 
 def recolour_case(
-    shape: str, source: str, target: str, background: str = "white", **settings
+    shape: str,
+    source: str,
+    target: str,
+    background: str = "white",
+    name_background: bool = True,
+    **settings,
 ) -> EditCase:
+    """One centred object recoloured, ``--lock shape``. ``name_background``: the prompts
+    name the background ("a blue star on a white background"), so that the guide is
+    asked to keep it."""
+    named = background if name_background else None
     return EditCase(
         f"{source} {shape} -> {target}",
         "recolour",
         single(shape, source, background),
-        phrase(target, shape),
-        phrase(source, shape),
+        phrase(target, shape, named),
+        phrase(source, shape, named),
         (Target(0, target, shape),),
         settings={"lock": ["shape"], **settings},
     )
 
 
 def reshape_case(
-    source: str, target: str, color: str = "red", background: str = "white", **settings
+    source: str,
+    target: str,
+    color: str = "red",
+    background: str = "white",
+    name_background: bool = True,
+    **settings,
 ) -> EditCase:
+    """One centred object reshaped, ``--lock color`` (``name_background`` as for
+    :func:`recolour_case`)."""
+    named = background if name_background else None
     return EditCase(
         f"{color} {source} -> {target}",
         "reshape",
         single(source, color, background),
-        phrase(color, target),
-        phrase(color, source),
+        phrase(color, target, named),
+        phrase(color, source, named),
         (Target(0, color, target),),
         settings={"lock": ["color"], **settings},
     )
@@ -140,17 +164,17 @@ def regions_case(
     ``per_region``: one box and prompt each under ``--edit-only`` (else the
     whole-image prompt alone)."""
     spec = pair(left[:2], right[:2])
+    bg = spec.background
     new = [phrase(c, s) for s, _, c in (left, right)]
     old = [phrase(c, s) for s, c, _ in (left, right)]
-    whole = f"{new[0]} on the left and {new[1]} on the right"
     case = EditCase(
         f"{old[0]}+{old[1]} -> {left[2]}+{right[2]}",
         "regions",
         spec,
-        whole,
-        f"{old[0]} on the left and {old[1]} on the right",
+        f"{new[0]} on the left and {new[1]} on the right {on_background(bg)}",
+        f"{old[0]} on the left and {old[1]} on the right {on_background(bg)}",
         (Target(0, left[2], left[0]), Target(1, right[2], right[0])),
-        rois=((0, new[0]), (1, new[1])) if per_region else (),
+        rois=tuple((i, f"{new[i]} {on_background(bg)}") for i in range(2)) if per_region else (),
         settings={"lock": ["shape"], "edit_only": per_region, **settings},
         variant="per-region" if per_region else "whole-prompt",
     )
@@ -205,10 +229,10 @@ def _guide_boxes(case: EditCase, size: int) -> list[tuple[float, float, float, f
 
 def _guide_texts(case: EditCase) -> tuple[list[str], list[str]]:
     if case.use == "regions":
-        objs = case.spec.objects
+        objs, bg = case.spec.objects, case.spec.background
         return (
-            [phrase(t.color, t.shape) for t in case.targets],
-            [phrase(objs[t.index].color, objs[t.index].shape) for t in case.targets],
+            [phrase(t.color, t.shape, bg) for t in case.targets],
+            [phrase(objs[t.index].color, objs[t.index].shape, bg) for t in case.targets],
         )
     return [case.prompt], [case.source_prompt]
 
