@@ -22,6 +22,11 @@ from scipy.sparse.csgraph import connected_components
 from clipvg.errors import ClipvgError
 
 _STEP = 0.25  # largest fraction of the regions merged in one pass (0.1: 2x the time, +0.03 dB)
+# Largest fraction of the merges still needed to reach the target done in one pass. A
+# quarter of all regions at once overshot (7234 regions for 8000 on a 512 px photo) and
+# merged the last, costly pairs blind to each other: capped, every level of `detailed`
+# hits its count, 0.1-0.4 dB closer to the photo (flat fills), for 1.5x the merging time.
+_NEAR = 0.3
 _FREE = 0.02  # merges below this squared-error cost happen even past the target count
 
 
@@ -114,7 +119,9 @@ def ward_levels(image: np.ndarray, labels: np.ndarray, targets: Sequence[int]) -
             proposers = np.bincount(partner[has & ~mutual], minlength=cur)
             moves = has & (proposers == 0) & ~(mutual & (node < partner))
             chosen = np.sort(best[moves])
-            step = max(1, int(np.ceil(cur * _STEP)))
+            room = cur - target
+            step = cur * _STEP if room <= 0 else min(cur * _STEP, room * _NEAR)
+            step = max(1, int(np.ceil(step)))
             # Past the target, only merges that cost (next to) nothing go on.
             free = int(np.searchsorted(cost[order[chosen]], _FREE, side="right"))
             take = min(max(cur - target, free), step)

@@ -241,10 +241,8 @@ def _fit_segments(allpts, base, n, start, span):
         c[:] = anchor + d * np.minimum(1.0, 1.5 * chord / np.maximum(ln, 1e-9))
     curve = b0[:, None] * p0 + b1[:, None] * c1[seg] + b2[:, None] * c2[seg] + b3[:, None] * p3
     dist = np.linalg.norm(curve - pts, axis=1)
-    err = np.zeros(s)
-    np.maximum.at(err, seg, dist)
-    # Local index of the worst point per segment.
-    order = np.lexsort((-dist, seg))
-    first = np.searchsorted(seg[order], np.arange(s))
-    worst = local[order[first]]
+    # Segments are contiguous runs of points (at least two each): reduce per run.
+    err = np.maximum.reduceat(dist, seg_first)
+    # Local index of the (first) worst point per segment.
+    worst = np.minimum.reduceat(np.where(dist == err[seg], local, len(local)), seg_first)
     return np.stack([c1, c2], 1), err, worst
