@@ -29,7 +29,7 @@ from clipvg.progress import bar
 from clipvg.scene import Scene
 
 _SAMPLES = 8  # polyline points per cubic segment when rasterizing for color fitting
-_SUPER = 3  # sub-samples per pixel side when rasterizing for color fitting
+_SUPER = 2  # sub-samples per pixel side when fitting colors (3: 2x the time, +0.03 dB on fast)
 _OVERHEAD = 0.1  # part of a full-size step's time that does not shrink with the size
 _MIN_SIDE = 32  # smallest render side, pixels, a coarse stage runs at
 _FINE_SHARE = 0.3  # part of a noisy refinement's budget spent at full size
@@ -60,18 +60,21 @@ def top_path_map(scene: Scene, height: int, width: int, supersample: int = 1) ->
     paths = scene.contour_path.cpu().numpy()
     t = np.linspace(0, 1, _SAMPLES, endpoint=False)[:, None]
     w = np.stack([(1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3], 0)  # (4, S, 1)
+    # Every segment of every contour at once: p0, a, b and the next segment's p0.
+    c = points.reshape(-1, 3, 2)
+    segs = sizes // 3
+    first = np.cumsum(segs) - segs
+    contour = np.repeat(np.arange(len(segs)), segs)
+    local = np.arange(len(c)) - first[contour]
+    p3 = c[first[contour] + (local + 1) % np.maximum(segs[contour], 1), 0]
+    curve = (
+        w[0] * c[:, None, 0] + w[1] * c[:, None, 1] + w[2] * c[:, None, 2] + w[3] * p3[:, None]
+    )  # (segments, S, 2)
+    # cv2 puts pixel centers on integer coordinates; ours are at +0.5.
+    fixed = np.round((curve * s - 0.5) * 16).astype(np.int32)
     polys: dict[int, list[np.ndarray]] = {}
-    start = 0
-    for size, path in zip(sizes, paths, strict=True):
-        c = points[start : start + size].reshape(-1, 3, 2)
-        start += size
-        p0, a, b = c[:, 0], c[:, 1], c[:, 2]
-        p3 = np.roll(p0, -1, 0)
-        curve = (
-            w[0] * p0[:, None] + w[1] * a[:, None] + w[2] * b[:, None] + w[3] * p3[:, None]
-        ).reshape(-1, 2)
-        # cv2 puts pixel centers on integer coordinates; ours are at +0.5.
-        polys.setdefault(int(path), []).append(np.round((curve * s - 0.5) * 16).astype(np.int32))
+    for k, (a, n) in enumerate(zip(first, segs, strict=True)):
+        polys.setdefault(int(paths[k]), []).append(fixed[a : a + n].reshape(-1, 2))
     for path in range(scene.num_paths):
         if path in polys:
             cv2.fillPoly(owner, polys[path], int(path), lineType=cv2.LINE_8, shift=4)
