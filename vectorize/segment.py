@@ -42,16 +42,41 @@ def oversegment(image: np.ndarray, opaque: np.ndarray, scale: float = 4.0) -> np
         (H, W) int32 labels ``0..K-1``; -1 on pixels that are not ``opaque``. Labels
         are 4-connected components, so adjacency in the label map is real adjacency.
     """
-    from skimage.measure import label as cc_label
     from skimage.segmentation import felzenszwalb
 
     _check_image(image, opaque)
     seg = felzenszwalb(image, scale=scale, sigma=0.5, min_size=3)
-    seg = seg.astype(np.int64) + 1
-    seg[~opaque] = 0
+    seg[~opaque] = -1
     # Felzenszwalb regions may be disconnected once transparent pixels are cut out.
-    labels = cc_label(seg, background=0, connectivity=1).astype(np.int32) - 1
-    return labels
+    return _components(seg)
+
+
+def _components(seg: np.ndarray) -> np.ndarray:
+    """(H, W) int32: 4-connected components of equal labels ``>= 0``, numbered ``0..K-1``
+    in raster order of their first pixel; -1 where ``seg < 0``.
+
+    The pixel graph goes through scipy's ``connected_components``, already loaded for
+    the merging (``skimage.measure.label`` is as fast, but its first use imports
+    ``scipy.ndimage``: 0.3 s or more, a quarter of the ``fast`` preset).
+    """
+    h, w = seg.shape
+    index = np.arange(h * w).reshape(h, w)
+    pairs = []
+    for a, b, ia, ib in (
+        (seg[:, :-1], seg[:, 1:], index[:, :-1], index[:, 1:]),
+        (seg[:-1, :], seg[1:, :], index[:-1, :], index[1:, :]),
+    ):
+        same = (a == b) & (a >= 0)
+        pairs.append((ia[same], ib[same]))
+    rows = np.concatenate([p[0] for p in pairs])
+    cols = np.concatenate([p[1] for p in pairs])
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(h * w, h * w))
+    _, comp = connected_components(graph, directed=False)
+    valid = (seg >= 0).ravel()
+    used = np.zeros(int(comp.max()) + 1, bool)
+    used[comp[valid]] = True
+    number = np.cumsum(used) - 1
+    return np.where(valid, number[comp], -1).reshape(h, w).astype(np.int32)
 
 
 def region_adjacency(labels: np.ndarray) -> np.ndarray:

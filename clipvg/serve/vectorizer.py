@@ -29,7 +29,6 @@ _PRELOAD = [
     "clipvg.svg",
     "clipvg.serve.vectorizer",
     "skimage.segmentation",
-    "skimage.measure",
     "svgwrite",
     "PIL.ImageOps",
 ]
