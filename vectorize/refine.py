@@ -40,13 +40,14 @@ _WINDOW = 4  # steps over which the PSNR gain is measured for early stopping
 # noise each step sees a fresh draw, which the slower averaging smooths.
 _BETAS_EXACT = (0.7, 0.99)
 _BETAS_NOISY = (0.9, 0.999)
-# Adam's step on the points, pixels. Under noise a step follows one draw's gradient: at
-# 0.4 px, `detailed` on astronaut ended 0.5 dB less clean than at 0.2 (25.15 against
-# 25.69 dB) and barely better under the noise (22.89 against 22.98 dB).
+# Adam's step on the points, pixels. Under noise a step follows one draw's gradient:
+# `detailed` on astronaut, clean / under 2 px noise / drop, dB: 0.4 px 25.15 / 22.89 /
+# 2.26, 0.25 px 25.46 / 22.95 / 2.51, 0.2 px 25.69 / 22.98 / 2.71 (5ada1be: 26.17 /
+# 23.53 / 2.63). 0.25 gains most without a larger drop than before.
 # Without noise a larger step gets further in a short budget: `balanced` at 0.55 px
 # reached 0.10 and 0.06 dB more than at 0.4 on astronaut and coffee (0.7: 0.04, 0.01).
 _LR_EXACT = 0.55
-_LR_NOISY = 0.2
+_LR_NOISY = 0.25
 # Torch threads the steps run on. The renderer is hundreds of small ops a step, which
 # gain little from a second thread and lose a lot when one is descheduled: on 2 cores at
 # load 12, a 1000-path 512 px step took 0.86 s of CPU on 1 thread, 6.4 s on 2 (4 steps:
@@ -190,7 +191,7 @@ def refine(
         seed: seeds the noise draws (used only with ``sigma``); the same input and
             seed always give the same output.
         lr_points, lr_colors: Adam step sizes, canvas pixels and color units
-            (``lr_points`` by default 0.55 without noise, 0.2 with ``sigma``).
+            (``lr_points`` by default 0.55 without noise, 0.25 with ``sigma``).
         sigma: control point noise, pixels, the result should tolerate (0: none).
         progress: show the steps on stderr.
         stages: run these instead of ``plan(iters, sigma, W, H)``.
