@@ -147,6 +147,19 @@ def test_ward_passes_slow_down_near_the_target(monkeypatch):
     assert near[-1][1] < 0.95 * quarter[-1][1]
 
 
+def test_superpixel_components_match_skimage_label():
+    """Equal labels split into 4-connected parts, numbered as skimage numbers them."""
+    from skimage.measure import label
+
+    from clipvg.vectorize.segment import _components
+
+    rng = np.random.default_rng(1)
+    for shape, k in (((40, 57), 3), ((1, 9), 2), ((23, 1), 4)):
+        seg = rng.integers(-1, k, shape)
+        want = label(seg + 1, background=0, connectivity=1).astype(np.int32) - 1
+        assert np.array_equal(_components(seg), want)
+
+
 def test_flat_color_merges_below_target():
     im = disk_image().astype(np.float32) / 255
     labels = oversegment(im, np.ones(im.shape[:2], bool))
