@@ -481,15 +481,22 @@ def rasterize_lines(
         chunk_ids = torch.unique(chunk_of_rank[size[order] > 0]).tolist()
         starts = ends - size[order]
 
+        # One chunk holding every piece (most scenes) needs no selection: no copies.
+        whole = len(chunk_ids) == 1 and bool(live.all())
+
     windings, kept = [], []
     for k in chunk_ids:
         with torch.no_grad():
             in_chunk = chunk_of_rank == k
             lo, hi = int(starts[in_chunk].min()), int(ends[in_chunk].max())
-            sel = (piece_chunk == k).nonzero().squeeze(1)
+            if whole:
+                il, ir = idx_left - lo, idx_right - lo
+            else:
+                sel = (piece_chunk == k).nonzero().squeeze(1)
+                il, ir = idx_left[sel] - lo, idx_right[sel] - lo
         acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
-        acc = acc.index_add(0, idx_left[sel] - lo, left[sel].double())
-        acc = acc.index_add(0, idx_right[sel] - lo, right[sel].double())
+        acc = acc.index_add(0, il, (left if whole else left[sel]).double())
+        acc = acc.index_add(0, ir, (right if whole else right[sel]).double())
         # float64 keeps the running sum exact across a chunk (every row sums back
         # to zero), so no per-row restart is needed.
         winding = torch.cumsum(acc, 0).to(start.dtype)
@@ -499,14 +506,14 @@ def rasterize_lines(
             # Cells crossed by an edge stay even when their coverage is zero: an
             # edge lying exactly on a pixel boundary still has a gradient there.
             touched = torch.zeros(hi - lo, dtype=torch.bool, device=device)
-            touched[idx_left[sel] - lo] = True
-            touched[idx_right[sel] - lo] = True
+            touched[il] = True
+            touched[ir] = True
             keep = ((winding.abs() > COVER_EPSILON) | touched).nonzero().squeeze(1)
             del touched
             kept.append(keep + lo)
             keep = keep.int()  # the gather below saves its index for backward
         windings.append(winding.index_select(0, keep))
-        del acc, winding, keep
+        del acc, winding, keep, il, ir
     w = torch.cat(windings) if windings else start.new_zeros(0)
     del windings
     with torch.no_grad():

@@ -127,16 +127,19 @@ class _Points:
         return verts, verts[nxt], poly_item[loop // 2]
 
 
-def _smooth(has_join, hw, turn, cos, shorter, rounded, limit, tolerance):
-    """(L,) bool: vertices where both quads may meet at the miter points without a
-    wedge: no fold on the inner side, the miter within the limit, and for a round join
-    the miter within the arc tolerance of the arc (no gradient)."""
+def _vertex_kinds(has_join, hw, turn, cos, shorter, rounded, limit, tolerance):
+    """Two (L,) bool (no gradient): ``smooth``, the vertices where both sides may meet
+    at the miter points without a wedge (no fold on the inner side, the miter within
+    the limit, and for a round or bevel join within ``tolerance`` of it: the flattening's
+    own error), and ``unfolded``, those whose inner side may (the inner offset lines
+    cross within the nearer half of both segments)."""
     with torch.no_grad():
         hw, turn, cos = hw.detach(), turn.detach(), cos.detach()
-        folds = hw * turn.abs() > 0.5 * shorter * (1 + cos)  # tan(phi/2)
+        unfolded = (hw * turn.abs() <= 0.5 * shorter * (1 + cos)) & (1 + cos > 1e-6)  # tan(phi/2)
         bulge = hw * (torch.sqrt(2 / (1 + cos).clamp(min=1e-12)) - 1)
-        smooth = has_join & (cos > 0) & ~folds & ~(rounded & (bulge > tolerance * ARC_TOLERANCE))
-        return smooth & ~(~rounded & (1 + cos < 2 / limit.clamp(min=1.0) ** 2))
+        smooth = has_join & (cos > 0) & unfolded & ~(rounded & (bulge > tolerance))
+        smooth &= ~(~rounded & (1 + cos < 2 / limit.clamp(min=1.0) ** 2))
+        return smooth, unfolded
 
 
 def stroke_outline(
@@ -200,23 +203,29 @@ def stroke_outline(
     turn = u0[:, 0] * u[:, 1] - u0[:, 1] * u[:, 0]
     shorter = torch.minimum(length[prev, 0], length[:, 0]).detach()
     rounded = join[line_poly] != JOIN_MITER
-    smooth = _smooth(
+    smooth, unfolded = _vertex_kinds(
         has_join, hw_line, turn, cos, shorter, rounded, miter_limit[line_poly], tolerance
     )
     miter = (n[prev] + n) / (1 + cos).clamp(min=1e-6).unsqueeze(1)
-    off = torch.where(smooth.unsqueeze(1), miter, n)  # where each segment starts
-    corner = has_join & ~smooth
-    slot = local * _SLOTS
+    with torch.no_grad():
+        corner = has_join & ~smooth
+        # The inner side of an unfolded corner ends both segments where they cross.
+        inner_left = turn.detach() > 0
+        mitred = corner & unfolded
+        open_left = corner & ~(mitred & inner_left)  # sides that go round the corner
+        open_right = corner & ~(mitred & ~inner_left)
+        slot = local * _SLOTS
     pts = _Points()
-    # Each segment's start; at a corner also the end of the segment before it.
-    out = torch.where(corner, slot + _SLOTS - 1, slot)
-    pts.add(start + off, line_poly, False, out)
-    pts.add(start - off, line_poly, True, out)
+    for sign, side, opened in ((1, False, open_left), (-1, True, open_right)):
+        # Each segment's start; where the side goes round a corner, also the end of
+        # the segment before it.
+        off = torch.where((has_join & ~opened).unsqueeze(1), miter, n)
+        pts.add(start + sign * off, line_poly, side, torch.where(opened, slot + _SLOTS - 1, slot))
+        jl = opened.nonzero().squeeze(1)
+        pts.add(end[prev[jl]] + sign * n[prev[jl]], line_poly[jl], side, slot[jl])
     jl = corner.nonzero().squeeze(1)
     if len(jl):
-        pj, back = line_poly[jl], prev[jl]
-        pts.add(end[back] + n[back], pj, False, slot[jl])
-        pts.add(end[back] - n[back], pj, True, slot[jl])
+        pj = line_poly[jl]
         _joins(
             pts,
             start[jl],
@@ -225,6 +234,7 @@ def stroke_outline(
             hw_line[jl],
             join[pj],
             miter_limit[pj],
+            ~mitred[jl],
             pj,
             slot[jl],
             tolerance,
@@ -274,9 +284,10 @@ def stroke_outline(
     return pts.loops(count, ring, poly_item)
 
 
-def _joins(pts, v, u0, u1, hw, join, limit, poly, slot, tolerance):
+def _joins(pts, v, u0, u1, hw, join, limit, folded, poly, slot, tolerance):
     """The corners turning from direction ``u0`` to ``u1`` at ``v``: the vertex on the
-    inner side, and the wedge's outer points (arc, miter tip, or none for a bevel)."""
+    inner side where it ``folded`` (bool), and the wedge's outer points (arc, miter tip,
+    or none for a bevel)."""
     n0, n1 = _perp(u0), _perp(u1)
     turn = u0[:, 0] * u1[:, 1] - u0[:, 1] * u1[:, 0]
     cos = (u0 * u1).sum(1)
@@ -285,7 +296,7 @@ def _joins(pts, v, u0, u1, hw, join, limit, poly, slot, tolerance):
         # The outer side is the left one when turning right (y down: turn < 0).
         outer_right = turn > 0
         side = torch.where(outer_right, -1.0, 1.0).to(v.dtype).unsqueeze(1)
-    b = bent.nonzero().squeeze(1)
+    b = (bent & folded).nonzero().squeeze(1)
     pts.add(v[b], poly[b], ~outer_right[b], slot[b] + 1)
     rnd = (bent & (join == JOIN_ROUND)).nonzero().squeeze(1)
     if len(rnd):
