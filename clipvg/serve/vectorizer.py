@@ -30,9 +30,20 @@ class _Task:
     source: Path
     folder: Path
     preset: str
-    done: Callable[[dict], None]  # called once with the result or {"error": ...}
+    done: Callable[[dict], None]  # the result or {"error": ...}; through finish, once
     process: multiprocessing.process.BaseProcess | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    _once: threading.Lock = field(default_factory=threading.Lock)
+
+    def finish(self, result: dict) -> None:
+        """Report ``result`` unless this task was already reported (a cancel reports
+        at once; the worker's later report of the killed process is then dropped)."""
+        with self._once:
+            if self.finished.is_set():
+                return
+            self.finished.set()
+        self.done(result)
 
 
 def vectorize_into(source: str, folder: str, preset: str) -> dict:
@@ -114,8 +125,8 @@ class Vectorizer:
                 task.cancelled.set()
                 if task.process is not None and task.process.is_alive():
                     task.process.kill()
-                return True
-        task.done({"error": "vectorizing was cancelled"})
+        # at once, also for a process still starting (the worker kills it when it has)
+        task.finish({"error": "vectorizing was cancelled"})
         return True
 
     def shutdown(self) -> None:
@@ -144,7 +155,7 @@ class Vectorizer:
                 self._current = None
             if task.cancelled.is_set():
                 result = {"error": "vectorizing was cancelled"}
-            task.done(result)
+            task.finish(result)
 
     def _run(self, task: _Task) -> dict:
         receiver, sender = self._ctx.Pipe(duplex=False)
