@@ -44,9 +44,9 @@ from ..scene import CAP_BUTT, CAP_ROUND, CAP_SQUARE, JOIN_MITER, JOIN_ROUND
 MIN_SEGMENT = 1e-6
 #: Most arc points of one round join or cap.
 MAX_ARC = 64
-#: Round joins and caps follow their arc this much closer than curves are flattened:
-#: a chord error shrinks a small disc's area by a visible fraction.
-ARC_TOLERANCE = 0.25
+#: Round joins and caps follow their arc within this fraction of the flattening
+#: tolerance (their polygons keep the arc's exact area, see :func:`_arc`).
+ARC_TOLERANCE = 1.0
 #: Slots per vertex in the order of a loop's points (incoming, inserted, outgoing).
 _SLOTS = 2 * MAX_ARC
 #: Loop id stride in the sort key of a loop's points.
@@ -69,7 +69,11 @@ def _arc_steps(angle: torch.Tensor, hw: torch.Tensor, tolerance: float) -> torch
 
 
 def _arc(centre, first, angle, k):
-    """The inner points of arcs, ``centre + R(angle * j / k) @ first`` for j = 1..k-1.
+    """The inner points of arcs, ``centre + s * R(angle * j / k) @ first`` for
+    j = 1..k-1, where ``s >= 1`` makes the fan from ``centre`` over the arc's two end
+    points (radius 1) and these points (radius ``s``) as large as the circular sector:
+    the polygon's area is exact, whatever ``k``, so the chords may follow the arc as
+    loosely as curves are flattened.
 
     Args:
         centre, first: (J, 2); angle: (J,) radians; k: (J,) int64 chords.
@@ -78,11 +82,17 @@ def _arc(centre, first, angle, k):
         vertices (V, 2), the arc of each (V,) int64, its j (V,) int64.
     """
     inner = k - 1
+    kf = k.to(first.dtype)
+    # Fan area / (r^2 / 2) = sin(t) * (2 s + (k - 2) s^2) = k t, with t = |angle| / k.
+    t = angle.abs() / kf
+    excess = t / torch.sin(t).clamp(min=1e-12)  # >= 1; k >= 2 wherever used (t > 0)
+    k2 = (kf - 2).clamp(min=1e-12)
+    scale = torch.where(kf > 2, (torch.sqrt(1 + k2 * kf * excess) - 1) / k2, excess)
     arc = torch.repeat_interleave(torch.arange(len(k), device=k.device), inner)
     j = torch.arange(len(arc), device=k.device) - (torch.cumsum(inner, 0) - inner)[arc] + 1
-    theta = (angle[arc] * (j.to(first.dtype) / k[arc].to(first.dtype))).unsqueeze(1)
+    theta = (angle[arc] * (j.to(first.dtype) / kf[arc])).unsqueeze(1)
     c, s = torch.cos(theta), torch.sin(theta)
-    f = first[arc]
+    f = first[arc] * scale[arc, None]
     rotated = torch.cat([c * f[:, :1] - s * f[:, 1:], s * f[:, :1] + c * f[:, 1:]], 1)
     return centre[arc] + rotated, arc, j
 
