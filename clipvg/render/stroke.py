@@ -6,8 +6,8 @@ orientation (that of the segment quads ``start + n, end + n, end - n, start - n`
 ``n`` the left normal, half a width long):
 
 - a quad per segment; at a smooth vertex (a flattened curve: no fold on the inner
-  side, the miter within the limit, or within the arc tolerance of a round join)
-  both quads end on the miter points instead and no join piece is needed;
+  side, the miter within the limit, and within the flattening tolerance of a round
+  or bevel join) both quads end on the miter points instead and no join is needed;
 - at every other vertex between two segments, a wedge on the outer side of the turn:
   ``v, v + o*n0, tip, v + o*n1`` (miter tip within the miter limit, else the bevel
   midpoint) or a fan of arc points (round);
@@ -19,17 +19,19 @@ vertex, a wedge's two radii against the outer halves of the quads' cross edges, 
 cap's base against its quad's cross edge. So each polyline is emitted as one loop
 (two for a closed one): the left offset line forward, the end cap, the right offset
 line backward, the start cap, where a corner adds its wedge's outer points on the
-outer side and the vertex itself on the inner side. The winding number is the same,
-point for point, as the pieces' sum, with a third fewer edges for the rasterizer to
-cut (the benchmark's round-joined curves).
+outer side. On the inner side of a corner the two offset lines end where they cross
+when that lies within the nearer half of both segments (so nothing there is counted
+twice and the area is exact); where the inner side folds (a curve tighter than the
+half width, flattened into short segments) it goes through the vertex, which is the
+quads' overlap again: the exact-area rasterizer integrates the winding over a pixel
+before clamping it, so pixels on that inner edge may come out up to that overlap too
+dark. Round joins and caps are polygons with the arc's exact area (:func:`_arc`).
 
-Coverage is thus a continuous function of the centre line and the width: nothing
-switches on or off with a jump except where SVG itself is discontinuous (a miter
-turning into a bevel at the miter limit) and at the smooth-vertex tests, where the
-jump is within the arc tolerance. The quads of consecutive segments overlap a little
-on the inner side of a corner; the exact-area rasterizer integrates the winding over
-a pixel before clamping it, so pixels on that inner edge may come out up to that
-overlap too dark (a small fraction of a pixel for gentle turns).
+Coverage is thus a continuous function of the centre line and the width except where
+SVG itself is discontinuous (a miter turning into a bevel at the miter limit) and at
+the per-vertex tests (smooth or not, the number of arc chords: the outline moves by at
+most the flattening tolerance, and a round piece's area not at all; folded or not: the
+double count of the inner overlap above appears or goes).
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ def _perp(u: torch.Tensor) -> torch.Tensor:
 
 def _arc_steps(angle: torch.Tensor, hw: torch.Tensor, tolerance: float) -> torch.Tensor:
     """(J,) int64 chords for an arc of ``angle`` radians and radius ``hw`` within
-    ``tolerance`` pixels (no gradient)."""
+    ``tolerance`` pixels, at most a quarter turn each, and at least two (so that the
+    polygon has a point to keep the arc's area with, see :func:`_arc`; no gradient)."""
     with torch.no_grad():
         tolerance = tolerance * ARC_TOLERANCE
         ratio = (1 - tolerance / hw.clamp(min=tolerance)).clamp(-1, 1)
-        step = (2 * torch.acos(ratio)).clamp(min=1e-3)
-        return torch.ceil(angle.abs() / step).clamp(1, MAX_ARC).long()
+        step = (2 * torch.acos(ratio)).clamp(min=1e-3, max=math.pi / 2)
+        return torch.ceil(angle.abs() / step).clamp(2, MAX_ARC).long()
 
 
 def _arc(centre, first, angle, k):
