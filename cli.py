@@ -510,10 +510,29 @@ clipvg render out/autumn/final.svg --width 1024 --background none -o out/autumn.
 
 
 def install_hint(extra: str) -> str:
-    """How to install an optional part, as this copy was installed: from a source
-    checkout (pyproject.toml beside this file) or as a package (a wheel)."""
-    if (Path(__file__).resolve().parent / "pyproject.toml").is_file():
+    """How to install an optional part, as this copy was installed (see :func:`hint_for`)."""
+    import json
+    from importlib import metadata
+
+    checkout = (Path(__file__).resolve().parent / "pyproject.toml").is_file()
+    try:
+        origin = json.loads(metadata.distribution("clipvg").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        origin = {}
+    return hint_for(extra, checkout, origin)
+
+
+def hint_for(extra: str, checkout: bool, origin: dict) -> str:
+    """The pip command for ``extra``: in a source checkout (pyproject.toml beside cli.py),
+    after ``pip install <folder>`` (``origin``, pip's ``direct_url.json``, names the
+    folder), or for a package from an index."""
+    from urllib.parse import unquote, urlparse
+
+    if checkout:
         return f"pip install -e '.[{extra}]' in the clipvg checkout"
+    url = urlparse(origin.get("url", ""))
+    if url.scheme == "file" and "dir_info" in origin:
+        return f"pip install '{unquote(url.path)}[{extra}]'"
     return f"pip install 'clipvg[{extra}]'"
 
 

@@ -64,6 +64,35 @@ class RegionAction(argparse.Action):
         setattr(namespace, self.dest, specs)
 
 
+# flag, region kind, its values, help (all repeatable; ROI numbers follow their order)
+REGION_FLAGS = (
+    (
+        "--roi",
+        "box",
+        ("X", "Y", "W", "H", "TEXT"),
+        "extra box region with its own prompt (repeatable)",
+    ),
+    (
+        "--roi-polygon",
+        "polygon",
+        ("POINTS", "TEXT"),
+        'extra polygon region, POINTS = "x1,y1 x2,y2 x3,y3 ..." (repeatable)',
+    ),
+    (
+        "--roi-mask",
+        "mask",
+        ("MASK", "TEXT"),
+        "extra region from a mask image, white = editable, stretched over the canvas",
+    ),
+    (
+        "--roi-image",
+        "image",
+        ("X", "Y", "W", "H", "REF"),
+        "extra box region aimed at an exemplar picture REF (repeatable)",
+    ),
+)
+
+
 def add_roi_args(p) -> None:
     """ROI flags shared by edit and evaluate (ROI numbers follow the command-line order)."""
     g = p.add_argument_group("regions (ROI 0 is the whole image; extra ROIs in canvas units)")
@@ -73,42 +102,16 @@ def add_roi_args(p) -> None:
         metavar="REF",
         help="exemplar picture for the whole image: aim at E(REF) - E(input) instead of a text",
     )
-    g.add_argument(
-        "--roi",
-        nargs=5,
-        action=RegionAction,
-        const="box",
-        dest="regions_",
-        metavar=("X", "Y", "W", "H", "TEXT"),
-        help="extra box region with its own prompt (repeatable)",
-    )
-    g.add_argument(
-        "--roi-polygon",
-        nargs=2,
-        action=RegionAction,
-        const="polygon",
-        dest="regions_",
-        metavar=("POINTS", "TEXT"),
-        help='extra polygon region, POINTS = "x1,y1 x2,y2 x3,y3 ..." (repeatable)',
-    )
-    g.add_argument(
-        "--roi-mask",
-        nargs=2,
-        action=RegionAction,
-        const="mask",
-        dest="regions_",
-        metavar=("MASK", "TEXT"),
-        help="extra region from a mask image, white = editable, stretched over the canvas",
-    )
-    g.add_argument(
-        "--roi-image",
-        nargs=5,
-        action=RegionAction,
-        const="image",
-        dest="regions_",
-        metavar=("X", "Y", "W", "H", "REF"),
-        help="extra box region aimed at an exemplar picture REF (repeatable)",
-    )
+    for flag, kind, metavar, text in REGION_FLAGS:
+        g.add_argument(
+            flag,
+            nargs=len(metavar),
+            action=RegionAction,
+            const=kind,
+            dest="regions_",
+            metavar=metavar,
+            help=text,
+        )
 
 
 def roi_specs(args: argparse.Namespace) -> list[dict] | None:

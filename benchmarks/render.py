@@ -13,7 +13,8 @@ Run: ``.venv/bin/python benchmarks/render.py`` (about a minute on 2 cores).
   interleaved after a warm-up; median and range of wall and CPU time and of the per-run
   ratios, and both peak memories. ``--threads 1`` steadies it on a loaded machine.
 - Strokes: 1,000 stroked open cubic paths (width 3, round joins and caps) against the
-  same paths filled, forward + backward, interleaved the same way.
+  same paths filled, forward + backward, interleaved the same way (with ``--baseline``,
+  also the strokes through the baseline's renderer).
 """
 
 from __future__ import annotations
@@ -319,15 +320,18 @@ def strokes_table(args) -> None:
         "filled": (clipvg.render, stroke_scene(1000, SIZE, False)),
         "stroked": (clipvg.render, stroke_scene(1000, SIZE, True)),
     }
+    if args.baseline:
+        runs["stroked, baseline"] = (baseline_render(args.baseline), stroke_scene(1000, SIZE, True))
     fwd = interleaved(runs, False, args.repeats)
     both = interleaved(runs, True, args.repeats)
     for label in runs:
         (fw, _), (bw, bc) = fwd[label].T, both[label].T
         filled_w, filled_c = both["filled"].T
+        kind, _, base = label.partition(", ")
+        peak = peak_memory(kind + "-1000", args.baseline if base else None)
         print(
-            f"| {label} | {_spread(fw, 3)} | {_spread(bw, 3)} | "
-            f"{peak_memory(label + '-1000'):.0f} | {_spread(bw / filled_w, 2)} | "
-            f"{_spread(bc / filled_c, 2)} |"
+            f"| {label} | {_spread(fw, 3)} | {_spread(bw, 3)} | {peak:.0f} | "
+            f"{_spread(bw / filled_w, 2)} | {_spread(bc / filled_c, 2)} |"
         )
 
 

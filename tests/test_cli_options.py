@@ -96,6 +96,15 @@ def test_install_hint_fits_a_source_checkout():
     assert cli.install_hint("web") == "pip install -e '.[web]' in the clipvg checkout"
 
 
+def test_install_hints_fit_a_folder_install_and_an_index_install():
+    folder = {"url": "file:///home/me/my%20clipvg", "dir_info": {}}
+    assert cli.hint_for("web", False, folder) == "pip install '/home/me/my clipvg[web]'"
+    wheel = {"url": "file:///tmp/clipvg-0.1.0-py3-none-any.whl", "archive_info": {}}
+    assert cli.hint_for("cluster", False, wheel) == "pip install 'clipvg[cluster]'"
+    assert cli.hint_for("web", False, {}) == "pip install 'clipvg[web]'"
+    assert cli.hint_for("web", True, folder).startswith("pip install -e '.[web]'")
+
+
 # ---- --freeze: the web page's locked layers, on the command line ----------------------
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LABELLED = """<svg xmlns="http://www.w3.org/2000/svg"

@@ -68,6 +68,29 @@ def test_miter_limit_turns_a_sharp_miter_into_a_bevel():
     assert areas[4.0] > areas[3.0] + 1  # the miter tip, about 2 * 2 * 3.86 * cos(15 deg) / 2
 
 
+@pytest.mark.parametrize("tolerance", [0.1, 0.5, 2.0])
+def test_round_caps_and_joins_keep_their_exact_area_at_any_tolerance(tolerance):
+    # Chords as loose as the flattening, yet the polygons have the arcs' areas (up to
+    # the cells below the rasterizer's coverage floor of 1e-6 that a vertex pokes into).
+    cap = stroked(64, 64, [line((10.3, 20.6), (50.1, 20.6))], [False], 4.0, linecap=[CAP_ROUND])
+    area = coverage(cap, tolerance=tolerance).sum().item()
+    assert area == pytest.approx(39.8 * 4 + math.pi * 4, abs=1e-4)
+    square = stroked(64, 64, [rect(10, 10, 40, 40)], [True], 4.0, linejoin=[JOIN_ROUND])
+    area = coverage(square, tolerance=tolerance).sum().item()
+    assert area == pytest.approx(44**2 - 36**2 - 4 * (4 - math.pi), abs=1e-4)
+
+
+def test_the_inner_side_of_a_corner_is_not_counted_twice():
+    # Off the pixel grid, the legs' overlap inside the corner lies on partly covered
+    # pixels; the outline ends both legs where their inner sides cross, so the area is
+    # the stroke's own: a 90-degree miter adds the outer square the inner one loses.
+    pts = polyline([(10.0, 10.3), (50.4, 10.3), (50.4, 50.2)])
+    for join in (JOIN_MITER, JOIN_BEVEL):
+        scene = stroked(64, 64, [pts], [False], 2.0, linejoin=[join])
+        bevel = 0.5 if join == JOIN_BEVEL else 0.0  # half of the outer 1 x 1 square
+        assert coverage(scene).sum().item() == pytest.approx(2 * (40.4 + 39.9) - bevel, abs=1e-4)
+
+
 def test_open_contour_is_not_closed_but_its_fill_is():
     pts = polyline([(10, 10), (50, 10), (50, 50)])
     open_stroke = coverage(stroked(64, 64, [pts], [False], 2.0)).sum().item()

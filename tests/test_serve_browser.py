@@ -64,6 +64,22 @@ def grouped(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_edit_left_running(server):
+    """Stops what a test leaves running: the server runs one edit at a time, so a failed
+    test's edit would otherwise hold up every later test's."""
+    yield
+    for e in get_json(f"{server}/api/edits")["edits"]:
+        if e["status"] in ("running", "queued"):
+            stop = urllib.request.Request(
+                f"{server}/api/edits/{e['id']}/stop",
+                data=b"{}",
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            urllib.request.urlopen(stop, timeout=10).close()
+
+
 @pytest.fixture
 def open_page(browser):
     """``open_page(url, width, height)``: a page in a fresh context; fails the test on
@@ -234,10 +250,6 @@ def test_undo_brings_back_a_deleted_region_and_settings(open_page, server):
     assert page.locator("#iters").input_value() == "5"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known UI bug (issue 18): the page that reopened the run can miss its own stopped state",
-)
 def test_a_reload_during_an_edit_restores_it(open_page, server):
     page = open_page(server)
     open_picture(page, PITT)
@@ -257,16 +269,32 @@ def test_a_reload_during_an_edit_restores_it(open_page, server):
     assert page.locator("#regions input[type=text]").input_value() == "a golden face"
     assert page.locator("#overlay rect.shape").count() == 1
     assert page.locator("#patches").input_value() == "1"
-    wait_until(lambda: "running" in line.text_content(), what="the running edit")
+    wait_until(lambda: f"{jid}: running" in line.text_content(), what="the running edit")
     first = int(line.get_attribute("data-iteration"))
     wait_until(lambda: int(line.get_attribute("data-iteration")) > first, what="it goes on")
     wait_until(lambda: page.locator("#after").get_attribute("data-iteration"), what="its picture")
-    # reopened from Earlier runs on another page: prompt and regions come back too
+    # a new page opens the running edit by itself
     other = open_page(server)
-    open_picture(other, PITT)
+    other_prompt = other.locator("#prompt")
+    wait_until(lambda: other_prompt.input_value() == "a bronze statue", what="the running edit")
+    # an upload still on its way when the user opens a run from Earlier runs: the run,
+    # the later choice, stays on the page when the upload's answer comes
+    held = []
+    other.route("**/api/scenes", lambda route: held.append(route))
+    with other.expect_request("**/api/scenes"):
+        other.set_input_files("#file", str(PITT))
+    wait_until(lambda: other.wait_for_timeout(20) or held, what="the upload held")
+    other_prompt.fill("")
     other.click(f'#runs li[data-edit="{jid}"]')
-    wait_until(lambda: other.locator("#prompt").input_value() == "a bronze statue", what="open")
+    wait_until(lambda: other_prompt.input_value() == "a bronze statue", what="open")
     assert other.locator("#regions input[type=text]").input_value() == "a golden face"
+    with other.expect_response("**/api/scenes"):
+        held[0].continue_()
+    other.wait_for_timeout(500)
+    assert other_prompt.input_value() == "a bronze statue"
+    assert other.locator("#overlay rect.shape").count() == 1
+    assert f"{jid}: running" in other.locator("#job-line").text_content()
+    assert other.locator("#stop").is_enabled()
     other.click("#stop")
     # the reopened page says so itself, and keeps saying it (no earlier opening of this
     # page, such as the one its start made from the last run shown, writes over it)

@@ -12,6 +12,7 @@ from test_serve_browser import drag_box, edit_id, get_json, open_picture
 
 pytestmark = web.pytestmark
 browser, server, open_page, grouped = web.browser, web.server, web.open_page, web.grouped
+no_edit_left_running = web.no_edit_left_running
 
 
 class SlowStart:

@@ -120,6 +120,46 @@ def test_ward_levels_nest_and_hit_targets():
     assert len(np.unique(pairs[:, 0])) == len(pairs)
 
 
+def test_ward_passes_slow_down_near_the_target(monkeypatch):
+    """Passes that merge a quarter of the regions overshoot a target (393 of 400 here);
+    capped at a share of what is left, they hit it with less squared error."""
+    from clipvg.vectorize import segment as segment_module
+    from clipvg.vectorize.stack import region_means
+
+    im = cv2.GaussianBlur(busy_image(128, seed=3), (0, 0), 1.0).astype(np.float32) / 255
+    labels = oversegment(im, np.ones(im.shape[:2], bool))
+
+    def levels() -> list[tuple[int, float]]:
+        out = []
+        for level in ward_levels(im, labels, [30, 120, 400]):
+            _, mean = region_means(im, level)
+            out.append((int(level.max()) + 1, float(((im - mean[level]) ** 2).sum())))
+        return out
+
+    near = levels()
+    monkeypatch.setattr(segment_module, "_NEAR", 1.0)
+    quarter = levels()
+    assert [n for n, _ in near] == [30, 120, 400]
+    assert quarter[-1][0] < 400  # the overshoot the cap avoids
+    # squared error 294.4 / 85.6 / 18.2 against 296.0 / 94.8 / 20.4
+    for (_, err), (_, before) in zip(near, quarter, strict=True):
+        assert err <= before
+    assert near[-1][1] < 0.95 * quarter[-1][1]
+
+
+def test_superpixel_components_match_skimage_label():
+    """Equal labels split into 4-connected parts, numbered as skimage numbers them."""
+    from skimage.measure import label
+
+    from clipvg.vectorize.segment import _components
+
+    rng = np.random.default_rng(1)
+    for shape, k in (((40, 57), 3), ((1, 9), 2), ((23, 1), 4)):
+        seg = rng.integers(-1, k, shape)
+        want = label(seg + 1, background=0, connectivity=1).astype(np.int32) - 1
+        assert np.array_equal(_components(seg), want)
+
+
 def test_flat_color_merges_below_target():
     im = disk_image().astype(np.float32) / 255
     labels = oversegment(im, np.ones(im.shape[:2], bool))

@@ -22,6 +22,11 @@ from scipy.sparse.csgraph import connected_components
 from clipvg.errors import ClipvgError
 
 _STEP = 0.25  # largest fraction of the regions merged in one pass (0.1: 2x the time, +0.03 dB)
+# Largest fraction of the merges still needed to reach the target done in one pass. A
+# quarter of all regions at once overshot (7234 regions for 8000 on a 512 px photo) and
+# merged the last, costly pairs blind to each other: capped, every level of `detailed`
+# hits its count, 0.1-0.4 dB closer to the photo (flat fills), for 1.5x the merging time.
+_NEAR = 0.3
 _FREE = 0.02  # merges below this squared-error cost happen even past the target count
 
 
@@ -37,16 +42,41 @@ def oversegment(image: np.ndarray, opaque: np.ndarray, scale: float = 4.0) -> np
         (H, W) int32 labels ``0..K-1``; -1 on pixels that are not ``opaque``. Labels
         are 4-connected components, so adjacency in the label map is real adjacency.
     """
-    from skimage.measure import label as cc_label
     from skimage.segmentation import felzenszwalb
 
     _check_image(image, opaque)
     seg = felzenszwalb(image, scale=scale, sigma=0.5, min_size=3)
-    seg = seg.astype(np.int64) + 1
-    seg[~opaque] = 0
+    seg[~opaque] = -1
     # Felzenszwalb regions may be disconnected once transparent pixels are cut out.
-    labels = cc_label(seg, background=0, connectivity=1).astype(np.int32) - 1
-    return labels
+    return _components(seg)
+
+
+def _components(seg: np.ndarray) -> np.ndarray:
+    """(H, W) int32: 4-connected components of equal labels ``>= 0``, numbered ``0..K-1``
+    in raster order of their first pixel; -1 where ``seg < 0``.
+
+    The pixel graph goes through scipy's ``connected_components``, already loaded for
+    the merging (``skimage.measure.label`` is as fast, but its first use imports
+    ``scipy.ndimage``: 0.3 s or more, a quarter of the ``fast`` preset).
+    """
+    h, w = seg.shape
+    index = np.arange(h * w).reshape(h, w)
+    pairs = []
+    for a, b, ia, ib in (
+        (seg[:, :-1], seg[:, 1:], index[:, :-1], index[:, 1:]),
+        (seg[:-1, :], seg[1:, :], index[:-1, :], index[1:, :]),
+    ):
+        same = (a == b) & (a >= 0)
+        pairs.append((ia[same], ib[same]))
+    rows = np.concatenate([p[0] for p in pairs])
+    cols = np.concatenate([p[1] for p in pairs])
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(h * w, h * w))
+    _, comp = connected_components(graph, directed=False)
+    valid = (seg >= 0).ravel()
+    used = np.zeros(int(comp.max()) + 1, bool)
+    used[comp[valid]] = True
+    number = np.cumsum(used) - 1
+    return np.where(valid, number[comp], -1).reshape(h, w).astype(np.int32)
 
 
 def region_adjacency(labels: np.ndarray) -> np.ndarray:
@@ -114,7 +144,9 @@ def ward_levels(image: np.ndarray, labels: np.ndarray, targets: Sequence[int]) -
             proposers = np.bincount(partner[has & ~mutual], minlength=cur)
             moves = has & (proposers == 0) & ~(mutual & (node < partner))
             chosen = np.sort(best[moves])
-            step = max(1, int(np.ceil(cur * _STEP)))
+            room = cur - target
+            step = cur * _STEP if room <= 0 else min(cur * _STEP, room * _NEAR)
+            step = max(1, int(np.ceil(step)))
             # Past the target, only merges that cost (next to) nothing go on.
             free = int(np.searchsorted(cost[order[chosen]], _FREE, side="right"))
             take = min(max(cur - target, free), step)

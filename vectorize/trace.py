@@ -144,15 +144,19 @@ def fit_contours(polylines: list[np.ndarray], tolerance: float = 1.0) -> list[np
     """
     if not polylines:
         return []
-    # Knots: Douglas-Peucker vertices, as indices into each polyline.
+    # Knots: Douglas-Peucker vertices, as indices into each polyline; all contours' knots
+    # in one array, sorted by contour, then by index.
     knots = [_dp_indices(p, tolerance) for p in polylines]
     sizes = np.array([len(p) for p in polylines])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     allpts = np.concatenate(polylines)
+    seg_contour = np.repeat(np.arange(len(knots)), [len(k) for k in knots])
+    start = np.concatenate(knots)
+    wide = int(sizes.max()) + 1
     for split in range(_SPLIT_ROUNDS + 1):
-        seg_contour = np.repeat(np.arange(len(knots)), [len(k) for k in knots])
-        start = np.concatenate(knots)
-        nxt = np.concatenate([np.roll(k, -1) for k in knots])
+        count = np.bincount(seg_contour, minlength=len(sizes))
+        first = (np.cumsum(count) - count)[seg_contour]
+        nxt = start[first + (np.arange(len(start)) - first + 1) % count[seg_contour]]
         n = sizes[seg_contour]
         span = (nxt - start) % n
         span[span == 0] = n[span == 0]  # a single knot: the segment goes all the way round
@@ -163,18 +167,14 @@ def fit_contours(polylines: list[np.ndarray], tolerance: float = 1.0) -> list[np
         if not bad.any():
             break
         mid = (start + np.clip(worst, 1, span - 1)) % n
-        new_knots = []
-        for i in range(len(knots)):
-            sel = seg_contour == i
-            extra = mid[sel & bad]
-            new_knots.append(
-                np.unique(np.concatenate([knots[i], extra])) if len(extra) else knots[i]
-            )
-        knots = new_knots
+        keys = np.sort(
+            np.concatenate([seg_contour * wide + start, (seg_contour * wide + mid)[bad]])
+        )
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        seg_contour, start = keys // wide, keys % wide
     p0 = allpts[offsets[seg_contour] + start]
     chain = np.stack([p0, ctrl[:, 0], ctrl[:, 1]], 1).reshape(-1, 2).astype(np.float32)
-    bounds = np.cumsum([0] + [3 * len(k) for k in knots])
-    return [chain[bounds[i] : bounds[i + 1]] for i in range(len(knots))]
+    return np.split(chain, 3 * np.cumsum(np.bincount(seg_contour, minlength=len(sizes)))[:-1])
 
 
 def _dp_indices(poly: np.ndarray, tolerance: float) -> np.ndarray:
@@ -241,10 +241,8 @@ def _fit_segments(allpts, base, n, start, span):
         c[:] = anchor + d * np.minimum(1.0, 1.5 * chord / np.maximum(ln, 1e-9))
     curve = b0[:, None] * p0 + b1[:, None] * c1[seg] + b2[:, None] * c2[seg] + b3[:, None] * p3
     dist = np.linalg.norm(curve - pts, axis=1)
-    err = np.zeros(s)
-    np.maximum.at(err, seg, dist)
-    # Local index of the worst point per segment.
-    order = np.lexsort((-dist, seg))
-    first = np.searchsorted(seg[order], np.arange(s))
-    worst = local[order[first]]
+    # Segments are contiguous runs of points (at least two each): reduce per run.
+    err = np.maximum.reduceat(dist, seg_first)
+    # Local index of the (first) worst point per segment.
+    worst = np.minimum.reduceat(np.where(dist == err[seg], local, len(local)), seg_first)
     return np.stack([c1, c2], 1), err, worst

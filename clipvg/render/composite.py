@@ -69,7 +69,11 @@ class Composite(torch.autograd.Function):
         ratio, alpha = Composite._alpha(cover, above, cell_op)
         g_img = torch.cat([grad, grad.new_zeros(1, grad.shape[1])])
         g_alpha = torch.empty_like(alpha)
-        g_paint = torch.empty_like(under) if ctx.needs_input_grad[2] else None
+        g_paint = g_rgb = None
+        if ctx.needs_input_grad[2]:
+            # Per-path colours sum their cells' gradients level by level (no (M, K) buffer).
+            g_paint = torch.empty_like(under) if per_cell else None
+            g_rgb = None if per_cell else torch.zeros_like(rgb)
         for s, e in reversed(ctx.bounds):
             pix = cell_pixel[s:e]
             g = g_img.index_select(0, pix)
@@ -78,6 +82,8 @@ class Composite(torch.autograd.Function):
             g_alpha[s:e] = (g * (paint - under[s:e])).sum(1)
             if g_paint is not None:
                 g_paint[s:e] = g * a
+            elif g_rgb is not None:
+                g_rgb.index_add_(0, cell_path[s:e], g * a)
             g_img.index_copy_(0, pix, g * (1 - a))
         # alpha = op * min(1, cover / max(1 - above, EPS))
         free = (1 - above).clamp(min=Composite.EPS)
@@ -91,13 +97,9 @@ class Composite(torch.autograd.Function):
             pix = cell_pixel[s:e]
             g_cover[s:e] += running.index_select(0, pix)
             running.index_add_(0, pix, g_above[s:e])
-        g_op = g_rgb = g_bg = None
+        g_op = g_bg = None
         if g_paint is not None:
-            if per_cell:
-                g_rgb = g_paint
-            else:
-                g_rgb = rgb.new_zeros(rgb.shape).index_add_(0, cell_path, g_paint)
-                del g_paint
+            g_rgb = g_paint
         if ctx.needs_input_grad[1]:
             g_cell_op = g_alpha * ratio.clamp(max=1)
             if per_cell:

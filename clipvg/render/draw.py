@@ -352,15 +352,18 @@ class _Renderer:
         """Paths ``lo..hi-1`` rasterized over a flat ``background`` (K,): (H, W, K)."""
         it = self.items
         a, b = 2 * lo, 2 * hi
-        sel = (it.item >= a) & (it.item < b)
+        start, end, item = it.start, it.end, it.item
+        if a > 0 or b < len(it.alpha):  # a layer: its own lines (a copy, and its backward)
+            sel = (item >= a) & (item < b)
+            start, end, item = start[sel], end[sel], item[sel] - a
         k = background.shape[0]
         rgb = it.rgb[a:b]
         if k == 4:
             rgb = torch.cat([rgb, torch.ones_like(rgb[:, :1])], 1)
         return rasterize_lines(
-            it.start[sel],
-            it.end[sel],
-            it.item[sel] - a,
+            start,
+            end,
+            item,
             it.alpha[a:b],
             rgb,
             it.evenodd[a:b],

@@ -481,15 +481,22 @@ def rasterize_lines(
         chunk_ids = torch.unique(chunk_of_rank[size[order] > 0]).tolist()
         starts = ends - size[order]
 
+        # One chunk holding every piece (most scenes) needs no selection: no copies.
+        whole = len(chunk_ids) == 1 and bool(live.all())
+
     windings, kept = [], []
     for k in chunk_ids:
         with torch.no_grad():
             in_chunk = chunk_of_rank == k
             lo, hi = int(starts[in_chunk].min()), int(ends[in_chunk].max())
-            sel = (piece_chunk == k).nonzero().squeeze(1)
+            if whole:
+                il, ir = (idx_left - lo).int(), (idx_right - lo).int()
+            else:
+                sel = (piece_chunk == k).nonzero().squeeze(1)
+                il, ir = (idx_left[sel] - lo).int(), (idx_right[sel] - lo).int()
         acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
-        acc = acc.index_add(0, idx_left[sel] - lo, left[sel].double())
-        acc = acc.index_add(0, idx_right[sel] - lo, right[sel].double())
+        acc = acc.index_add(0, il, (left if whole else left[sel]).double())
+        acc = acc.index_add(0, ir, (right if whole else right[sel]).double())
         # float64 keeps the running sum exact across a chunk (every row sums back
         # to zero), so no per-row restart is needed.
         winding = torch.cumsum(acc, 0).to(start.dtype)
@@ -499,14 +506,18 @@ def rasterize_lines(
             # Cells crossed by an edge stay even when their coverage is zero: an
             # edge lying exactly on a pixel boundary still has a gradient there.
             touched = torch.zeros(hi - lo, dtype=torch.bool, device=device)
-            touched[idx_left[sel] - lo] = True
-            touched[idx_right[sel] - lo] = True
+            touched[il] = True
+            touched[ir] = True
             keep = ((winding.abs() > COVER_EPSILON) | touched).nonzero().squeeze(1)
             del touched
             kept.append(keep + lo)
             keep = keep.int()  # the gather below saves its index for backward
         windings.append(winding.index_select(0, keep))
-        del acc, winding, keep
+        del acc, winding, keep, il, ir
+    # The pieces are done with (what backward needs, autograd holds): free them before
+    # compositing, where memory peaks.
+    del xa, xz, h, sign, row, rpath, left, right, col, piece, cell_row, cell_path
+    del live, ccol, piece_bw, base, last, idx_left, idx_right, piece_chunk
     w = torch.cat(windings) if windings else start.new_zeros(0)
     del windings
     with torch.no_grad():
@@ -515,7 +526,7 @@ def rasterize_lines(
         # otherwise lose its gradient. Outward is the growing side.
         cross = start[:, 0] * end[:, 1] - end[:, 0] * start[:, 1]
         area = cross.detach().new_zeros(n).index_add_(0, line_path, cross.detach())
-        orient = torch.where(area < 0, 1.0, -1.0).to(w.dtype)  # y points down
+        outward = area < 0  # y points down
 
     with torch.no_grad():
         # Owner path and pixel of every kept cell, computed in place to bound memory.
@@ -542,8 +553,11 @@ def rasterize_lines(
         bounds = [(s, e) for s, e in zip([0] + level_ends[:-1], level_ends) if e > s]
         cell_owner = cell_owner.int()
 
-    w = w * orient.index_select(0, cell_owner)
-    w = torch.where(w >= 0, w, -w)
+    with torch.no_grad():
+        # |w|, taking the path's outward side at 0 (saves one bool per cell).
+        plus = (w > 0) | ((w == 0) & outward.index_select(0, cell_owner))
+    w = torch.where(plus, w, -w)
+    del plus
     if bool(evenodd.any()):
         # Triangle wave of the winding; where() keeps the gradient at the kinks.
         m = torch.remainder(w, 2)

@@ -1,28 +1,37 @@
 """Stroke outlines: a stroked polyline becomes closed line loops that, filled nonzero,
 cover exactly the stroke (segment quads, joins, caps), built in torch.
 
-Every piece is a small convex-ish polygon of one orientation (that of the segment
-quads), so their nonzero union is the stroke and coverage stays a continuous function
-of the centre line and the width: no piece ever switches on or off with a jump except
-where SVG itself is discontinuous (a miter turning into a bevel at the miter limit).
+The outline is, as a sum of oriented edges, the union of small pieces of one
+orientation (that of the segment quads ``start + n, end + n, end - n, start - n``,
+``n`` the left normal, half a width long):
 
-Pieces, per polyline (an open or closed run of centre-line segments):
-
-- a quad per segment, ``start +- n``, ``end +- n`` (``n`` the left normal, half a width);
-  at a smooth vertex (a flattened curve: no fold on the inner side, the miter within
-  the limit, or within the arc tolerance of a round join) both quads end on the miter
-  points instead, their shared cross edges cancel and are left out, and no wedge is
-  drawn (this halves the edges a stroked curve costs);
-- a wedge at every vertex between two segments, on the outer side of the turn:
+- a quad per segment; at a smooth vertex (a flattened curve: no fold on the inner
+  side, the miter within the limit, and within the flattening tolerance of a round
+  or bevel join) both quads end on the miter points instead and no join is needed;
+- at every other vertex between two segments, a wedge on the outer side of the turn:
   ``v, v + o*n0, tip, v + o*n1`` (miter tip within the miter limit, else the bevel
   midpoint) or a fan of arc points (round);
 - caps at the two ends of an open polyline (butt: none; square: a half-width box;
   round: a half-disc fan); a polyline of zero length gets both caps, i.e. a dot.
 
-The quads of consecutive segments overlap a little on the inner side of a turn; the
-exact-area rasterizer integrates the winding over a pixel before clamping it, so
-pixels on that inner edge may come out up to that overlap too dark (a small fraction
-of a pixel for gentle turns).
+Those pieces share edges that cancel: the cross edges of two quads meeting at a smooth
+vertex, a wedge's two radii against the outer halves of the quads' cross edges, a
+cap's base against its quad's cross edge. So each polyline is emitted as one loop
+(two for a closed one): the left offset line forward, the end cap, the right offset
+line backward, the start cap, where a corner adds its wedge's outer points on the
+outer side. On the inner side of a corner the two offset lines end where they cross
+when that lies within the nearer half of both segments (so nothing there is counted
+twice and the area is exact); where the inner side folds (a curve tighter than the
+half width, flattened into short segments) it goes through the vertex, which is the
+quads' overlap again: the exact-area rasterizer integrates the winding over a pixel
+before clamping it, so pixels on that inner edge may come out up to that overlap too
+dark. Round joins and caps are polygons with the arc's exact area (:func:`_arc`).
+
+Coverage is thus a continuous function of the centre line and the width except where
+SVG itself is discontinuous (a miter turning into a bevel at the miter limit) and at
+the per-vertex tests (smooth or not, the number of arc chords: the outline moves by at
+most the flattening tolerance, and a round piece's area not at all; folded or not: the
+double count of the inner overlap above appears or goes).
 """
 
 from __future__ import annotations
@@ -37,9 +46,13 @@ from ..scene import CAP_BUTT, CAP_ROUND, CAP_SQUARE, JOIN_MITER, JOIN_ROUND
 MIN_SEGMENT = 1e-6
 #: Most arc points of one round join or cap.
 MAX_ARC = 64
-#: Round joins and caps follow their arc this much closer than curves are flattened:
-#: a chord error shrinks a small disc's area by a visible fraction.
-ARC_TOLERANCE = 0.25
+#: Round joins and caps follow their arc within this fraction of the flattening
+#: tolerance (their polygons keep the arc's exact area, see :func:`_arc`).
+ARC_TOLERANCE = 1.0
+#: Slots per vertex in the order of a loop's points (incoming, inserted, outgoing).
+_SLOTS = 2 * MAX_ARC
+#: Loop id stride in the sort key of a loop's points.
+_LOOP_KEY = 1 << 40
 
 
 def _perp(u: torch.Tensor) -> torch.Tensor:
@@ -49,48 +62,97 @@ def _perp(u: torch.Tensor) -> torch.Tensor:
 
 def _arc_steps(angle: torch.Tensor, hw: torch.Tensor, tolerance: float) -> torch.Tensor:
     """(J,) int64 chords for an arc of ``angle`` radians and radius ``hw`` within
-    ``tolerance`` pixels (no gradient)."""
+    ``tolerance`` pixels, at most a quarter turn each, and at least two (so that the
+    polygon has a point to keep the arc's area with, see :func:`_arc`; no gradient)."""
     with torch.no_grad():
         tolerance = tolerance * ARC_TOLERANCE
         ratio = (1 - tolerance / hw.clamp(min=tolerance)).clamp(-1, 1)
-        step = (2 * torch.acos(ratio)).clamp(min=1e-3)
-        return torch.ceil(angle.abs() / step).clamp(1, MAX_ARC).long()
+        step = (2 * torch.acos(ratio)).clamp(min=1e-3, max=math.pi / 2)
+        return torch.ceil(angle.abs() / step).clamp(2, MAX_ARC).long()
 
 
-def _fan(centre, first, angle, k, lead_centre: bool):
-    """Arc polygons: ``centre + R(angle * j / k) @ first`` for j = 0..k.
+def _arc(centre, first, angle, k):
+    """The inner points of arcs, ``centre + s * R(angle * j / k) @ first`` for
+    j = 1..k-1, where ``s >= 1`` makes the fan from ``centre`` over the arc's two end
+    points (radius 1) and these points (radius ``s``) as large as the circular sector:
+    the polygon's area is exact, whatever ``k``, so the chords may follow the arc as
+    loosely as curves are flattened.
 
     Args:
         centre, first: (J, 2); angle: (J,) radians; k: (J,) int64 chords.
-        lead_centre: start each polygon with ``centre`` (a wedge) or not (a cap).
 
     Returns:
-        vertices (V, 2), polygon sizes (J,) int64.
+        vertices (V, 2), the arc of each (V,) int64, its j (V,) int64.
     """
-    j_count = k + 1 + int(lead_centre)
-    poly = torch.repeat_interleave(torch.arange(len(k), device=k.device), j_count)
-    local = torch.arange(len(poly), device=k.device) - (torch.cumsum(j_count, 0) - j_count)[poly]
-    step = local - int(lead_centre)
-    frac = (step.clamp(min=0).to(first.dtype) / k[poly].to(first.dtype)).unsqueeze(1)
-    theta = angle[poly].unsqueeze(1) * frac
+    inner = k - 1
+    kf = k.to(first.dtype)
+    # Fan area / (r^2 / 2) = sin(t) * (2 s + (k - 2) s^2) = k t, with t = |angle| / k.
+    t = angle.abs() / kf
+    excess = t / torch.sin(t).clamp(min=1e-12)  # >= 1; k >= 2 wherever used (t > 0)
+    k2 = (kf - 2).clamp(min=1e-12)
+    scale = torch.where(kf > 2, (torch.sqrt(1 + k2 * kf * excess) - 1) / k2, excess)
+    arc = torch.repeat_interleave(torch.arange(len(k), device=k.device), inner)
+    j = torch.arange(len(arc), device=k.device) - (torch.cumsum(inner, 0) - inner)[arc] + 1
+    theta = (angle[arc] * (j.to(first.dtype) / kf[arc])).unsqueeze(1)
     c, s = torch.cos(theta), torch.sin(theta)
-    f = first[poly]
+    f = first[arc] * scale[arc, None]
     rotated = torch.cat([c * f[:, :1] - s * f[:, 1:], s * f[:, :1] + c * f[:, 1:]], 1)
-    verts = centre[poly] + rotated
-    if lead_centre:
-        verts = torch.where((step < 0).unsqueeze(1), centre[poly], verts)
-    return verts, j_count
+    return centre[arc] + rotated, arc, j
 
 
-def _loops(verts, sizes, owner, flip):
-    """Closed polygons -> lines: (start, end, line owner); ``flip`` (J,) reverses a polygon."""
-    poly = torch.repeat_interleave(torch.arange(len(sizes), device=sizes.device), sizes)
-    first = torch.cumsum(sizes, 0) - sizes
-    idx = torch.arange(len(poly), device=sizes.device)
-    nxt = torch.where(idx + 1 == first[poly] + sizes[poly], first[poly], idx + 1)
-    start, end = verts, verts[nxt]
-    f = flip[poly].unsqueeze(1)
-    return torch.where(f, end, start), torch.where(f, start, end), owner[poly]
+class _Points:
+    """The outline's points, gathered piece by piece, then ordered into loops."""
+
+    def __init__(self):
+        self.xy, self.poly, self.right, self.slot = [], [], [], []
+
+    def add(self, xy, poly, right, slot):
+        """(V, 2) points of polylines ``poly`` (V,), on the right side or not (bool,
+        (V,) or one), at ``slot`` (V,) int64 along the left side's direction."""
+        self.xy.append(xy)
+        self.poly.append(poly)
+        self.right.append(torch.as_tensor(right, device=poly.device).expand(len(poly)))
+        self.slot.append(slot)
+
+    def loops(self, count, ring, poly_item):
+        """Lines of the loops: per polyline the left side forward, then the right side
+        backward (an open polyline: one loop, its end cap at slot ``(m + 1) * S``, its
+        start cap at ``(2m + 4) * S``; a ring: two loops). ``count``: (Q,) segments."""
+        xy = torch.cat(self.xy)
+        with torch.no_grad():
+            poly, right, slot = torch.cat(self.poly), torch.cat(self.right), torch.cat(self.slot)
+            span = (count[poly] + 1) * _SLOTS  # slots of one side
+            back = span - 1 - slot
+            open_ = ~ring[poly]
+            pos = torch.where(right, torch.where(open_, span + _SLOTS + back, back), slot)
+            pos = torch.where(slot < 0, -slot, pos)  # caps: given as negated positions
+            loop = 2 * poly + (right & ~open_ & (slot >= 0))
+            order = torch.argsort(loop * _LOOP_KEY + pos)
+            loop = loop[order]
+            sizes = torch.bincount(loop, minlength=2 * len(count))
+            live = (sizes > 0).nonzero().squeeze(1)
+            sizes = sizes[live]
+            first = torch.cumsum(sizes, 0) - sizes
+            i = torch.arange(len(loop), device=loop.device)
+            nxt = i + 1
+            nxt[first + sizes - 1] = first
+        verts = xy[order]
+        return verts, verts[nxt], poly_item[loop // 2]
+
+
+def _vertex_kinds(has_join, hw, turn, cos, shorter, rounded, limit, tolerance):
+    """Two (L,) bool (no gradient): ``smooth``, the vertices where both sides may meet
+    at the miter points without a wedge (no fold on the inner side, the miter within
+    the limit, and for a round or bevel join within ``tolerance`` of it: the flattening's
+    own error), and ``unfolded``, those whose inner side may (the inner offset lines
+    cross within the nearer half of both segments)."""
+    with torch.no_grad():
+        hw, turn, cos = hw.detach(), turn.detach(), cos.detach()
+        unfolded = (hw * turn.abs() <= 0.5 * shorter * (1 + cos)) & (1 + cos > 1e-6)  # tan(phi/2)
+        bulge = hw * (torch.sqrt(2 / (1 + cos).clamp(min=1e-12)) - 1)
+        smooth = has_join & (cos > 0) & unfolded & ~(rounded & (bulge > tolerance))
+        smooth &= ~(~rounded & (1 + cos < 2 / limit.clamp(min=1.0) ** 2))
+        return smooth, unfolded
 
 
 def stroke_outline(
@@ -138,75 +200,73 @@ def stroke_outline(
     length = torch.sqrt((d * d).sum(1, keepdim=True))
     u = d / length
     n = _perp(u) * hw_line.unsqueeze(1)
-    item = poly_item[line_poly]
 
     with torch.no_grad():
         count = torch.bincount(line_poly, minlength=q)
         first = torch.cumsum(count, 0) - count
         last = first + count - 1
         idx = torch.arange(len(line_poly), device=device)
-        is_first = idx == first[line_poly]
+        local = idx - first[line_poly]
         # A vertex joins each segment to the one before it (for a closed polyline,
         # the first segment to the last).
-        prev = torch.where(is_first, last[line_poly], idx - 1)
-        has_join = ~is_first | (poly_closed[line_poly] & (count[line_poly] > 1))
-    # Smooth vertices (the flattening of a curve): both quads meet at the miter
-    # points, so their cross edges cancel and are left out, and no wedge is needed.
+        ring = poly_closed & (count > 1)
+        prev = torch.where(local == 0, last[line_poly], idx - 1)
+        has_join = (local > 0) | ring[line_poly]
     u0, cos = u[prev], (u[prev] * u).sum(1)
     turn = u0[:, 0] * u[:, 1] - u0[:, 1] * u[:, 0]
-    with torch.no_grad():
-        hw_d = hw_line.detach()
-        shorter = torch.minimum(length[prev, 0], length[:, 0]).detach()
-        folds = hw_d * turn.detach().abs() > 0.5 * shorter * (1 + cos.detach())  # tan(phi/2)
-        bulge = hw_d * (torch.sqrt(2 / (1 + cos.detach()).clamp(min=1e-12)) - 1)
-        rounded = join[line_poly] != JOIN_MITER
-        smooth = (
-            has_join
-            & (cos.detach() > 0)
-            & ~folds
-            & ~(rounded & (bulge > tolerance * ARC_TOLERANCE))
-        )
-        smooth &= ~(~rounded & (1 + cos.detach() < 2 / miter_limit[line_poly].clamp(min=1.0) ** 2))
-    miter = (n[prev] + n) / (1 + cos).clamp(min=1e-6).unsqueeze(1)
-    sm = smooth.unsqueeze(1)
-    off_start = torch.where(sm, miter, n)
-    off_end = n.index_put((prev[smooth],), miter[smooth])
-    ends_smooth = torch.zeros_like(smooth).index_put_(
-        (prev[smooth],), torch.ones_like(smooth[smooth])
+    shorter = torch.minimum(length[prev, 0], length[:, 0]).detach()
+    rounded = join[line_poly] != JOIN_MITER
+    smooth, unfolded = _vertex_kinds(
+        has_join, hw_line, turn, cos, shorter, rounded, miter_limit[line_poly], tolerance
     )
-    a, b = start + off_start, end + off_end
-    c, d_ = end - off_end, start - off_start
-    quad_start = torch.cat([a, b[~ends_smooth], c, d_[~smooth]])
-    quad_end = torch.cat([b, c[~ends_smooth], d_, a[~smooth]])
-    quad_item = torch.cat([item, item[~ends_smooth], item, item[~smooth]])
-    has_join = has_join & ~smooth
-    pieces = []  # (verts, sizes, owner item, flip)
-    jl = has_join.nonzero().squeeze(1)
+    miter = (n[prev] + n) / (1 + cos).clamp(min=1e-6).unsqueeze(1)
+    with torch.no_grad():
+        corner = has_join & ~smooth
+        # The inner side of an unfolded corner ends both segments where they cross.
+        inner_left = turn.detach() > 0
+        mitred = corner & unfolded
+        open_left = corner & ~(mitred & inner_left)  # sides that go round the corner
+        open_right = corner & ~(mitred & ~inner_left)
+        slot = local * _SLOTS
+    pts = _Points()
+    for sign, side, opened in ((1, False, open_left), (-1, True, open_right)):
+        # Each segment's start; where the side goes round a corner, also the end of
+        # the segment before it.
+        off = torch.where((has_join & ~opened).unsqueeze(1), miter, n)
+        pts.add(start + sign * off, line_poly, side, torch.where(opened, slot + _SLOTS - 1, slot))
+        jl = opened.nonzero().squeeze(1)
+        pts.add(end[prev[jl]] + sign * n[prev[jl]], line_poly[jl], side, slot[jl])
+    jl = corner.nonzero().squeeze(1)
     if len(jl):
-        pieces.extend(
-            _joins(
-                start[jl],
-                u[prev[jl]],
-                u[jl],
-                hw_line[jl],
-                join[line_poly[jl]],
-                miter_limit[line_poly[jl]],
-                item[jl],
-                tolerance,
-            )
+        pj = line_poly[jl]
+        _joins(
+            pts,
+            start[jl],
+            u0[jl],
+            u[jl],
+            hw_line[jl],
+            join[pj],
+            miter_limit[pj],
+            ~mitred[jl],
+            pj,
+            slot[jl],
+            tolerance,
         )
     with torch.no_grad():
-        live = count > 0
-        open_live = (live & ~poly_closed).nonzero().squeeze(1)
-        dots = (~live & (cap[torch.arange(q, device=device)] != CAP_BUTT)).nonzero().squeeze(1)
-    if len(open_live):
-        fl, ll = first[open_live], last[open_live]
-        ends_pt = torch.cat([start[fl], end[ll]])
-        ends_dir = torch.cat([-u[fl], u[ll]])
-        polys = torch.cat([open_live, open_live])
-        pieces.extend(
-            _caps(ends_pt, ends_dir, half_width[polys], cap[polys], poly_item[polys], tolerance)
-        )
+        tails = (~ring & (count > 0)).nonzero().squeeze(1)
+        dots = ((count == 0) & (cap != CAP_BUTT)).nonzero().squeeze(1)
+    ends_p, ends_u, ends_q, ends_at = [], [], [], []
+    if len(tails):
+        fl, ll = first[tails], last[tails]
+        m = count[tails]
+        pts.add(end[ll] + n[ll], tails, False, m * _SLOTS)
+        pts.add(end[ll] - n[ll], tails, True, m * _SLOTS)
+        capped = ~poly_closed[tails]
+        fl, ll, m, tails_c = fl[capped], ll[capped], m[capped], tails[capped]
+        ends_p += [end[ll], start[fl]]
+        ends_u += [u[ll], -u[fl]]
+        ends_q += [tails_c, tails_c]
+        ends_at += [(m + 1) * _SLOTS, (2 * m + 4) * _SLOTS]
     if len(dots):
         hint = (
             poly_dir[dots].to(dtype)
@@ -214,78 +274,76 @@ def stroke_outline(
             else torch.tensor([[1.0, 0.0]], dtype=dtype, device=device).expand(len(dots), 2)
         )
         hint = hint / hint.norm(dim=1, keepdim=True).clamp(min=1e-12)
-        polys = torch.cat([dots, dots])
-        pieces.extend(
-            _caps(
-                torch.cat([origin[dots], origin[dots]]),
-                torch.cat([-hint, hint]),
-                half_width[polys],
-                cap[polys],
-                poly_item[polys],
-                tolerance,
-            )
+        nd = _perp(hint) * half_width[dots, None]
+        zero = torch.zeros_like(dots)
+        pts.add(origin[dots] + nd, dots, False, zero)
+        pts.add(origin[dots] - nd, dots, True, zero)
+        ends_p += [origin[dots], origin[dots]]
+        ends_u += [hint, -hint]
+        ends_q += [dots, dots]
+        ends_at += [zero + _SLOTS, zero + 4 * _SLOTS]
+    if ends_p:
+        polys = torch.cat(ends_q)
+        _caps(
+            pts,
+            torch.cat(ends_p),
+            torch.cat(ends_u),
+            half_width[polys],
+            cap[polys],
+            polys,
+            torch.cat(ends_at),
+            tolerance,
         )
-    if not pieces:
-        return quad_start, quad_end, quad_item
-    verts = torch.cat([p[0] for p in pieces])
-    sizes = torch.cat([p[1] for p in pieces])
-    owners = torch.cat([p[2] for p in pieces])
-    flips = torch.cat([p[3] for p in pieces])
-    s2, e2, o2 = _loops(verts, sizes, owners, flips)
-    return torch.cat([quad_start, s2]), torch.cat([quad_end, e2]), torch.cat([quad_item, o2])
+    return pts.loops(count, ring, poly_item)
 
 
-def _joins(v, u0, u1, hw, join, limit, item, tolerance):
-    """Wedges filling the outer side of each turn from direction ``u0`` to ``u1`` at ``v``."""
-    device = v.device
+def _joins(pts, v, u0, u1, hw, join, limit, folded, poly, slot, tolerance):
+    """The corners turning from direction ``u0`` to ``u1`` at ``v``: the vertex on the
+    inner side where it ``folded`` (bool), and the wedge's outer points (arc, miter tip,
+    or none for a bevel)."""
     n0, n1 = _perp(u0), _perp(u1)
     turn = u0[:, 0] * u1[:, 1] - u0[:, 1] * u1[:, 0]
     cos = (u0 * u1).sum(1)
     with torch.no_grad():
         bent = (turn.abs() > 1e-9) | (cos < 0)
-        # The wedge ``v, o*n0, ..., o*n1`` has the quads' orientation when turning right.
-        flip = turn > 0
-        side = torch.where(flip, -1.0, 1.0).to(v.dtype).unsqueeze(1)
-    out = []
+        # The outer side is the left one when turning right (y down: turn < 0).
+        outer_right = turn > 0
+        side = torch.where(outer_right, -1.0, 1.0).to(v.dtype).unsqueeze(1)
+    b = (bent & folded).nonzero().squeeze(1)
+    pts.add(v[b], poly[b], ~outer_right[b], slot[b] + 1)
     rnd = (bent & (join == JOIN_ROUND)).nonzero().squeeze(1)
     if len(rnd):
         angle = torch.atan2(turn[rnd], cos[rnd])
         k = _arc_steps(angle, hw[rnd], tolerance)
-        verts, sizes = _fan(v[rnd], side[rnd] * n0[rnd] * hw[rnd, None], angle, k, True)
-        out.append((verts, sizes, item[rnd], flip[rnd]))
-    sharp = (bent & (join != JOIN_ROUND)).nonzero().squeeze(1)
+        xy, arc, j = _arc(v[rnd], side[rnd] * n0[rnd] * hw[rnd, None], angle, k)
+        r = rnd[arc]
+        pts.add(xy, poly[r], outer_right[r], slot[r] + j)
+    with torch.no_grad():
+        lim = limit.clamp(min=1.0)
+        tipped = bent & (join == JOIN_MITER) & (1 + cos >= 2 / lim**2) & (1 + cos > 1e-6)
+    sharp = tipped.nonzero().squeeze(1)
     if len(sharp):
-        a, b = n0[sharp], n1[sharp]
-        c = cos[sharp]
         # Miter ratio 1 / sin(theta / 2) = sqrt(2 / (1 + n0.n1)) within the limit.
-        with torch.no_grad():
-            lim = limit[sharp].clamp(min=1.0)
-            miter = (join[sharp] == JOIN_MITER) & (1 + c >= 2 / lim**2) & (1 + c > 1e-6)
-        scale = torch.where(miter, 1 / (1 + c).clamp(min=1e-6), torch.full_like(c, 0.5))
+        scale = 1 / (1 + cos[sharp]).unsqueeze(1)
         o = side[sharp] * hw[sharp, None]
-        vs = v[sharp]
-        tip = vs + o * (a + b) * scale.unsqueeze(1)
-        verts = torch.stack([vs, vs + o * a, tip, vs + o * b], 1).reshape(-1, 2)
-        sizes = torch.full((len(sharp),), 4, dtype=torch.long, device=device)
-        out.append((verts, sizes, item[sharp], flip[sharp]))
-    return out
+        tip = v[sharp] + o * (n0[sharp] + n1[sharp]) * scale
+        pts.add(tip, poly[sharp], outer_right[sharp], slot[sharp] + 1)
 
 
-def _caps(p, u, hw, cap, item, tolerance):
-    """Caps at points ``p`` facing outward along unit ``u``."""
-    device = p.device
+def _caps(pts, p, u, hw, cap, poly, at, tolerance):
+    """The points of the caps at ``p`` facing outward along unit ``u``, between the
+    side points ``p + n`` and ``p - n`` (``n`` the left normal of ``u``), at the loop
+    positions ``at`` (E,) int64 onward."""
     n = _perp(u) * hw.unsqueeze(1)
-    out = []
     sq = (cap == CAP_SQUARE).nonzero().squeeze(1)
     if len(sq):
         ps, ns, us = p[sq], n[sq], u[sq] * hw[sq, None]
-        verts = torch.stack([ps + ns, ps + ns + us, ps - ns + us, ps - ns], 1).reshape(-1, 2)
-        sizes = torch.full((len(sq),), 4, dtype=torch.long, device=device)
-        out.append((verts, sizes, item[sq], torch.zeros(len(sq), dtype=torch.bool, device=device)))
+        xy = torch.stack([ps + ns + us, ps - ns + us], 1).reshape(-1, 2)
+        pos = torch.stack([at[sq] + 1, at[sq] + 2], 1).reshape(-1)
+        pts.add(xy, poly[sq].repeat_interleave(2), False, -pos)
     rd = (cap == CAP_ROUND).nonzero().squeeze(1)
     if len(rd):
-        angle = torch.full((len(rd),), -math.pi, dtype=p.dtype, device=device)
+        angle = torch.full((len(rd),), -math.pi, dtype=p.dtype, device=p.device)
         k = _arc_steps(angle, hw[rd], tolerance)
-        verts, sizes = _fan(p[rd], n[rd], angle, k, False)
-        out.append((verts, sizes, item[rd], torch.zeros(len(rd), dtype=torch.bool, device=device)))
-    return out
+        xy, arc, j = _arc(p[rd], n[rd], angle, k)
+        pts.add(xy, poly[rd][arc], False, -(at[rd][arc] + j))

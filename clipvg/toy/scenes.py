@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from ..render import render
-from ..scene import Scene, concat_scenes
+from ..scene import Scene
+from ..scene_stack import concat_scenes
 from .palette import COLOR_TERMS, sample_color, to_lab
 from .shapes import RING_HOLE, SHAPES, outline, place
 

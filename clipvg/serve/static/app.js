@@ -118,22 +118,27 @@ function changed() { updateButtons(); estimateSoon(); }
 let ticket = 0;
 const current = (t) => t === ticket;
 
+// The upload takes its ticket when it starts: a run opened while it uploads or
+// vectorizes is the user's later choice, and the finished upload must not replace it.
 async function createScene(form, name) {
   clearAt("drop");
+  const t = ++ticket;
   const el = $("scene-status"), t0 = performance.now();
   el.textContent = `uploading ${name}…`;
   try {
     let info = await api("POST", "/api/scenes", form);
-    while (info.status === "processing") {
+    while (info.status === "processing" && current(t)) {
       el.textContent = `vectorizing ${name} (${info.preset})… ${((performance.now() - t0) / 1000).toFixed(0)} s`;
       await new Promise((r) => setTimeout(r, 500));
       info = await api("GET", `/api/scenes/${info.id}`);
     }
+    if (!current(t)) return;
     if (info.status === "failed") throw new Error(info.error);
-    if (!(await showScene(info, null))) return;
+    if (!(await showScene(info, null, t))) return;
     setHash("scene", info.id);
     history.reset();
   } catch (err) {
+    if (!current(t)) return;
     el.textContent = "";
     showAt("drop", `${name} could not be opened: ${inPageWords(err.message)}`);
   }
