@@ -43,17 +43,16 @@ class _Task:
     done: Callable[[dict], None]  # the result or {"error": ...}; through finish, once
     process: multiprocessing.process.BaseProcess | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
-    finished: threading.Event = field(default_factory=threading.Event)
+    _reported: bool = False
     _once: threading.Lock = field(default_factory=threading.Lock)
 
     def finish(self, result: dict) -> None:
         """Report ``result`` unless this task was already reported (a cancel reports
         at once; the worker's later report of the killed process is then dropped)."""
         with self._once:
-            if self.finished.is_set():
-                return
-            self.finished.set()
-        self.done(result)
+            first, self._reported = not self._reported, True
+        if first:
+            self.done(result)
 
 
 def vectorize_into(source: str, folder: str, preset: str) -> dict:
