@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -27,6 +26,8 @@ import torch
 from clipvg.errors import ClipvgError
 from clipvg.progress import bar
 from clipvg.scene import Scene
+
+from .threads import StepThreads
 
 _SAMPLES = 8  # polyline points per cubic segment when rasterizing for color fitting
 _SUPER = 2  # sub-samples per pixel side when fitting colors (3: 2x the time, +0.03 dB on fast)
@@ -48,11 +49,6 @@ _BETAS_NOISY = (0.9, 0.999)
 # reached 0.10 and 0.06 dB more than at 0.4 on astronaut and coffee (0.7: 0.04, 0.01).
 _LR_EXACT = 0.55
 _LR_NOISY = 0.25
-# Torch threads the steps run on. The renderer is hundreds of small ops a step, which
-# gain little from a second thread and lose a lot when one is descheduled: on 2 cores at
-# load 12, a 1000-path 512 px step took 0.86 s of CPU on 1 thread, 6.4 s on 2 (4 steps:
-# 41 s against 159 s wall).
-_THREADS = 1
 
 
 def top_path_map(scene: Scene, height: int, width: int, supersample: int = 1) -> np.ndarray:
@@ -168,6 +164,8 @@ def refine(
     progress: bool = False,
     stages: Sequence[Stage] | None = None,
     flat: float = 0.02,
+    threads: int = 1,
+    thread_counts: list[int] | None = None,
 ) -> Scene:
     """Adam on points and fills to lower the MSE between ``render(scene)`` and ``rgb``.
 
@@ -196,6 +194,10 @@ def refine(
         progress: show the steps on stderr.
         stages: run these instead of ``plan(iters, sigma, W, H)``.
         flat: early-stopping threshold, dB per full-size step (0: never stop early).
+        threads: most torch threads a step runs on; more than one only while the
+            other cores are idle (see :mod:`~vectorize.threads`). With 1 (the
+            default) the same input and seed give the same bits on any load.
+        thread_counts: if given, the thread count of each step is appended to it.
 
     Returns:
         A new scene with refined points and fills (alpha unchanged).
@@ -221,7 +223,8 @@ def refine(
     drawn = _drawn(out, h, w, sigma)
     cover = opaque.astype(np.float32)[..., None]
     full = np.concatenate([rgb.astype(np.float32) * cover, cover], -1)
-    with bar(sum(s.steps for s in stages), "refining", progress) as steps, _threads(_THREADS):
+    policy = StepThreads(threads, thread_counts)
+    with bar(sum(s.steps for s in stages), "refining", progress) as steps:
         for stage in stages:
             sw, sh = max(1, round(w * stage.scale)), max(1, round(h * stage.scale))
             target = full
@@ -234,11 +237,12 @@ def refine(
                 if sigma > 0:
                     noise = torch.randn(out.points.shape, generator=gen, device=out.device)
                     points = points + sigma * noise.to(points.dtype)
-                shown = drawn(points, out.colors)
-                rgba = render(shown, width=sw, height=sh, background="none", tolerance=0.3)
-                image = torch.cat([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1)
-                loss = torch.mean((image - target) ** 2)
-                adam.step(torch.autograd.grad(loss, shapes + fills))
+                with policy.step(step_cost(stage.scale)):
+                    shown = drawn(points, out.colors)
+                    rgba = render(shown, width=sw, height=sh, background="none", tolerance=0.3)
+                    image = torch.cat([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1)
+                    loss = torch.mean((image - target) ** 2)
+                    adam.step(torch.autograd.grad(loss, shapes + fills))
                 with torch.no_grad():
                     out.colors.clamp_(0, 1)
                     out.colors[:, 3:] = alpha
@@ -279,17 +283,6 @@ def _drawn(scene: Scene, height: int, width: int, sigma: float):
     return lambda points, colors: dataclasses.replace(
         part, points=points.index_select(0, rows), colors=colors.index_select(0, fills)
     )
-
-
-@contextmanager
-def _threads(n: int) -> Iterator[None]:
-    """Run the block on at most ``n`` torch threads (CPU), then restore the setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(n, before))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class _Adam:
