@@ -280,6 +280,10 @@ def test_refinement_stops_when_the_gain_flattens_and_skips_the_hidden_base(monke
     refine(start, rgb, opaque, 40, flat=1.0)
     assert 4 < len(calls) < 40
     calls.clear()
+    # under noise each step's PSNR is a fresh draw's: the whole budget runs
+    refine(start, rgb, opaque, 1, sigma=1.0, stages=[Stage(1.0, 12)], flat=1.0)
+    assert len(calls) == 12
+    calls.clear()
     refine(start, rgb, opaque, 1, sigma=1.0, stages=[Stage(0.5, 3), Stage(1.0, 2)])
     assert [c[1:] for c in calls] == [(24, 16)] * 3 + [(48, 32)] * 2
     assert all(n == start.num_paths for n, _, _ in calls)  # under noise the base can show

@@ -172,8 +172,8 @@ def refine(
     The error is taken on premultiplied RGBA, so that where ``opaque`` is False the
     target is "nothing painted" and paths are not pulled into transparent areas.
     Steps run coarse to fine (see :func:`plan`), each stage against the input
-    area-averaged to its size, and a stage ends early once its PSNR gains less
-    than ``flat`` dB per full-size step's worth of time.
+    area-averaged to its size, and without noise a stage ends early once its PSNR
+    gains less than ``flat`` dB per full-size step's worth of time.
 
     With ``sigma > 0`` every step renders the points plus fresh Gaussian noise of
     ``sigma`` pixels (the gradient still reaches the clean points): the scene then
@@ -193,7 +193,8 @@ def refine(
         sigma: control point noise, pixels, the result should tolerate (0: none).
         progress: show the steps on stderr.
         stages: run these instead of ``plan(iters, sigma, W, H)``.
-        flat: early-stopping threshold, dB per full-size step (0: never stop early).
+        flat: early-stopping threshold, dB per full-size step (0: never stop early);
+            not used with ``sigma``, where the whole budget runs.
         threads: most torch threads a step runs on; more than one only while the
             other cores are idle (see :mod:`~vectorize.threads`). With 1 (the
             default) the same input and seed give the same bits on any load.
@@ -223,6 +224,11 @@ def refine(
     drawn = _drawn(out, h, w, sigma)
     cover = opaque.astype(np.float32)[..., None]
     full = np.concatenate([rgb.astype(np.float32) * cover, cover], -1)
+    # Under noise each step's PSNR is that of a fresh draw, which hides the trend over a
+    # few steps: `detailed` stopped its coarse stage after 12 of 34 steps on astronaut,
+    # and the whole budget keeps 0.17 dB more under 2 px noise (0.24 dB on coffee).
+    if sigma > 0:
+        flat = 0.0
     policy = StepThreads(threads, thread_counts)
     with bar(sum(s.steps for s in stages), "refining", progress) as steps:
         for stage in stages:
