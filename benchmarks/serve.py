@@ -5,8 +5,7 @@
   vectorized with the balanced preset, from choosing the file until the picture shows;
   for the photo also where that time went: the server's part (upload received to
   ready), inside it the vectorizing child's stages (its start, segmenting, tracing,
-  colours, refinement with the thread count of its steps, SVG and PNG writing, as the
-  server logs them), and the page's part (upload, polling, fetching and drawing the SVG);
+  colours, refinement, SVG and PNG writing, as the server logs them), and the page's part (upload, polling, fetching and drawing the SVG);
 - live preview overhead: the same edit through ``run_edit`` as ``cli.py edit`` runs it
   and through the server's job queue (which renders a preview PNG every 2 s at most),
   seconds per iteration of both; and the share of the run the previews took;
@@ -98,12 +97,10 @@ def photo_rows(page, url: str, photo: Path, runs: int, child: ChildTimings, rows
     inner = ", ".join(
         f"{k} {v:.2f}" for k, v in st.items() if isinstance(v, float) and k != "start"
     )
-    threads = st.get("refine_threads") or []
     rows.append(
         (
             "of which the server: upload received to ready (child start; stages, s)",
-            f"{server[i]:.2f} s ({st.get('start', float('nan')):.2f} s; {inner};"
-            f" refinement steps on {'/'.join(map(str, threads)) or '-'} threads)",
+            f"{server[i]:.2f} s ({st.get('start', math.nan):.2f} s; {inner})",
         )
     )
     rows.append(

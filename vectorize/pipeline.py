@@ -84,7 +84,7 @@ def vectorize_image(
     refine: int | None = None,
     robust: float | None = None,
     progress: bool = False,
-    threads: int = 1,
+    threads: int | None = None,
     timings: dict[str, float] | None = None,
 ) -> Scene:
     """Vectorize a raster image into a layered scene.
@@ -107,12 +107,11 @@ def vectorize_image(
         robust: control-point noise (px) the refinement makes the stack tolerate
             (overrides the preset; 0 fits the input as closely as possible).
         progress: show the stages (and the refinement's steps) on stderr.
-        threads: most torch threads a refinement step runs on, used only while the
-            other cores are idle (1: the same bits on any load; see
-            :mod:`~vectorize.threads`).
+        threads: threads the refinement's steps render on, each a band of the
+            canvas (see :mod:`~vectorize.bands`; default: one per core); the scene
+            is the same for any count.
         timings: if given, filled with the seconds of each stage (``segment``,
-            ``trace``, ``colors``, ``refine``) and ``refine_threads``, the thread
-            count of each refinement step.
+            ``trace``, ``colors``, ``refine``).
 
     Returns:
         A :class:`~clipvg.scene.Scene` at the working size (the input scaled to
@@ -143,7 +142,6 @@ def vectorize_image(
         clock.lap("colors")
         stages.update(1)
     if settings.refine_iters > 0:
-        counts: list[int] = []
         scene = refine_scene(
             scene,
             rgb,
@@ -152,12 +150,9 @@ def vectorize_image(
             seed=seed,
             sigma=settings.robust,
             progress=progress,
-            threads=threads,
-            thread_counts=counts,
+            threads=(os.cpu_count() or 1) if threads is None else threads,
         )
         clock.lap("refine")
-        if timings is not None:
-            timings["refine_threads"] = counts
     return scene
 
 

@@ -27,7 +27,7 @@ from clipvg.errors import ClipvgError
 from clipvg.progress import bar
 from clipvg.scene import Scene
 
-from .threads import StepThreads
+from .bands import BandedLoss, one_torch_thread
 
 _SAMPLES = 8  # polyline points per cubic segment when rasterizing for color fitting
 _SUPER = 2  # sub-samples per pixel side when fitting colors (3: 2x the time, +0.03 dB on fast)
@@ -165,7 +165,6 @@ def refine(
     stages: Sequence[Stage] | None = None,
     flat: float = 0.02,
     threads: int = 1,
-    thread_counts: list[int] | None = None,
 ) -> Scene:
     """Adam on points and fills to lower the MSE between ``render(scene)`` and ``rgb``.
 
@@ -195,16 +194,12 @@ def refine(
         stages: run these instead of ``plan(iters, sigma, W, H)``.
         flat: early-stopping threshold, dB per full-size step (0: never stop early);
             not used with ``sigma``, where the whole budget runs.
-        threads: most torch threads a step runs on; more than one only while the
-            other cores are idle (see :mod:`~vectorize.threads`). With 1 (the
-            default) the same input and seed give the same bits on any load.
-        thread_counts: if given, the thread count of each step is appended to it.
+        threads: threads the bands of each step's render run on (see
+            :mod:`~vectorize.bands`; the result is the same for any count).
 
     Returns:
         A new scene with refined points and fills (alpha unchanged).
     """
-    from clipvg.render import render
-
     if not sigma >= 0:
         raise ClipvgError(f"refinement noise sigma must be >= 0 pixels, got {sigma}")
     out = scene.clone()
@@ -221,7 +216,6 @@ def refine(
         lr_points = _LR_NOISY if sigma > 0 else _LR_EXACT
     lrs = [lr_points] * len(shapes) + [lr_colors] * len(fills)
     adam = _Adam(shapes + fills, lrs, _BETAS_NOISY if sigma > 0 else _BETAS_EXACT)
-    drawn = _drawn(out, h, w, sigma)
     cover = opaque.astype(np.float32)[..., None]
     full = np.concatenate([rgb.astype(np.float32) * cover, cover], -1)
     # Under noise each step's PSNR is that of a fresh draw, which hides the trend over a
@@ -229,8 +223,9 @@ def refine(
     # and the whole budget keeps 0.17 dB more under 2 px noise (0.24 dB on coffee).
     if sigma > 0:
         flat = 0.0
-    policy = StepThreads(threads, thread_counts)
-    with bar(sum(s.steps for s in stages), "refining", progress) as steps:
+    loss_and_grad = BandedLoss(_drawn(out, h, w, sigma), threads)
+    total = sum(s.steps for s in stages)
+    with bar(total, "refining", progress) as steps, one_torch_thread():
         for stage in stages:
             sw, sh = max(1, round(w * stage.scale)), max(1, round(h * stage.scale))
             target = full
@@ -239,24 +234,21 @@ def refine(
             target = torch.as_tensor(target, device=out.device)
             gains = []
             for i in range(stage.steps):
-                points = out.points
+                noise = None
                 if sigma > 0:
                     noise = torch.randn(out.points.shape, generator=gen, device=out.device)
-                    points = points + sigma * noise.to(points.dtype)
-                with policy.step(step_cost(stage.scale)):
-                    shown = drawn(points, out.colors)
-                    rgba = render(shown, width=sw, height=sh, background="none", tolerance=0.3)
-                    image = torch.cat([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1)
-                    loss = torch.mean((image - target) ** 2)
-                    adam.step(torch.autograd.grad(loss, shapes + fills))
+                    noise = sigma * noise.to(out.points.dtype)
+                loss, grads = loss_and_grad(out.points, out.colors, target, noise)
+                adam.step(grads)
                 with torch.no_grad():
                     out.colors.clamp_(0, 1)
                     out.colors[:, 3:] = alpha
                 steps.update(1)
-                gains.append(-10 * math.log10(max(float(loss.detach()), 1e-12)))
+                gains.append(-10 * math.log10(max(float(loss), 1e-12)))
                 if _flattened(gains, flat * step_cost(stage.scale)):
                     steps.update(stage.steps - i - 1)
                     break
+    loss_and_grad.close()
     return out.clone()
 
 

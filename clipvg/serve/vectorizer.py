@@ -67,8 +67,7 @@ class _Task:
 def vectorize_into(source: str, folder: str, preset: str, threads: int = 1) -> dict:
     """Vectorize ``source`` into ``folder/scene.svg`` and ``folder/scene.png``.
 
-    ``threads``: most torch threads a refinement step may take (only while the other
-    cores are idle, see :mod:`clipvg.vectorize.threads`).
+    ``threads``: threads the refinement's bands run on (see :mod:`clipvg.vectorize.bands`).
 
     Returns ``{"width", "height", "paths", "timings"}`` (``timings``: seconds of each
     stage, see :func:`~clipvg.vectorize.vectorize_image`, and ``svg_png`` for the files),
@@ -108,9 +107,9 @@ def _child(conn, source: str, folder: str, preset: str, started: float) -> None:
     import torch
 
     begun = time.time() - started
-    # One torch thread outside the refinement (which takes the other cores while they
-    # are idle): at load 5 on 2 cores the preview of a 1000-path 512 px scene took
-    # 0.6 s on one, 2.3 s on two.
+    # One torch thread: at load 5 on 2 cores the preview of a 1000-path 512 px scene
+    # took 0.6 s on one, 2.3 s on two. The refinement uses the cores through its own
+    # threads, one band of the canvas each (see clipvg.vectorize.bands).
     torch.set_num_threads(1)
     try:
         result = vectorize_into(source, folder, preset, threads=os.cpu_count() or 1)
