@@ -16,7 +16,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from pathlib import Path
@@ -70,7 +69,7 @@ def vectorize_into(source: str, folder: str, preset: str, threads: int = 1) -> d
     ``threads``: threads the refinement's bands run on (see :mod:`clipvg.vectorize.bands`).
 
     Returns ``{"width", "height", "paths", "timings"}`` (``timings``: seconds of each
-    stage, see :func:`~clipvg.vectorize.vectorize_image`, and ``svg_png`` for the files),
+    stage, see :func:`~clipvg.vectorize.vectorize_image`, and of ``svg`` and ``png``),
     or ``{"error": one line}`` for a picture that cannot be read (runs in the child).
     """
     from PIL import Image
@@ -87,14 +86,12 @@ def vectorize_into(source: str, folder: str, preset: str, threads: int = 1) -> d
         return {"error": str(exc).replace(source, "the upload")}
     except Image.DecompressionBombError:
         return {"error": "the image has too many pixels to read safely"}
-    # The PNG renders (torch, without the GIL) while the SVG text is formatted (Python):
-    # on two idle cores the two take as long as the longer one.
     t = time.perf_counter()
-    with ThreadPoolExecutor(1) as pool:
-        png = pool.submit(preview_png, scene)
-        save_svg(scene, Path(folder) / "scene.svg")
-        (Path(folder) / "scene.png").write_bytes(png.result())
-    timings["svg_png"] = round(time.perf_counter() - t, 3)
+    save_svg(scene, Path(folder) / "scene.svg")
+    timings["svg"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    (Path(folder) / "scene.png").write_bytes(preview_png(scene))
+    timings["png"] = round(time.perf_counter() - t, 3)
     return {
         "width": scene.width,
         "height": scene.height,
