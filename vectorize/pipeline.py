@@ -84,7 +84,7 @@ def vectorize_image(
     refine: int | None = None,
     robust: float | None = None,
     progress: bool = False,
-    threads: int | None = None,
+    threads: int = 1,
     timings: dict[str, float] | None = None,
 ) -> Scene:
     """Vectorize a raster image into a layered scene.
@@ -107,9 +107,8 @@ def vectorize_image(
         robust: control-point noise (px) the refinement makes the stack tolerate
             (overrides the preset; 0 fits the input as closely as possible).
         progress: show the stages (and the refinement's steps) on stderr.
-        threads: threads the refinement's steps render on, each a band of the
-            canvas (see :mod:`~vectorize.bands`; default: one per core); the scene
-            is the same for any count.
+        threads: more than one renders each refinement step in that many bands of
+            the canvas, one thread each (see :mod:`~vectorize.bands`).
         timings: if given, filled with the seconds of each stage (``segment``,
             ``trace``, ``colors``, ``refine``).
 
@@ -150,7 +149,7 @@ def vectorize_image(
             seed=seed,
             sigma=settings.robust,
             progress=progress,
-            threads=(os.cpu_count() or 1) if threads is None else threads,
+            threads=threads,
         )
         clock.lap("refine")
     return scene

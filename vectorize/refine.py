@@ -196,8 +196,8 @@ def refine(
         flat: early-stopping threshold, dB per full-size step (0: never stop early);
             with ``sigma``, on the means of windows of steps (each step sees a
             fresh noise draw).
-        threads: threads the bands of each step's render run on (see
-            :mod:`~vectorize.bands`; the result is the same for any count).
+        threads: more than one renders each step in that many bands, one thread
+            each (see :mod:`~vectorize.bands`; not faster on a busy machine).
 
     Returns:
         A new scene with refined points and fills (alpha unchanged).

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import threading
 import time
 from collections import deque
@@ -66,7 +65,7 @@ class _Task:
 def vectorize_into(source: str, folder: str, preset: str, threads: int = 1) -> dict:
     """Vectorize ``source`` into ``folder/scene.svg`` and ``folder/scene.png``.
 
-    ``threads``: threads the refinement's bands run on (see :mod:`clipvg.vectorize.bands`).
+    ``threads``: bands the refinement renders on threads (see :mod:`clipvg.vectorize.bands`).
 
     Returns ``{"width", "height", "paths", "timings"}`` (``timings``: seconds of each
     stage, see :func:`~clipvg.vectorize.vectorize_image`, and of ``svg`` and ``png``),
@@ -105,11 +104,11 @@ def _child(conn, source: str, folder: str, preset: str, started: float) -> None:
 
     begun = time.time() - started
     # One torch thread: at load 5 on 2 cores the preview of a 1000-path 512 px scene
-    # took 0.6 s on one, 2.3 s on two. The refinement uses the cores through its own
-    # threads, one band of the canvas each (see clipvg.vectorize.bands).
+    # took 0.6 s on one, 2.3 s on two. The refinement on one thread too: its bands on
+    # two threads (clipvg.vectorize.bands) were no faster on the busy 2-core machine.
     torch.set_num_threads(1)
     try:
-        result = vectorize_into(source, folder, preset, threads=os.cpu_count() or 1)
+        result = vectorize_into(source, folder, preset, threads=1)
         if "timings" in result:
             result["timings"] = {"start": round(begun, 3), **result["timings"]}
     except Exception as exc:  # one line for the page; the child's stderr has the rest
