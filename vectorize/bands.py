@@ -89,10 +89,11 @@ def _band(draw, points, colors, target, noise, y0: int, y1: int):
     from clipvg.render import render
 
     sh, sw = target.shape[:2]
-    shown = draw(points if noise is None else points + noise, colors)
-    top, bottom = y0 * shown.height / sh, y1 * shown.height / sh
-    shift = torch.tensor([0.0, top], dtype=shown.points.dtype, device=shown.device)
-    part = dataclasses.replace(shown, points=shown.points - shift, height=bottom - top)
+    part = draw(points if noise is None else points + noise, colors)
+    if (y0, y1) != (0, sh):
+        top, bottom = y0 * part.height / sh, y1 * part.height / sh
+        shift = torch.tensor([0.0, top], dtype=part.points.dtype, device=part.device)
+        part = dataclasses.replace(part, points=part.points - shift, height=bottom - top)
     rgba = render(part, width=sw, height=y1 - y0, background="none", tolerance=0.3)
     image = torch.cat([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1)
     loss = torch.sum((image - target[y0:y1]) ** 2) / target.numel()
