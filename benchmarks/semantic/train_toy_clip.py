@@ -1,21 +1,22 @@
 """Train ``clipvg-toy``: a small open_clip model, contrastively, on procedural scenes.
 
-The data are minimal pairs (clipvg.toy.pairs): each scene comes with a partner that
-differs in one attribute (a shape, an object's colour, the background's, or an object's
-colour swapped with the background's), both captioned from one template and drawn
-into the same batch, so that the text must bind each word to what it names (without
-pairs the model learned a bag of colour words: colour 93 %, shape 30 %, and edits
-tinted the background to the target colour). Pairs are grouped in batches by the
-colour of their first object (``--group`` pairs a group). A quarter of the pairs have
-slightly translucent objects (:func:`clipvg.toy.pairs.translucent`, what edits drift
-to), renders are blurred slightly, and the captions mix the generator's short and full
-templates from the first step. Deterministic from ``--seed`` (same data, same captions,
-same batches, same initial weights; on one thread count the run repeats bit for bit). Writes fp16 safetensors
-weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
+Two recipes. The default (the shipped weights'): single scenes of the generator's mix,
+batches made of same-colour groups (``--group`` scenes each), so that shape and
+position, not colour alone, must tell captions apart. ``--pairs N`` (an experiment,
+not shipped; see README and ``benchmarks/semantic/pairs-2026-12-01.log``): N minimal
+pairs (clipvg.toy.pairs), each scene with a partner that differs in one attribute (a
+shape, an object's colour, the background's, or an object's colour swapped with the
+background's), both captioned from one template and drawn into the same batch
+(``--group`` pairs a colour group), a share (``--translucent``) with slightly
+translucent objects. Deterministic from ``--seed`` (same data, same captions, same
+batches, same initial weights; on one thread count the run repeats bit for bit). Writes
+fp16 safetensors weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
 zero-shot accuracy on held-out scenes, and the smoothness checks.
 
     PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py            # ~15-25 min, 1-2 cores
+    PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --pairs 8000 --steps 1000 --group 8 \
+        --out /tmp/pairs.safetensors --summary /tmp/pairs.json          # 29 min CPU
 
 Threads: ``--threads 1`` ran 3.5x faster than 2 when measured on 2 cores shared by
 several busy processes (oversubscribed threads wait on each other); on an idle machine
@@ -46,7 +47,20 @@ from clipvg.toy.pairs import partner, translucent  # noqa: E402
 from clipvg.toy.scenes import caption, render_specs, sample_spec  # noqa: E402
 
 
-def make_data(
+def make_data(n: int, seed: int, size: int, max_blur: float) -> tuple[list, torch.Tensor]:
+    """``n`` specs and their renders, (n, 3, size, size) uint8, each blurred slightly
+    (Gaussian sigma uniform in [0, max_blur] px; none for a third of them)."""
+    rng = np.random.default_rng(seed)
+    specs = [sample_spec(rng) for _ in range(n)]
+    images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
+    for i in range(n):
+        sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
+        if sigma > 0.05:
+            images[i] = cv2.GaussianBlur(images[i], (0, 0), sigma)
+    return specs, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+
+def make_pair_data(
     pairs: int, seed: int, size: int, max_blur: float, translucent_share: float = 0.25
 ) -> tuple[list, list[str], torch.Tensor]:
     """``pairs`` minimal pairs: specs (scene ``2i`` and its partner ``2i + 1``), the
@@ -83,10 +97,11 @@ def pair_captions(specs: list, kinds: list[str], pair_ids: list[int], seed: int)
     return out
 
 
-def colour_groups(specs: list) -> list[torch.Tensor]:
-    """Pair indices grouped by the colour term of the pair's first scene's first object."""
+def colour_groups(specs: list, stride: int = 1) -> list[torch.Tensor]:
+    """Indices of ``specs[::stride]`` (scenes, or with stride 2 pairs) grouped by the
+    colour term of their first object."""
     by: dict[str, list[int]] = {}
-    for i, spec in enumerate(specs[::2]):
+    for i, spec in enumerate(specs[::stride]):
         by.setdefault(spec.objects[0].color, []).append(i)
     return [torch.tensor(v) for _, v in sorted(by.items())]
 
@@ -94,7 +109,7 @@ def colour_groups(specs: list) -> list[torch.Tensor]:
 def hard_batch(
     groups: list[torch.Tensor], batch: int, group: int, gen: torch.Generator
 ) -> torch.Tensor:
-    """``batch // group`` colour groups of ``group`` pairs each (pair indices): within a
+    """``batch // group`` colour groups of ``group`` members each (indices): within a
     group the first object's colour is the same, so only shape, position and the rest
     tell the captions apart (colour alone is learned first and then stops teaching)."""
     picks = torch.randperm(len(groups), generator=gen)[: batch // group]
@@ -114,12 +129,17 @@ def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--pairs", type=int, default=8000, help="minimal pairs (2 scenes each)")
-    ap.add_argument("--steps", type=int, default=1050)
+    ap.add_argument("--scenes", type=int, default=12000, help="scenes (without --pairs)")
+    ap.add_argument(
+        "--pairs", type=int, default=0, help="minimal pairs instead of scenes (an experiment)"
+    )
+    ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=30)
-    ap.add_argument("--group", type=int, default=8, help="pairs per same-colour group of a batch")
+    ap.add_argument(
+        "--group", type=int, default=16, help="scenes (or pairs) per same-colour group of a batch"
+    )
     ap.add_argument("--translucent", type=float, default=0.25, help="share of translucent pairs")
     ap.add_argument("--max-blur", type=float, default=0.8)
     ap.add_argument("--threads", type=int, default=1)
@@ -141,10 +161,17 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = json.loads(CONFIG_FILE.read_text())
     size = cfg["vision_cfg"]["image_size"]
-    specs, kinds, images = make_data(args.pairs, args.seed, size, args.max_blur, args.translucent)
+    if args.pairs:
+        specs, kinds, images = make_pair_data(
+            args.pairs, args.seed, size, args.max_blur, args.translucent
+        )
+        counts = {k: kinds.count(k) for k in sorted(set(kinds))}
+        what = f"{args.pairs} minimal pairs {counts}"
+    else:
+        specs, images = make_data(args.scenes, args.seed, size, args.max_blur)
+        what = f"{args.scenes} scenes"
     data_s = time.perf_counter() - t0
-    counts = {k: kinds.count(k) for k in sorted(set(kinds))}
-    print(f"data: {args.pairs} minimal pairs {counts} at {size} px in {data_s:.0f} s", flush=True)
+    print(f"data: {what} at {size} px in {data_s:.0f} s", flush=True)
 
     torch.manual_seed(args.seed)
     model = open_clip.create_model(TOY_MODEL, pretrained=None)
@@ -161,14 +188,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     loss_fn = ClipLoss()
     gen = torch.Generator().manual_seed(args.seed)
-    groups = colour_groups(specs)
+    rng = np.random.default_rng(args.seed + 1)
+    groups = colour_groups(specs, 2 if args.pairs else 1)
     log, stopped = [], None
     model.train()
     for step in range(args.steps):
-        pair_ids = hard_batch(groups, args.batch // 2, args.group, gen)
-        idx = torch.stack([2 * pair_ids, 2 * pair_ids + 1], 1).reshape(-1)
+        if args.pairs:
+            pair_ids = hard_batch(groups, args.batch // 2, args.group, gen)
+            idx = torch.stack([2 * pair_ids, 2 * pair_ids + 1], 1).reshape(-1)
+            texts = pair_captions(specs, kinds, pair_ids.tolist(), args.seed * 100003 + step)
+        else:
+            idx = hard_batch(groups, args.batch, args.group, gen)
+            texts = [caption(specs[i], rng) for i in idx.tolist()]
         x = (images[idx].float() / 255 - mean) / std
-        texts = pair_captions(specs, kinds, pair_ids.tolist(), args.seed * 100003 + step)
         tokens = tokenizer(texts)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
