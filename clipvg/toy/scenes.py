@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from ..chains import straight_chain
 from ..render import render
 from ..scene import Scene
 from ..scene_stack import concat_scenes
@@ -113,8 +114,7 @@ def build_scene(spec: SceneSpec, size: float = 64.0) -> Scene:
     """The spec as a ``size`` x ``size`` :class:`Scene`: path 0 the background, then the objects."""
     s = float(size)
     bg = np.array([[0, 0], [s, 0], [s, s], [0, s]], dtype=np.float64)
-    nxt = np.roll(bg, -1, 0)
-    paths = [[np.stack([bg, bg + (nxt - bg) / 3, bg + 2 * (nxt - bg) / 3], 1).reshape(-1, 2)]]
+    paths = [[straight_chain(bg)]]
     colors = [(*spec.background_rgb, 1.0)]
     evenodd = [False]
     for o in spec.objects:
