@@ -468,6 +468,7 @@ def rasterize_lines(
         last = base + piece_bw - 1
         idx_left = torch.where(live, torch.minimum(base + ccol.clamp(min=0), last), 0)
         idx_right = torch.where(live, torch.minimum(base + ccol + 1, last), 0)
+        idx_last = torch.where(live, last, 0)
 
         ends = torch.cumsum(size[order], 0)
         # Accumulate in chunks of whole paths so that the dense bounding-box
@@ -491,12 +492,22 @@ def rasterize_lines(
             lo, hi = int(starts[in_chunk].min()), int(ends[in_chunk].max())
             if whole:
                 il, ir = (idx_left - lo).int(), (idx_right - lo).int()
+                iz = (idx_last - lo).int()
             else:
                 sel = (piece_chunk == k).nonzero().squeeze(1)
                 il, ir = (idx_left[sel] - lo).int(), (idx_right[sel] - lo).int()
-        acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
-        acc = acc.index_add(0, il, (left if whole else left[sel]).double())
-        acc = acc.index_add(0, ir, (right if whole else right[sel]).double())
+                iz = (idx_last[sel] - lo).int()
+        lk = (left if whole else left[sel]).double()
+        rk = (right if whole else right[sel]).double()
+        with torch.no_grad():
+            # Each row's pieces sum to zero, but only up to float32 rounding; left in,
+            # that residue would drift along the running sum below, so that every
+            # later cell of the chunk keeps a tiny winding (and is composited). Its
+            # negation in the row's spare last cell ends every row at zero.
+            acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
+            acc.index_add_(0, iz, -(lk + rk))
+        acc = acc.index_add(0, il, lk)
+        acc = acc.index_add(0, ir, rk)
         # float64 keeps the running sum exact across a chunk (every row sums back
         # to zero), so no per-row restart is needed.
         winding = torch.cumsum(acc, 0).to(start.dtype)
