@@ -168,10 +168,10 @@ def flatten(
         seg: (L,) int64 the segment of each line. Lines are in contour order, each
         contour's lines form a closed loop (an open contour's closing line last).
     """
-    p0 = points[topo.seg_start]
-    p1 = points[topo.seg_c1]
-    p2 = points[topo.seg_c2]
-    p3 = points[topo.seg_next]
+    # index_select, not t[i]: several times faster, forward and backward.
+    p0, p1, p2, p3 = (
+        points.index_select(0, i) for i in (topo.seg_start, topo.seg_c1, topo.seg_c2, topo.seg_next)
+    )
     with torch.no_grad():
         dd = torch.maximum((p0 - 2 * p1 + p2).norm(dim=1), (p1 - 2 * p2 + p3).norm(dim=1))
         k = torch.ceil(torch.sqrt(0.75 * dd / tolerance)).nan_to_num_(MAX_PIECES_PER_SEGMENT)
@@ -180,14 +180,16 @@ def flatten(
         _check_pieces(int(k.sum()), "line pieces", width, height)
         seg = torch.repeat_interleave(torch.arange(len(k), device=k.device), k)
         first = torch.cumsum(k, 0) - k
-        i = torch.arange(len(seg), device=k.device) - first[seg]
-        t = (i.to(points.dtype) / k[seg].to(points.dtype)).unsqueeze(1)
+        i = torch.arange(len(seg), device=k.device) - first.index_select(0, seg)
+        k_line = k.index_select(0, seg)
+        t = (i.to(points.dtype) / k_line.to(points.dtype)).unsqueeze(1)
         # The line from sample v goes to sample v + 1, or to the segment's end point.
-        last_in_seg = i + 1 == k[seg]
+        last_in_seg = i + 1 == k_line
     mt = 1 - t
-    start = mt**3 * p0[seg] + 3 * mt**2 * t * p1[seg] + 3 * mt * t**2 * p2[seg] + t**3 * p3[seg]
-    nxt_index = torch.arange(1, len(seg) + 1, device=k.device).clamp_(max=max(len(seg) - 1, 0))
-    end = torch.where(last_in_seg.unsqueeze(1), p3[seg], start[nxt_index])
+    q0, q1, q2, q3 = (p.index_select(0, seg) for p in (p0, p1, p2, p3))
+    start = mt**3 * q0 + 3 * mt**2 * t * q1 + 3 * mt * t**2 * q2 + t**3 * q3
+    # The last line of all ends its segment, so the shifted start is never used there.
+    end = torch.where(last_in_seg.unsqueeze(1), q3, torch.cat([start[1:], start[-1:]]))
     return start, end, seg
 
 
@@ -216,10 +218,11 @@ def _split_rows(start, end, path, width, height):
         line = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         row = (
             torch.arange(len(line), device=count.device)
-            - (torch.cumsum(count, 0) - count)[line]
-            + r_lo[line]
+            - (torch.cumsum(count, 0) - count).index_select(0, line)
+            + r_lo.index_select(0, line)
         )
-    yt, yb, xt, xb = ytop[line], ybot[line], xtop[line], xbot[line]
+    # index_select, not t[line]: several times faster, forward and backward.
+    yt, yb, xt, xb = (t.index_select(0, line) for t in (ytop, ybot, xtop, xbot))
     rowf = row.to(yt.dtype)
     # Clip with torch.where, not maximum/minimum (which split ties in half), and
     # break ties the way the vertex moves for a positive step: a vertex on the
@@ -234,8 +237,8 @@ def _split_rows(start, end, path, width, height):
     tz = torch.where(flat, torch.ones_like(span), (yz - yt) / safe)
     xa = xt + ta * (xb - xt)
     xz = xt + tz * (xb - xt)
-    sign = torch.where(down[line], 1.0, -1.0).to(yt.dtype)
-    return xa, xz, yz - ya, sign, row, path[line]
+    sign = torch.where(down.index_select(0, line), 1.0, -1.0).to(yt.dtype)
+    return xa, xz, yz - ya, sign, row, path.index_select(0, line)
 
 
 def _clamp_unit(x: torch.Tensor) -> torch.Tensor:
@@ -262,19 +265,19 @@ def _split_cols(xa, xz, h, sign, width, height):
         piece = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         col = (
             torch.arange(len(piece), device=count.device)
-            - (torch.cumsum(count, 0) - count)[piece]
-            + c_lo[piece]
+            - (torch.cumsum(count, 0) - count).index_select(0, piece)
+            + c_lo.index_select(0, piece)
         )
-        single = (count == 1)[piece]
+        single = (count == 1).index_select(0, piece)
     colf = col.to(xa.dtype)
     lo = torch.where(col < 0, -math.inf, colf)
     hi = torch.where(col >= width, math.inf, colf + 1)
-    pmin, pmax = xmin[piece], xmax[piece]
+    pmin, pmax = xmin.index_select(0, piece), xmax.index_select(0, piece)
     xl = torch.where(pmin >= lo, pmin, lo)  # ties as in _split_rows
     xr = torch.where(pmax < hi, pmax, hi)
     span = torch.where(single, torch.ones_like(pmin), pmax - pmin)
     frac_h = torch.where(single, torch.ones_like(pmin), (xr - xl) / span)
-    dy = sign[piece] * h[piece] * frac_h
+    dy = sign.index_select(0, piece) * h.index_select(0, piece) * frac_h
     # Where the piece sits inside the cell: 0 at the left edge, 1 at the right.
     pos = _clamp_unit((xl + xr) * 0.5 - colf)
     pos = torch.where(
@@ -424,7 +427,7 @@ def rasterize_lines(
         return background.expand(height, width, channels).clone()
     xa, xz, h, sign, row, rpath = _split_rows(start, end, line_path, width, height)
     left, right, col, piece = _split_cols(xa, xz, h, sign, width, height)
-    cell_row, cell_path = row[piece], rpath[piece]
+    cell_row, cell_path = row.index_select(0, piece), rpath.index_select(0, piece)
 
     with torch.no_grad():
         # Per-path bounding boxes in pixels, clamped to the canvas. Every line
