@@ -462,16 +462,25 @@ def rasterize_lines(
         box_c0, box_r0 = boxes[:, 0].contiguous(), boxes[:, 1].contiguous()
         # Pieces of paths entirely off the canvas change no visible pixel.
         live = ~empty.index_select(0, cell_path)
-        ccol = col - box_c0.index_select(0, cell_path)  # -1 only left of the canvas
+        # Buffer index of each cell piece's row start, its row's spare last cell, and
+        # its cell and the next one (int32 and in place: these are the forward
+        # pass's largest temporaries).
         piece_bw = bw.index_select(0, cell_path)
-        base = (
-            offset.index_select(0, cell_path)
-            + (cell_row - box_r0.index_select(0, cell_path)) * piece_bw
-        )
-        last = base + piece_bw - 1
-        idx_left = torch.where(live, torch.minimum(base + ccol.clamp(min=0), last), 0)
-        idx_right = torch.where(live, torch.minimum(base + ccol + 1, last), 0)
-        idx_last = torch.where(live, last, 0)
+        base = cell_row - box_r0.index_select(0, cell_path)
+        base.mul_(piece_bw).add_(offset.index_select(0, cell_path))
+        idx_last = (base + piece_bw).sub_(1)
+        del piece_bw
+        ccol = col - box_c0.index_select(0, cell_path)  # -1 only left of the canvas
+        base += ccol
+        del ccol
+        idx_right = torch.minimum(base + 1, idx_last)
+        idx_left = torch.minimum(base.clamp_(min=0), idx_last)  # col -1: the first cell
+        del base
+        idx_left, idx_right, idx_last = (t.int() for t in (idx_left, idx_right, idx_last))
+        all_live = bool(live.all())
+        if not all_live:
+            for t in (idx_left, idx_right, idx_last):
+                t.masked_fill_(~live, 0)
 
         ends = torch.cumsum(size[order], 0)
         # Accumulate in chunks of whole paths so that the dense bounding-box
@@ -486,7 +495,8 @@ def rasterize_lines(
         starts = ends - size[order]
 
         # One chunk holding every piece (most scenes) needs no selection: no copies.
-        whole = len(chunk_ids) == 1 and bool(live.all())
+        whole = len(chunk_ids) == 1 and all_live
+        del live
 
     windings, kept = [], []
     for k in chunk_ids:
@@ -494,14 +504,14 @@ def rasterize_lines(
             in_chunk = chunk_of_rank == k
             lo, hi = int(starts[in_chunk].min()), int(ends[in_chunk].max())
             if whole:
-                il, ir = (idx_left - lo).int(), (idx_right - lo).int()
-                iz = (idx_last - lo).int()
+                il, ir, iz = idx_left, idx_right, idx_last
             else:
                 sel = (piece_chunk == k).nonzero().squeeze(1)
-                il, ir = (idx_left[sel] - lo).int(), (idx_right[sel] - lo).int()
-                iz = (idx_last[sel] - lo).int()
-        lk = (left if whole else left[sel]).double()
-        rk = (right if whole else right[sel]).double()
+                il, ir, iz = (t.index_select(0, sel) for t in (idx_left, idx_right, idx_last))
+            if lo:
+                il, ir, iz = il - lo, ir - lo, iz - lo
+        lk = (left if whole else left.index_select(0, sel)).double()
+        rk = (right if whole else right.index_select(0, sel)).double()
         with torch.no_grad():
             # Each row's pieces sum to zero, but only up to float32 rounding; left in,
             # that residue would drift along the running sum below, so that every
@@ -509,8 +519,8 @@ def rasterize_lines(
             # negation in the row's spare last cell ends every row at zero.
             acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
             acc.index_add_(0, iz, -(lk + rk))
-        acc = acc.index_add(0, il, lk)
-        acc = acc.index_add(0, ir, rk)
+        acc.index_add_(0, il, lk)
+        acc.index_add_(0, ir, rk)
         # float64 keeps the running sum exact across a chunk (every row sums back
         # to zero), so no per-row restart is needed.
         winding = torch.cumsum(acc, 0).to(start.dtype)
@@ -531,7 +541,7 @@ def rasterize_lines(
     # The pieces are done with (what backward needs, autograd holds): free them before
     # compositing, where memory peaks.
     del xa, xz, h, sign, row, rpath, left, right, col, piece, cell_row, cell_path
-    del live, ccol, piece_bw, base, last, idx_left, idx_right, piece_chunk
+    del idx_left, idx_right, idx_last, piece_chunk
     w = torch.cat(windings) if windings else start.new_zeros(0)
     del windings
     with torch.no_grad():
