@@ -275,15 +275,16 @@ def _split_cols(xa, xz, h, sign, width, height):
     pmin, pmax = xmin.index_select(0, piece), xmax.index_select(0, piece)
     xl = torch.where(pmin >= lo, pmin, lo)  # ties as in _split_rows
     xr = torch.where(pmax < hi, pmax, hi)
-    span = torch.where(single, torch.ones_like(pmin), pmax - pmin)
-    frac_h = torch.where(single, torch.ones_like(pmin), (xr - xl) / span)
-    dy = sign.index_select(0, piece) * h.index_select(0, piece) * frac_h
+    # Per row piece, then gathered (fewer ops on the more numerous cell pieces); a
+    # piece of more than one cell has xmax > xmin.
+    span = torch.where(count == 1, 1.0, xmax - xmin).index_select(0, piece)
+    frac_h = torch.where(single, 1.0, (xr - xl) / span)
+    dy = (sign * h).index_select(0, piece) * frac_h
     # Where the piece sits inside the cell: 0 at the left edge, 1 at the right.
     pos = _clamp_unit((xl + xr) * 0.5 - colf)
-    pos = torch.where(
-        col < 0, torch.ones_like(pos), torch.where(col >= width, torch.zeros_like(pos), pos)
-    )
-    return dy * (1 - pos), dy * pos, col, piece
+    pos = torch.where(col < 0, 1.0, torch.where(col >= width, 0.0, pos))
+    right = dy * pos
+    return dy - right, right, col, piece
 
 
 def _levels(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
