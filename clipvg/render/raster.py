@@ -531,8 +531,8 @@ def rasterize_lines(
             # Cells crossed by an edge stay even when their coverage is zero: an
             # edge lying exactly on a pixel boundary still has a gradient there.
             touched = torch.zeros(hi - lo, dtype=torch.bool, device=device)
-            touched[il] = True
-            touched[ir] = True
+            touched.index_fill_(0, il.long(), True)  # faster than touched[il] = True
+            touched.index_fill_(0, ir.long(), True)
             keep = ((winding.abs() > COVER_EPSILON) | touched).nonzero().squeeze(1)
             del touched
             kept.append(keep + lo)
