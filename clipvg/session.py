@@ -22,13 +22,9 @@ origin of dI (``source_features``):
   every iteration without gradient (a second CLIP forward per iteration).
 
 Local edits (see :mod:`roi.mask`): the extra ROIs' soft masks at the render size
-make up the *region*. ``edit_only`` (see :mod:`roi.split`) edits the paths whose curves
-lie on the *allowed* pixels (the region grown by the feather width); a path crossing
-the region's edge stays frozen and gets an editable copy clipped to the region, right
-above it. Frozen paths get no gradient and are copied back after every step, so they
-stay bit-identical (and are written with exact digits); a step that moves an edited
-curve off the allowed pixels is undone for that curve. ``preserve_background``
-adds ``W * S * (MSE + perceptual)`` between the current and the initial render
+make up the *region*; what ``edit_only`` and ``freeze`` leave editable, and how frozen
+paths stay bit-identical (written with exact digits), is :mod:`clipvg.confine`.
+``preserve_background`` adds ``W * S * (MSE + perceptual)`` between the current and the initial render
 weighted by ``1 - feather(region)``, where ``S = (sum of all ROI weights) / 1e-3``: with
 W = 1 a background change of 30 dB PSNR costs as much as every ROI term fully
 misaligned, whatever the ROI weights are; the perceptual part is the LPIPS-style distance of the CLIP
@@ -47,7 +43,6 @@ autocast where faster, see :func:`clipvg.clip.clip_dtype`); the renderer stays f
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,24 +50,13 @@ from typing import Any
 
 import torch
 
-from clipvg.roi import ROI, build_rois, keep_weights, paths_overlapping, union_mask
-from clipvg.roi.band import edge_band, pad_like, points_in_band
-from clipvg.roi.split import (
-    allowed_mask,
-    is_region_copy,
-    region_outline,
-    segment_index,
-    segment_reach,
-    segments_leaving,
-    split_partial,
-    undo_leaving,
-)
+from clipvg.roi import ROI, build_rois, keep_weights, union_mask
 
 from .augment import Warps, apply_grid, cat_warps, sample_warps, warp_grid
 from .clip import Encoder, TextFeatureCache, clip_autocast, clip_dtype
 from .config import EditSettings
-from .errors import ClipvgError, Setting, SettingError
-from .freeze import frozen_paths
+from .confine import confine
+from .errors import ClipvgError
 from .losses import (
     directional_loss,
     feature_distance,
@@ -141,7 +125,8 @@ class EditSession:
     Attributes set up for local edits (render size (H, W)):
         region: (H, W) union of the extra ROIs' masks in [0, 1] (zeros without extras).
         keep: (H, W) background weight ``1 - feather(region)``.
-        editable: (N,) bool paths being optimized with ``edit_only``, else None
+        confinement: the editable paths and frozen values (:class:`clipvg.confine.Confinement`),
+            None when every path may change; ``editable`` is its (N,) bool paths
             (N counts the clipped copies).
         targets: (R, D) unit target features per ROI (text, or reference image).
         clip_dtype: autocast dtype of CLIP's image passes (None: fp32).
@@ -208,14 +193,20 @@ class EditSession:
         canvas = (self.scene.width, self.scene.height)
         self.region = union_mask(extra, canvas, hw, self.device)
         self.keep = keep_weights(self.region, s.feather * hw[1] / self.scene.width)
-        self.editable: torch.Tensor | None = None
-        self._held: torch.Tensor | None = None  # edit-only copies whose paint stays
-        self._held_points: torch.Tensor | None = None  # (P,) their points at the edge
-        self._allowed: torch.Tensor | None = None
-        if s.edit_only:  # EditSettings checked that there are extra ROIs
-            self._confine(extra, hw)
-        if s.freeze:
-            self._freeze(s.freeze)
+        scene, initial, self.confinement = confine(
+            self.scene,
+            self.initial,
+            extra,
+            self.region,
+            s.feather,
+            s.edit_only,
+            s.freeze,
+            self.hold_edges,
+        )
+        if initial is not self.initial:  # edit-only copies of the paths crossing the edge
+            self.scene, self.initial = scene, initial
+            with torch.no_grad():
+                self.initial_image = self.render_image(self.initial)
         self._perceptual_ref: torch.Tensor | None = None
         if s.preserve_background > 0 and hasattr(self.encoder, "intermediate_features"):
             with torch.no_grad():
@@ -223,103 +214,10 @@ class EditSession:
                     keep_composite(self.initial_image, self.keep)
                 )
 
-    def _confine(self, extra: list[ROI], hw: tuple[int, int]) -> None:
-        """``edit_only``: split partial paths, freeze the rest, bound the edited curves.
-
-        Paths whose curves lie within the allowed pixels (the region grown by the feather
-        width, :func:`roi.split.allowed_mask`) are edited in place; paths that overlap the
-        region only partly stay as they are (frozen) and get an editable copy clipped to
-        the region (:func:`roi.split.split_partial`), in both the scene and ``initial``.
-        """
-        canvas = (self.scene.width, self.scene.height)
-        self._scale = (hw[1] / canvas[0], hw[0] / canvas[1])
-        self._radius = math.floor(self.settings.feather * self._scale[0] + 1e-6)
-        self._allowed = allowed_mask(self.region, self._radius)
-        touching = paths_overlapping(self.initial, self.region)
-        if not bool(touching.any()):
-            raise SettingError(
-                Setting("edit_only"), ": no path overlaps the ROIs; check their coordinates"
-            )
-        partial = touching & ~self._paths_within(self.initial, touching)
-        if bool(partial.any()):
-            outline = region_outline(extra, canvas, hw)
-            initial, is_copy = split_partial(self.initial, partial, outline)
-            if initial is not self.initial:
-                scene, _ = split_partial(self.scene, partial, outline)
-                if not torch.equal(scene.contour_sizes, initial.contour_sizes):
-                    raise SettingError(
-                        Setting("edit_only"),
-                        ": the scene and its initial state differ where they meet "
-                        "the ROIs; start a new run instead of resuming",
-                    )
-                self.scene, self.initial = scene, initial
-                with torch.no_grad():
-                    self.initial_image = self.render_image(self.initial)
-        else:
-            is_copy = torch.tensor([is_region_copy(p.id) for p in self.initial.info])
-        touching = paths_overlapping(self.initial, self.region)
-        within = self._paths_within(self.initial, touching)
-        editable = is_copy.to(self.device) | within
-        # A flat fill cannot fade at the region's edge: a copy whose colour changed
-        # would show the region as a rectangle, and so would a path inside that reaches
-        # the band along the edge (the feather width and the pixel past it). Those keep
-        # their colour, the curves that run in the band keep their points, and no other
-        # edited curve may move into it (a curve moved there shows as a jump too).
-        if self.hold_edges:
-            band = edge_band(self.region, self._radius + 1)
-            self._held = is_copy.to(self.device) | paths_overlapping(self.initial, band) & within
-            self._held_points = points_in_band(self.initial, editable, band, self._scale)
-            self._allowed = self._allowed & ~pad_like(band, self._allowed)
-        self._set_editable(editable)
-
-    def _freeze(self, ids: list[str]) -> None:
-        """``freeze``: paths with these ids, or inside groups with these ids or labels, stay
-        as they are (region copies of a frozen path are in its groups, so they freeze with it)."""
-        locked = frozen_paths(self.initial, ids).to(self.device)
-        editable = ~locked if self.editable is None else self.editable & ~locked
-        if not bool(editable.any()):
-            raise SettingError(
-                "every path that could change is in ", Setting("freeze"), "; unfreeze a layer"
-            )
-        self._set_editable(editable)
-
-    def _set_editable(self, editable: torch.Tensor) -> None:
-        """(N,) bool paths that change; the others get no gradient and are copied back."""
-        self.editable = editable
-        self._frozen = self.scene.frozen_masks(editable)  # one mask per scene.parameters()
-        if self._held is not None:  # the paint entries of held paths stay as well
-            paint = self.scene.frozen_masks(editable & ~self._held)
-            n = len(self._frozen) - 4  # scene.parameters(): shape, then the 4 paint tensors
-            self._frozen[n:] = [a | b for a, b in zip(self._frozen[n:], paint[n:])]
-            self._frozen[0] = self._frozen[0] | self._held_points.to(self._frozen[0].device)
-        self._frozen_values = [
-            p.detach()[m].clone() for p, m in zip(self.initial.parameters(), self._frozen)
-        ]
-        self._segments = segment_index(self.scene, editable)
-        self._valid_points = self.scene.points.detach().clone()
-        self._restore_frozen()
-
-    def _paths_within(self, scene: Scene, paths: torch.Tensor) -> torch.Tensor:
-        """(N,) bool: which of ``paths`` have every curve on allowed pixels."""
-        seg = segment_index(scene, paths)
-        bad = self._leaving(scene, scene.points, seg)
-        owner = scene.path_point_index().to(seg.device)[seg[:, 0]]
-        out = paths.to(self.device).clone()
-        out[owner[bad]] = False
-        return out
-
-    def _leaving(self, scene: Scene, points: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        """(S,) bool: segments whose curve or stroke leaves the allowed pixels."""
-        reach = segment_reach(scene, seg, self._scale)
-        return segments_leaving(points, seg, self._allowed, self._scale, self._radius, margin=reach)
-
-    def _mask_frozen_grads(self) -> None:
-        """Zero the gradients of frozen points and colors (``edit_only``)."""
-        if self.editable is None:
-            return
-        for tensor, frozen in zip(self.scene.parameters(), self._frozen):
-            if tensor.grad is not None:
-                tensor.grad[frozen] = 0
+    @property
+    def editable(self) -> torch.Tensor | None:
+        """(N,) bool paths being optimized under ``edit_only`` or ``freeze``, else None."""
+        return None if self.confinement is None else self.confinement.editable
 
     def _setup_sources(self) -> None:
         """Reference features computed once: the warp pool's or the whole ROIs'.
@@ -362,24 +260,6 @@ class EditSession:
         if "shape" in self.settings.lock:
             return torch.ones(self.scene.num_paths, dtype=torch.bool)
         return None if self.editable is None else ~self.editable.cpu()
-
-    def _restore_frozen(self) -> None:
-        """Copy the frozen values back; undo moves that take a curve off the allowed pixels."""
-        with torch.no_grad():
-            pts = self.scene.points
-            for tensor, frozen, value in zip(
-                self.scene.parameters(), self._frozen, self._frozen_values
-            ):
-                tensor[frozen] = value
-            if self._allowed is None:  # frozen paths only, no edit-only bounds
-                return
-            undo_leaving(
-                pts,
-                self._valid_points,
-                self._segments,
-                lambda p, s: self._leaving(self.scene, p, s),
-            )
-            self._valid_points = pts.detach().clone()
 
     @property
     def background_scale(self) -> float:
@@ -511,7 +391,8 @@ class EditSession:
                 grads.append(torch.ones_like(background))
         if roots:
             torch.autograd.backward(roots, grads)
-        self._mask_frozen_grads()
+        if self.confinement is not None:
+            self.confinement.mask_grads(self.scene)
         weighted = (coef * per_crop).split(counts)
         roi_losses = [float(w.sum()) for w in weighted]
         bg = float(background.detach()) if background is not None else None
@@ -519,8 +400,8 @@ class EditSession:
             self.optimizer.step()
             lock = self.settings.lock
             self.scene.project_(shape="shape" not in lock, color="color" not in lock)
-            if self.editable is not None:
-                self._restore_frozen()
+            if self.confinement is not None:
+                self.confinement.restore(self.scene)
             self.iteration += 1
             record = StepRecord(
                 self.iteration,
@@ -596,8 +477,8 @@ class EditSession:
         with torch.no_grad():
             for dst, src in pairs:
                 dst.copy_(src)
-        if self.editable is not None:
-            self._valid_points = self.scene.points.detach().clone()
+        if self.confinement is not None:
+            self.confinement.reset_points(self.scene)
         self.iteration = int(state["iteration"])
         self.generator.set_state(state["generator"])
         self.history = [StepRecord(**r) for r in state["history"]]

@@ -6,26 +6,15 @@ import math
 
 import torch
 
+from clipvg.chains import reverse_chain, straight_chain
 from clipvg.scene import Scene
 
 KAPPA = 4 * (math.sqrt(2) - 1) / 3  # cubic control distance for a quarter circle
 
 
-def reverse_chain(chain: torch.Tensor) -> torch.Tensor:
-    """The same closed cubic chain walked the other way, starting at the same point."""
-    n = len(chain) // 3
-    anchors, ca, cb = chain[0::3], chain[1::3], chain[2::3]
-    out = []
-    for j in range(n):
-        out += [anchors[(n - j) % n], cb[n - 1 - j], ca[n - 1 - j]]
-    return torch.stack(out)
-
-
 def polygon(vertices, reverse: bool = False) -> torch.Tensor:
     """A closed polygon as a cubic chain: (3n, 2) float64."""
-    v = torch.as_tensor(vertices, dtype=torch.float64)
-    nxt = torch.roll(v, -1, 0)
-    chain = torch.stack([v, v + (nxt - v) / 3, v + 2 * (nxt - v) / 3], 1).reshape(-1, 2)
+    chain = straight_chain(torch.as_tensor(vertices, dtype=torch.float64))
     return reverse_chain(chain) if reverse else chain
 
 

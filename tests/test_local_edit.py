@@ -128,10 +128,12 @@ def test_edit_only_keeps_the_outside_of_the_landscape(tmp_path):
     assert torch.equal(s.scene.colors[sky], s.initial.colors[sky])
     assert not torch.equal(s.scene.colors[wall], s.initial.colors[wall])
     # every moved curve stays on the allowed pixels (unmoved ones count as they started)
-    seg = s._segments
+    seg, bounds = s.confinement.segments, s.confinement.bounds
     moved = (s.scene.points.detach()[seg] != s.initial.points[seg]).flatten(1).any(1)
     assert int(moved.sum()) > 10
-    leaving = segments_leaving(s.scene.points, seg[moved], s._allowed, s._scale, s._radius)
+    leaving = segments_leaving(
+        s.scene.points, seg[moved], bounds.allowed, bounds.scale, bounds.radius
+    )
     assert not bool(leaving.any())
 
 
@@ -421,7 +423,7 @@ def test_edit_only_on_many_small_paths_leaves_no_seam():
             (s.scene.colors[mid[0]] - s.initial.colors[mid[0]]).detach().abs().sum()
         )
         if hold:
-            held = s._held_points
+            held = s.confinement.held_points
             assert bool(held.any())
             assert torch.equal(s.scene.points.detach()[held], s.initial.points[held])
     assert seams[False] > 5 and seams[True] < 1, seams
