@@ -530,11 +530,12 @@ def rasterize_lines(
             # the empty corners of bounding boxes.
             # Cells crossed by an edge stay even when their coverage is zero: an
             # edge lying exactly on a pixel boundary still has a gradient there.
-            touched = torch.zeros(hi - lo, dtype=torch.bool, device=device)
-            touched.index_fill_(0, il.long(), True)  # faster than touched[il] = True
-            touched.index_fill_(0, ir.long(), True)
-            keep = ((winding.abs() > COVER_EPSILON) | touched).nonzero().squeeze(1)
-            del touched
+            cell_kept = torch.zeros(hi - lo, dtype=torch.bool, device=device)
+            cell_kept.index_fill_(0, il.long(), True)  # faster than cell_kept[il] = True
+            cell_kept.index_fill_(0, ir.long(), True)
+            cell_kept |= winding.abs() > COVER_EPSILON
+            keep = cell_kept.nonzero().squeeze(1)
+            del cell_kept
             kept.append(keep + lo)
             keep = keep.int()  # the gather below saves its index for backward
         windings.append(winding.index_select(0, keep))
