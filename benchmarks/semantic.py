@@ -16,8 +16,10 @@ judged every 5 iterations and stops at the first success. Per group the table gi
 
 Groups: the three uses at 8 patches and 3x the default learning rates (:data:`LRS`),
 every recolour again at 0 patches (the adversarial rate without augmentation), the
-whole-image prompt alone vs per-region prompts, a start from a picture (PNG ->
-vectorize -> edit), and ablations on a fixed subset: patches 0 vs 64,
+whole-image prompt alone vs per-region prompts, every recolour again with the
+background's fill put back after every iteration (a diagnosis: how many recolours fail
+only because the background drifts), a start from a picture (PNG -> vectorize -> edit),
+and ablations on a fixed subset: patches 0 vs 64,
 ``--source-features whole|paired`` (``pool`` is the default), crop ratio, the default
 learning rates, the old absolute direction floor (0.01) instead of the relative one, and
 prompts that do not name the background. Prompts name the background as the toy's
@@ -145,6 +147,10 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
         ("regions, whole-image prompt only", regions_case(*r, per_region=False, **main), None)
         for r in REGIONS[: 2 // k]
     ]
+    for r in RECOLOURS[: 20 // k]:
+        case = recolour_case(*r, **main)
+        case.hold, case.variant = (0,), "background held"
+        out.append(("recolour, background held (diagnosis)", case, None))
     for r in RECOLOURS[: 2 // k]:
         case = recolour_case(*r, **main)
         case.picture, case.variant = True, "picture"

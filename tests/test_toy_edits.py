@@ -13,8 +13,10 @@ import warnings
 import pytest
 
 from clipvg.clip import load_clip
+from clipvg.svg import load_svg
 from clipvg.toy.edits import recolour_case, regions_case, run_case
 from clipvg.toy.model import TOY_MODEL
+from clipvg.toy.scenes import build_scene
 
 FAST = {"patches": 0, "color_lr": 0.03, "shape_lr": 0.6}
 
@@ -39,3 +41,16 @@ def test_toy_edit_does_what_the_prompt_says(toy, tmp_path, name):
     result = run_case(case, toy, tmp_path, iters=40)
     assert result["success"], result  # the judge: colour terms, shapes, nothing outside
     assert result["guide_after"] > result["guide_before"]
+
+
+def test_a_held_path_keeps_its_fill(toy, tmp_path):
+    """The grid's diagnosis (EditCase.hold): the background's fill is put back every step."""
+    case = dataclasses.replace(CASES["recolour star"], canvas=64, hold=(0,))
+    run_case(case, toy, tmp_path, iters=5, check_every=100)
+    held = load_svg(tmp_path / "run" / "final.svg").colors
+    free = dataclasses.replace(case, hold=())
+    run_case(free, toy, tmp_path / "free", iters=5, check_every=100)
+    drifted = load_svg(tmp_path / "free" / "run" / "final.svg").colors
+    start = build_scene(case.spec, 64).colors
+    assert (held[0] - start[0]).abs().max() <= 1 / 255
+    assert (drifted[0] - start[0]).abs().max() > 2 / 255  # without holding it moves

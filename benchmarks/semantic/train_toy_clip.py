@@ -1,13 +1,22 @@
 """Train ``clipvg-toy``: a small open_clip model, contrastively, on procedural scenes.
 
-Batches are made of same-colour groups (``--group``), so that shape and position, not
-colour alone, must tell captions apart. Deterministic from ``--seed`` (same data, same captions, same batches, same initial
-weights; on one thread count the run repeats bit for bit). Writes fp16 safetensors
-weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
+Two recipes. The default (the shipped weights'): single scenes of the generator's mix,
+batches made of same-colour groups (``--group`` scenes each), so that shape and
+position, not colour alone, must tell captions apart. ``--pairs N`` (an experiment,
+not shipped; see README and ``benchmarks/semantic/pairs-2026-12-01.log``): N minimal
+pairs (clipvg.toy.pairs), each scene with a partner that differs in one attribute (a
+shape, an object's colour, the background's, or an object's colour swapped with the
+background's), both captioned from one template and drawn into the same batch
+(``--group`` pairs a colour group), a share (``--translucent``) with slightly
+translucent objects. Deterministic from ``--seed`` (same data, same captions, same
+batches, same initial weights; on one thread count the run repeats bit for bit). Writes
+fp16 safetensors weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
 zero-shot accuracy on held-out scenes, and the smoothness checks.
 
     PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py            # ~15-25 min, 1-2 cores
+    PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --pairs 8000 --steps 1000 --group 8 \
+        --out /tmp/pairs.safetensors --summary /tmp/pairs.json          # 29 min CPU
 
 Threads: ``--threads 1`` ran 3.5x faster than 2 when measured on 2 cores shared by
 several busy processes (oversubscribed threads wait on each other); on an idle machine
@@ -34,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from clipvg.clip import OpenClipEncoder  # noqa: E402
 from clipvg.toy import evaluate  # noqa: E402
 from clipvg.toy.model import CONFIG_FILE, TOY_MODEL, WEIGHTS_FILE, register  # noqa: E402
+from clipvg.toy.pairs import partner, translucent  # noqa: E402
 from clipvg.toy.scenes import caption, render_specs, sample_spec  # noqa: E402
 
 
@@ -50,10 +60,48 @@ def make_data(n: int, seed: int, size: int, max_blur: float) -> tuple[list, torc
     return specs, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
 
-def colour_groups(specs: list) -> list[torch.Tensor]:
-    """Scene indices grouped by the colour term of their first object."""
+def make_pair_data(
+    pairs: int, seed: int, size: int, max_blur: float, translucent_share: float = 0.25
+) -> tuple[list, list[str], torch.Tensor]:
+    """``pairs`` minimal pairs: specs (scene ``2i`` and its partner ``2i + 1``), the
+    pair's kinds, and the renders, (2 * pairs, 3, size, size) uint8. A pair shares its
+    blur (Gaussian sigma uniform in [0, max_blur] px; none for a third of the pairs)
+    and, for ``translucent_share`` of the pairs, its objects' alpha."""
+    rng = np.random.default_rng(seed)
+    specs, kinds = [], []
+    for _ in range(pairs):
+        spec = sample_spec(rng)
+        other, kind = partner(spec, rng)
+        pair = [spec, other]
+        if rng.random() < translucent_share:
+            pair = translucent(pair, rng)
+        specs += pair
+        kinds.append(kind)
+    images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
+    for i in range(pairs):
+        sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
+        if sigma > 0.05:
+            for j in (2 * i, 2 * i + 1):
+                images[j] = cv2.GaussianBlur(images[j], (0, 0), sigma)
+    return specs, kinds, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+
+def pair_captions(specs: list, kinds: list[str], pair_ids: list[int], seed: int) -> list[str]:
+    """Captions of both scenes of each pair, from one template per pair (the same
+    generator state), the background named in both when the pair differs in it."""
+    out = []
+    for p in pair_ids:
+        force = True if kinds[p] == "background" else None
+        for j in (2 * p, 2 * p + 1):
+            out.append(caption(specs[j], np.random.default_rng([seed, p]), background=force))
+    return out
+
+
+def colour_groups(specs: list, stride: int = 1) -> list[torch.Tensor]:
+    """Indices of ``specs[::stride]`` (scenes, or with stride 2 pairs) grouped by the
+    colour term of their first object."""
     by: dict[str, list[int]] = {}
-    for i, spec in enumerate(specs):
+    for i, spec in enumerate(specs[::stride]):
         by.setdefault(spec.objects[0].color, []).append(i)
     return [torch.tensor(v) for _, v in sorted(by.items())]
 
@@ -61,7 +109,7 @@ def colour_groups(specs: list) -> list[torch.Tensor]:
 def hard_batch(
     groups: list[torch.Tensor], batch: int, group: int, gen: torch.Generator
 ) -> torch.Tensor:
-    """A batch of ``batch // group`` colour groups of ``group`` scenes each: within a
+    """``batch // group`` colour groups of ``group`` members each (indices): within a
     group the first object's colour is the same, so only shape, position and the rest
     tell the captions apart (colour alone is learned first and then stops teaching)."""
     picks = torch.randperm(len(groups), generator=gen)[: batch // group]
@@ -81,22 +129,31 @@ def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--scenes", type=int, default=12000)
+    ap.add_argument("--scenes", type=int, default=12000, help="scenes (without --pairs)")
+    ap.add_argument(
+        "--pairs", type=int, default=0, help="minimal pairs instead of scenes (an experiment)"
+    )
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=30)
-    ap.add_argument("--group", type=int, default=16, help="scenes per same-colour group of a batch")
+    ap.add_argument(
+        "--group", type=int, default=16, help="scenes (or pairs) per same-colour group of a batch"
+    )
+    ap.add_argument("--translucent", type=float, default=0.25, help="share of translucent pairs")
     ap.add_argument("--max-blur", type=float, default=0.8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
-        "--max-minutes", type=float, default=30.0, help="safety stop (the log says if it hit)"
+        "--max-minutes",
+        type=float,
+        default=30.0,
+        help="safety stop on this process's CPU time (the log says if it hit)",
     )
     ap.add_argument("--out", default=str(WEIGHTS_FILE))
     ap.add_argument("--summary", default=str(ROOT / "benchmarks/semantic/toy_training.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     register()
     import open_clip
     from open_clip.loss import ClipLoss
@@ -104,9 +161,17 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = json.loads(CONFIG_FILE.read_text())
     size = cfg["vision_cfg"]["image_size"]
-    specs, images = make_data(args.scenes, args.seed, size, args.max_blur)
+    if args.pairs:
+        specs, kinds, images = make_pair_data(
+            args.pairs, args.seed, size, args.max_blur, args.translucent
+        )
+        counts = {k: kinds.count(k) for k in sorted(set(kinds))}
+        what = f"{args.pairs} minimal pairs {counts}"
+    else:
+        specs, images = make_data(args.scenes, args.seed, size, args.max_blur)
+        what = f"{args.scenes} scenes"
     data_s = time.perf_counter() - t0
-    print(f"data: {args.scenes} scenes at {size} px in {data_s:.0f} s", flush=True)
+    print(f"data: {what} at {size} px in {data_s:.0f} s", flush=True)
 
     torch.manual_seed(args.seed)
     model = open_clip.create_model(TOY_MODEL, pretrained=None)
@@ -124,13 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = ClipLoss()
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed + 1)
-    groups = colour_groups(specs)
+    groups = colour_groups(specs, 2 if args.pairs else 1)
     log, stopped = [], None
     model.train()
     for step in range(args.steps):
-        idx = hard_batch(groups, args.batch, args.group, gen)
+        if args.pairs:
+            pair_ids = hard_batch(groups, args.batch // 2, args.group, gen)
+            idx = torch.stack([2 * pair_ids, 2 * pair_ids + 1], 1).reshape(-1)
+            texts = pair_captions(specs, kinds, pair_ids.tolist(), args.seed * 100003 + step)
+        else:
+            idx = hard_batch(groups, args.batch, args.group, gen)
+            texts = [caption(specs[i], rng) for i in idx.tolist()]
         x = (images[idx].float() / 255 - mean) / std
-        tokens = tokenizer([caption(specs[i], rng) for i in idx.tolist()])
+        tokens = tokenizer(texts)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         img_f, txt_f, scale = model(x, tokens)
@@ -141,15 +212,21 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         if step % 25 == 0 or step == args.steps - 1:
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             log.append(
-                {"step": step, "loss": round(loss.item(), 4), "elapsed_s": round(elapsed, 1)}
+                {
+                    "step": step,
+                    "loss": round(loss.item(), 4),
+                    "elapsed_s": round(elapsed, 1),
+                    "cpu_s": round(cpu, 1),
+                }
             )
             print(
-                f"step {step:4d}  loss {loss.item():.4f}  scale {model.logit_scale.exp().item():.1f}  {elapsed:.0f} s",
+                f"step {step:4d}  loss {loss.item():.4f}  scale {model.logit_scale.exp().item():.1f}  "
+                f"{elapsed:.0f} s wall, {cpu:.0f} s CPU",
                 flush=True,
             )
-            if elapsed > args.max_minutes * 60:
+            if cpu > args.max_minutes * 60:
                 stopped = step + 1
                 print(
                     f"stopped at the {args.max_minutes:g}-minute limit after {stopped} steps",
@@ -187,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps_run": stopped or args.steps,
         "data_s": round(data_s, 1),
         "train_s": round(train_s, 1),
+        "cpu_s": round(time.process_time() - cpu0, 1),
         "threads": args.threads,
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,

@@ -132,8 +132,9 @@ def _stroke_lines(scene, start, end, seg, topo, stroked, hw, stroke_id, unit, to
     sel = stroked[topo.seg_path[seg]] & ~topo.seg_closing[seg]
     if not bool(sel.any()):
         return None
-    s_start, s_end = start[sel], end[sel]
-    contour = topo.seg_contour[seg][sel]
+    line = sel.nonzero().squeeze(1)
+    s_start, s_end = start.index_select(0, line), end.index_select(0, line)
+    contour = topo.seg_contour[seg].index_select(0, line)
     uniq, poly = torch.unique_consecutive(contour, return_inverse=True)
     poly_path = scene.contour_path[uniq]
     poly_closed = scene.contour_closed[uniq]
@@ -220,8 +221,8 @@ def _items(scene: Scene, width: int, height: int, tolerance: float) -> tuple[_It
     has_fill = scene.fill_paint != PAINT_NONE
     hw = scene.stroke_widths * (unit / 2)
     stroked = (scene.stroke_paint != PAINT_NONE) & (hw.detach() > 0)
-    fl = has_fill[line_path]
-    parts = [(start[fl], end[fl], fill_id[line_path[fl]])]
+    fl = has_fill[line_path].nonzero().squeeze(1)  # index_select: faster than a mask
+    parts = [(start.index_select(0, fl), end.index_select(0, fl), fill_id[line_path[fl]])]
     outline = _stroke_lines(scene, start, end, seg, topo, stroked, hw, stroke_id, unit, tolerance)
     if outline is not None:
         parts.append(outline)

@@ -168,10 +168,10 @@ def flatten(
         seg: (L,) int64 the segment of each line. Lines are in contour order, each
         contour's lines form a closed loop (an open contour's closing line last).
     """
-    p0 = points[topo.seg_start]
-    p1 = points[topo.seg_c1]
-    p2 = points[topo.seg_c2]
-    p3 = points[topo.seg_next]
+    # index_select, not t[i]: several times faster, forward and backward.
+    p0, p1, p2, p3 = (
+        points.index_select(0, i) for i in (topo.seg_start, topo.seg_c1, topo.seg_c2, topo.seg_next)
+    )
     with torch.no_grad():
         dd = torch.maximum((p0 - 2 * p1 + p2).norm(dim=1), (p1 - 2 * p2 + p3).norm(dim=1))
         k = torch.ceil(torch.sqrt(0.75 * dd / tolerance)).nan_to_num_(MAX_PIECES_PER_SEGMENT)
@@ -180,14 +180,16 @@ def flatten(
         _check_pieces(int(k.sum()), "line pieces", width, height)
         seg = torch.repeat_interleave(torch.arange(len(k), device=k.device), k)
         first = torch.cumsum(k, 0) - k
-        i = torch.arange(len(seg), device=k.device) - first[seg]
-        t = (i.to(points.dtype) / k[seg].to(points.dtype)).unsqueeze(1)
+        i = torch.arange(len(seg), device=k.device) - first.index_select(0, seg)
+        k_line = k.index_select(0, seg)
+        t = (i.to(points.dtype) / k_line.to(points.dtype)).unsqueeze(1)
         # The line from sample v goes to sample v + 1, or to the segment's end point.
-        last_in_seg = i + 1 == k[seg]
+        last_in_seg = i + 1 == k_line
     mt = 1 - t
-    start = mt**3 * p0[seg] + 3 * mt**2 * t * p1[seg] + 3 * mt * t**2 * p2[seg] + t**3 * p3[seg]
-    nxt_index = torch.arange(1, len(seg) + 1, device=k.device).clamp_(max=max(len(seg) - 1, 0))
-    end = torch.where(last_in_seg.unsqueeze(1), p3[seg], start[nxt_index])
+    q0, q1, q2, q3 = (p.index_select(0, seg) for p in (p0, p1, p2, p3))
+    start = mt**3 * q0 + 3 * mt**2 * t * q1 + 3 * mt * t**2 * q2 + t**3 * q3
+    # The last line of all ends its segment, so the shifted start is never used there.
+    end = torch.where(last_in_seg.unsqueeze(1), q3, torch.cat([start[1:], start[-1:]]))
     return start, end, seg
 
 
@@ -216,10 +218,11 @@ def _split_rows(start, end, path, width, height):
         line = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         row = (
             torch.arange(len(line), device=count.device)
-            - (torch.cumsum(count, 0) - count)[line]
-            + r_lo[line]
+            - (torch.cumsum(count, 0) - count).index_select(0, line)
+            + r_lo.index_select(0, line)
         )
-    yt, yb, xt, xb = ytop[line], ybot[line], xtop[line], xbot[line]
+    # index_select, not t[line]: several times faster, forward and backward.
+    yt, yb, xt, xb = (t.index_select(0, line) for t in (ytop, ybot, xtop, xbot))
     rowf = row.to(yt.dtype)
     # Clip with torch.where, not maximum/minimum (which split ties in half), and
     # break ties the way the vertex moves for a positive step: a vertex on the
@@ -234,8 +237,8 @@ def _split_rows(start, end, path, width, height):
     tz = torch.where(flat, torch.ones_like(span), (yz - yt) / safe)
     xa = xt + ta * (xb - xt)
     xz = xt + tz * (xb - xt)
-    sign = torch.where(down[line], 1.0, -1.0).to(yt.dtype)
-    return xa, xz, yz - ya, sign, row, path[line]
+    sign = torch.where(down.index_select(0, line), 1.0, -1.0).to(yt.dtype)
+    return xa, xz, yz - ya, sign, row, path.index_select(0, line)
 
 
 def _clamp_unit(x: torch.Tensor) -> torch.Tensor:
@@ -262,25 +265,26 @@ def _split_cols(xa, xz, h, sign, width, height):
         piece = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
         col = (
             torch.arange(len(piece), device=count.device)
-            - (torch.cumsum(count, 0) - count)[piece]
-            + c_lo[piece]
+            - (torch.cumsum(count, 0) - count).index_select(0, piece)
+            + c_lo.index_select(0, piece)
         )
-        single = (count == 1)[piece]
+        single = (count == 1).index_select(0, piece)
     colf = col.to(xa.dtype)
     lo = torch.where(col < 0, -math.inf, colf)
     hi = torch.where(col >= width, math.inf, colf + 1)
-    pmin, pmax = xmin[piece], xmax[piece]
+    pmin, pmax = xmin.index_select(0, piece), xmax.index_select(0, piece)
     xl = torch.where(pmin >= lo, pmin, lo)  # ties as in _split_rows
     xr = torch.where(pmax < hi, pmax, hi)
-    span = torch.where(single, torch.ones_like(pmin), pmax - pmin)
-    frac_h = torch.where(single, torch.ones_like(pmin), (xr - xl) / span)
-    dy = sign[piece] * h[piece] * frac_h
+    # Per row piece, then gathered (fewer ops on the more numerous cell pieces); a
+    # piece of more than one cell has xmax > xmin.
+    span = torch.where(count == 1, 1.0, xmax - xmin).index_select(0, piece)
+    frac_h = torch.where(single, 1.0, (xr - xl) / span)
+    dy = (sign * h).index_select(0, piece) * frac_h
     # Where the piece sits inside the cell: 0 at the left edge, 1 at the right.
     pos = _clamp_unit((xl + xr) * 0.5 - colf)
-    pos = torch.where(
-        col < 0, torch.ones_like(pos), torch.where(col >= width, torch.zeros_like(pos), pos)
-    )
-    return dy * (1 - pos), dy * pos, col, piece
+    pos = torch.where(col < 0, 1.0, torch.where(col >= width, 0.0, pos))
+    right = dy * pos
+    return dy - right, right, col, piece
 
 
 def _levels(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -424,7 +428,7 @@ def rasterize_lines(
         return background.expand(height, width, channels).clone()
     xa, xz, h, sign, row, rpath = _split_rows(start, end, line_path, width, height)
     left, right, col, piece = _split_cols(xa, xz, h, sign, width, height)
-    cell_row, cell_path = row[piece], rpath[piece]
+    cell_row, cell_path = row.index_select(0, piece), rpath.index_select(0, piece)
 
     with torch.no_grad():
         # Per-path bounding boxes in pixels, clamped to the canvas. Every line
@@ -459,15 +463,25 @@ def rasterize_lines(
         box_c0, box_r0 = boxes[:, 0].contiguous(), boxes[:, 1].contiguous()
         # Pieces of paths entirely off the canvas change no visible pixel.
         live = ~empty.index_select(0, cell_path)
-        ccol = col - box_c0.index_select(0, cell_path)  # -1 only left of the canvas
+        # Buffer index of each cell piece's row start, its row's spare last cell, and
+        # its cell and the next one (int32 and in place: these are the forward
+        # pass's largest temporaries).
         piece_bw = bw.index_select(0, cell_path)
-        base = (
-            offset.index_select(0, cell_path)
-            + (cell_row - box_r0.index_select(0, cell_path)) * piece_bw
-        )
-        last = base + piece_bw - 1
-        idx_left = torch.where(live, torch.minimum(base + ccol.clamp(min=0), last), 0)
-        idx_right = torch.where(live, torch.minimum(base + ccol + 1, last), 0)
+        base = cell_row - box_r0.index_select(0, cell_path)
+        base.mul_(piece_bw).add_(offset.index_select(0, cell_path))
+        idx_last = (base + piece_bw).sub_(1)
+        del piece_bw
+        ccol = col - box_c0.index_select(0, cell_path)  # -1 only left of the canvas
+        base += ccol
+        del ccol
+        idx_right = torch.minimum(base + 1, idx_last)
+        idx_left = torch.minimum(base.clamp_(min=0), idx_last)  # col -1: the first cell
+        del base
+        idx_left, idx_right, idx_last = (t.int() for t in (idx_left, idx_right, idx_last))
+        all_live = bool(live.all())
+        if not all_live:
+            for t in (idx_left, idx_right, idx_last):
+                t.masked_fill_(~live, 0)
 
         ends = torch.cumsum(size[order], 0)
         # Accumulate in chunks of whole paths so that the dense bounding-box
@@ -482,7 +496,8 @@ def rasterize_lines(
         starts = ends - size[order]
 
         # One chunk holding every piece (most scenes) needs no selection: no copies.
-        whole = len(chunk_ids) == 1 and bool(live.all())
+        whole = len(chunk_ids) == 1 and all_live
+        del live
 
     windings, kept = [], []
     for k in chunk_ids:
@@ -490,13 +505,23 @@ def rasterize_lines(
             in_chunk = chunk_of_rank == k
             lo, hi = int(starts[in_chunk].min()), int(ends[in_chunk].max())
             if whole:
-                il, ir = (idx_left - lo).int(), (idx_right - lo).int()
+                il, ir, iz = idx_left, idx_right, idx_last
             else:
                 sel = (piece_chunk == k).nonzero().squeeze(1)
-                il, ir = (idx_left[sel] - lo).int(), (idx_right[sel] - lo).int()
-        acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
-        acc = acc.index_add(0, il, (left if whole else left[sel]).double())
-        acc = acc.index_add(0, ir, (right if whole else right[sel]).double())
+                il, ir, iz = (t.index_select(0, sel) for t in (idx_left, idx_right, idx_last))
+            if lo:
+                il, ir, iz = il - lo, ir - lo, iz - lo
+        lk = (left if whole else left.index_select(0, sel)).double()
+        rk = (right if whole else right.index_select(0, sel)).double()
+        with torch.no_grad():
+            # Each row's pieces sum to zero, but only up to float32 rounding; left in,
+            # that residue would drift along the running sum below, so that every
+            # later cell of the chunk keeps a tiny winding (and is composited). Its
+            # negation in the row's spare last cell ends every row at zero.
+            acc = torch.zeros(hi - lo, dtype=torch.float64, device=device)
+            acc.index_add_(0, iz, -(lk + rk))
+        acc.index_add_(0, il, lk)
+        acc.index_add_(0, ir, rk)
         # float64 keeps the running sum exact across a chunk (every row sums back
         # to zero), so no per-row restart is needed.
         winding = torch.cumsum(acc, 0).to(start.dtype)
@@ -505,11 +530,12 @@ def rasterize_lines(
             # the empty corners of bounding boxes.
             # Cells crossed by an edge stay even when their coverage is zero: an
             # edge lying exactly on a pixel boundary still has a gradient there.
-            touched = torch.zeros(hi - lo, dtype=torch.bool, device=device)
-            touched[il] = True
-            touched[ir] = True
-            keep = ((winding.abs() > COVER_EPSILON) | touched).nonzero().squeeze(1)
-            del touched
+            cell_kept = torch.zeros(hi - lo, dtype=torch.bool, device=device)
+            cell_kept.index_fill_(0, il.long(), True)  # faster than cell_kept[il] = True
+            cell_kept.index_fill_(0, ir.long(), True)
+            cell_kept |= winding.abs() > COVER_EPSILON
+            keep = cell_kept.nonzero().squeeze(1)
+            del cell_kept
             kept.append(keep + lo)
             keep = keep.int()  # the gather below saves its index for backward
         windings.append(winding.index_select(0, keep))
@@ -517,7 +543,7 @@ def rasterize_lines(
     # The pieces are done with (what backward needs, autograd holds): free them before
     # compositing, where memory peaks.
     del xa, xz, h, sign, row, rpath, left, right, col, piece, cell_row, cell_path
-    del live, ccol, piece_bw, base, last, idx_left, idx_right, piece_chunk
+    del idx_left, idx_right, idx_last, piece_chunk
     w = torch.cat(windings) if windings else start.new_zeros(0)
     del windings
     with torch.no_grad():

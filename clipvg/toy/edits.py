@@ -67,7 +67,9 @@ class EditCase:
 
     ``rois``: (object index, prompt) pairs, one box (the object's) and prompt each;
     ``source_prompts``: what the guide compares against, per target (the editor's own
-    ``source_prompt`` is ``source_prompt``); ``settings``: EditSettings overrides.
+    ``source_prompt`` is ``source_prompt``); ``settings``: EditSettings overrides;
+    ``hold``: paths whose fill (alpha too) is put back after every iteration, a
+    diagnosis only (how far the edit gets when, say, the background cannot drift).
     """
 
     name: str
@@ -81,6 +83,7 @@ class EditCase:
     picture: bool = False
     variant: str = "default"
     canvas: int = CANVAS
+    hold: tuple[int, ...] = ()
 
 
 def phrase(color: str, shape: str, background: str | None = None) -> str:
@@ -344,8 +347,14 @@ def run_case(
     initial = render(build_scene(case.spec, side), side, side).detach()
     before, _ = guide_scores(encoder, texts, case, initial)
     state: dict[str, Any] = {"success_at": None, "last": None}
+    held = list(case.hold)
 
     def check(session, iteration: int, record: dict) -> None:
+        if held:
+            with torch.no_grad():
+                if "paint" not in state:
+                    state["paint"] = build_scene(case.spec, side).colors[held].clone()
+                session.scene.colors[held] = state["paint"].to(session.scene.colors)
         if iteration % check_every and iteration < iters:
             return
         with torch.no_grad():

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from ..chains import straight_chain
 from ..render import render
 from ..scene import Scene
 from ..scene_stack import concat_scenes
@@ -60,8 +61,9 @@ def position_term(x: float, y: float) -> str:
 @dataclass(frozen=True)
 class ObjectSpec:
     """One object: shape, colour (its term and exact sRGB), centre and radius as
-    fractions of the canvas, rotation (radians) and, for rings, the line width (fraction
-    of the radius)."""
+    fractions of the canvas, rotation (radians), for rings the line width (fraction of
+    the radius), and the fill's alpha (the term then names the colour composited over
+    the background, as the judge sees it)."""
 
     shape: str
     color: str
@@ -71,6 +73,7 @@ class ObjectSpec:
     radius: float
     angle: float = 0.0
     line_width: float = 1 - RING_HOLE
+    alpha: float = 1.0
 
     @property
     def position(self) -> str:
@@ -111,14 +114,13 @@ def build_scene(spec: SceneSpec, size: float = 64.0) -> Scene:
     """The spec as a ``size`` x ``size`` :class:`Scene`: path 0 the background, then the objects."""
     s = float(size)
     bg = np.array([[0, 0], [s, 0], [s, s], [0, s]], dtype=np.float64)
-    nxt = np.roll(bg, -1, 0)
-    paths = [[np.stack([bg, bg + (nxt - bg) / 3, bg + 2 * (nxt - bg) / 3], 1).reshape(-1, 2)]]
+    paths = [[straight_chain(bg)]]
     colors = [(*spec.background_rgb, 1.0)]
     evenodd = [False]
     for o in spec.objects:
         unit = outline(o.shape, o.line_width)
         paths.append(place(unit, o.cx * s, o.cy * s, o.radius * s, o.angle))
-        colors.append((*o.rgb, 1.0))
+        colors.append((*o.rgb, o.alpha))
         evenodd.append(o.shape == "ring")
     return Scene.from_paths(
         s, s, [[torch.from_numpy(c).float() for c in p] for p in paths], colors, evenodd
@@ -215,9 +217,12 @@ def sample_spec(
     return SceneSpec(bg_term, tuple(float(v) for v in bg_rgb), tuple(objects))
 
 
-def caption(spec: SceneSpec, rng: np.random.Generator) -> str:
+def caption(spec: SceneSpec, rng: np.random.Generator, background: bool | None = None) -> str:
     """One caption of the scene, from several templates (layout words, an optional
-    background clause, an optional "a drawing of" wrapper)."""
+    background clause, an optional "a drawing of" wrapper). ``background``: True or
+    False forces the background clause in or out (None: half the time); the same
+    random draws are made either way, so that two scenes captioned from equal generator
+    states get the same template."""
     objs = spec.objects
     names = [o.phrase() for o in objs]
     k = rng.integers(3)
@@ -243,7 +248,8 @@ def caption(spec: SceneSpec, rng: np.random.Generator) -> str:
             if k < 2
             else f"{a} on the left, {b} in the centre and {c} on the right"
         )
-    if rng.random() < 0.5:
+    with_background = rng.random() < 0.5
+    if with_background if background is None else background:
         text += f" on {article(spec.background)} {spec.background} background"
     wrap = rng.integers(5)
     if wrap == 1:

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from ..chains import reverse_chain, straight_chain
+
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "heart", "ring")
 #: Cubic segments of every outer contour.
 SEGMENTS = 20
@@ -31,10 +33,7 @@ def _polygon_chain(vertices: np.ndarray, segments: int = SEGMENTS) -> np.ndarray
     anchors = np.concatenate(
         [a + (b - a) * (np.arange(n)[:, None] / n) for a, b, n in zip(v, nxt, counts)]
     )
-    after = np.roll(anchors, -1, 0)
-    return np.stack(
-        [anchors, anchors + (after - anchors) / 3, anchors + 2 * (after - anchors) / 3], 1
-    ).reshape(-1, 2)
+    return straight_chain(anchors)
 
 
 def _smooth_chain(anchors: np.ndarray) -> np.ndarray:
@@ -91,17 +90,8 @@ def outline(shape: str, line_width: float = 1 - RING_HOLE) -> list[np.ndarray]:
         return [_heart()]
     if shape == "ring":
         hole = _circle(1.0 - line_width)
-        return [_circle(), _reverse(hole)]
+        return [_circle(), reverse_chain(hole)]
     raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
-
-
-def _reverse(chain: np.ndarray) -> np.ndarray:
-    n = len(chain) // 3
-    a, ca, cb = chain[0::3], chain[1::3], chain[2::3]
-    out = []
-    for j in range(n):
-        out += [a[(n - j) % n], cb[n - 1 - j], ca[n - 1 - j]]
-    return np.stack(out)
 
 
 def place(

@@ -1,0 +1,93 @@
+"""Minimal pairs for training the toy CLIP: two scenes that differ in one named attribute.
+
+Trained on scenes that differ in everything at once, a small CLIP tells captions apart
+by colour alone (a bag of colour words: "a yellow circle on a white background" then
+matches a white circle on yellow as well as the reverse, and shape is never needed).
+A minimal pair puts the scene and its partner in one batch, captioned from the same
+template, so that only the changed attribute tells the two captions apart:
+
+- ``shape``: one object's shape;
+- ``color``: one object's colour term;
+- ``background``: the background's term (both captions then name the background);
+- ``swap``: one object's colour and the background's exchanged (which word belongs to
+  the object, which to the background).
+
+:func:`translucent` makes the edit's own drift part of the training distribution:
+objects whose fill is slightly transparent, named by the colour the judge would see.
+All randomness comes from an explicit ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .palette import COLOR_TERMS, nearest_term, sample_color, to_lab
+from .scenes import MIN_CONTRAST, SceneSpec
+from .shapes import SHAPES
+
+#: The kinds of minimal pair and how often each is drawn.
+KINDS: dict[str, float] = {"shape": 0.4, "color": 0.2, "background": 0.2, "swap": 0.2}
+
+
+def _contrast(a, b) -> float:
+    return float(np.linalg.norm(to_lab(np.asarray(a)) - to_lab(np.asarray(b))))
+
+
+def _colour_near(term: str, others: list, rng: np.random.Generator):
+    """A colour around ``term`` at least MIN_CONTRAST from every colour in ``others``
+    (None when 50 draws fail)."""
+    for _ in range(50):
+        rgb = sample_color(term, rng)
+        if all(_contrast(rgb, o) >= MIN_CONTRAST for o in others):
+            return tuple(float(v) for v in rgb)
+    return None
+
+
+def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
+    """A scene that differs from ``spec`` in one attribute, and the attribute's kind
+    (see the module docstring). Falls back to ``shape`` when a colour change would leave
+    too little contrast."""
+    kind = str(rng.choice(list(KINDS), p=list(KINDS.values())))
+    k = int(rng.integers(len(spec.objects)))
+    obj = spec.objects[k]
+    used = {o.color for o in spec.objects} | {spec.background}
+    others = [o.rgb for i, o in enumerate(spec.objects) if i != k]
+    if kind == "color":
+        pool = [t for t in COLOR_TERMS if t not in used]
+        term = pool[int(rng.integers(len(pool)))]
+        rgb = _colour_near(term, [spec.background_rgb], rng)
+        if rgb is not None:
+            return spec.with_object(k, color=term, rgb=rgb), kind
+    elif kind == "background":
+        pool = [t for t in COLOR_TERMS if t not in used]
+        term = pool[int(rng.integers(len(pool)))]
+        rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
+        if rgb is not None:
+            return SceneSpec(term, rgb, spec.objects), kind
+    elif kind == "swap":
+        if all(_contrast(o, obj.rgb) >= MIN_CONTRAST for o in others):
+            swapped = spec.with_object(k, color=spec.background, rgb=spec.background_rgb)
+            return SceneSpec(obj.color, obj.rgb, swapped.objects), kind
+    new = [s for s in SHAPES if s != obj.shape]
+    shape = new[int(rng.integers(len(new)))]
+    return spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle), "shape"
+
+
+def translucent(
+    specs: list[SceneSpec], rng: np.random.Generator, low: float = 0.6
+) -> list[SceneSpec]:
+    """The scenes with one alpha in [``low``, 1] for every object (the same alpha for
+    the same object in each scene), kept only where every object's colour composited
+    over its background keeps its term and its contrast; otherwise the scenes as given."""
+    alpha = float(rng.uniform(low, 1.0))
+    out = []
+    for spec in specs:
+        bg = np.asarray(spec.background_rgb)
+        for o in spec.objects:
+            seen = alpha * np.asarray(o.rgb) + (1 - alpha) * bg
+            if nearest_term(seen) != o.color or _contrast(seen, bg) < MIN_CONTRAST:
+                return specs
+        out.append(spec)
+    for i in range(len(out[0].objects)):
+        out = [s.with_object(i, alpha=alpha) for s in out]
+    return out
