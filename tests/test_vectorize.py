@@ -263,6 +263,7 @@ def counted_renders(monkeypatch) -> list[tuple[int, int, int]]:
 
 
 def test_refinement_stops_when_the_gain_flattens_and_skips_the_hidden_base(monkeypatch):
+    from clipvg.vectorize import refine as refine_module
     from clipvg.vectorize.refine import Stage, refine, top_path_map
 
     im = cv2.GaussianBlur(disk_image(48, 32), (0, 0), 1.0)
@@ -279,6 +280,14 @@ def test_refinement_stops_when_the_gain_flattens_and_skips_the_hidden_base(monke
     # 1 dB-per-step threshold must stop it early, after the first few fast steps
     refine(start, rgb, opaque, 40, flat=1.0)
     assert 4 < len(calls) < 40
+    calls.clear()
+    # under noise each step's PSNR is a fresh draw's: the stop compares window means
+    monkeypatch.setattr(refine_module, "_flattened", lambda *a: pytest.fail("single steps"))
+    refine(start, rgb, opaque, 1, sigma=1.0, stages=[Stage(1.0, 12)], flat=0.0)
+    assert len(calls) == 12
+    calls.clear()
+    refine(start, rgb, opaque, 1, sigma=1.0, stages=[Stage(1.0, 40)], flat=1.0)
+    assert 8 <= len(calls) < 40
     calls.clear()
     refine(start, rgb, opaque, 1, sigma=1.0, stages=[Stage(0.5, 3), Stage(1.0, 2)])
     assert [c[1:] for c in calls] == [(24, 16)] * 3 + [(48, 32)] * 2

@@ -9,6 +9,7 @@ are painted coarse to fine, each in its own ``<g id="round-N">``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -83,6 +84,8 @@ def vectorize_image(
     refine: int | None = None,
     robust: float | None = None,
     progress: bool = False,
+    threads: int = 1,
+    timings: dict[str, float] | None = None,
 ) -> Scene:
     """Vectorize a raster image into a layered scene.
 
@@ -104,6 +107,10 @@ def vectorize_image(
         robust: control-point noise (px) the refinement makes the stack tolerate
             (overrides the preset; 0 fits the input as closely as possible).
         progress: show the stages (and the refinement's steps) on stderr.
+        threads: more than one renders each refinement step in that many bands of
+            the canvas, one thread each (see :mod:`~vectorize.bands`).
+        timings: if given, filled with the seconds of each stage (``segment``,
+            ``trace``, ``colors``, ``refine``).
 
     Returns:
         A :class:`~clipvg.scene.Scene` at the working size (the input scaled to
@@ -119,15 +126,19 @@ def vectorize_image(
         raise ClipvgError("the image is fully transparent; there is nothing to vectorize")
     boxes = [_scale_box(b, raster.scale, w, h) for b in regions]
 
+    clock = _Clock(timings)
     with bar(3, "vectorizing", progress, unit="stage") as stages:
         stages.set_postfix_str("segmenting")
         layers = plan_layers(rgb, opaque, settings, boxes)
+        clock.lap("segment")
         stages.update(1)
         stages.set_postfix_str("tracing")
         scene = trace_layers(layers, rgb, opaque, settings)
+        clock.lap("trace")
         stages.update(1)
         stages.set_postfix_str("fitting colors")
         scene = refit_colors(scene, rgb, keep=1)
+        clock.lap("colors")
         stages.update(1)
     if settings.refine_iters > 0:
         scene = refine_scene(
@@ -138,8 +149,23 @@ def vectorize_image(
             seed=seed,
             sigma=settings.robust,
             progress=progress,
+            threads=threads,
         )
+        clock.lap("refine")
     return scene
+
+
+class _Clock:
+    """Writes the seconds since the previous lap into ``timings`` (if not None)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings, self.t = timings, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = round(now - self.t, 3)
+        self.t = now
 
 
 def plan_layers(

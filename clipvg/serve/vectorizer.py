@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,14 +24,20 @@ from .limits import MAX_QUEUE, check_queue, next_in_line
 
 log = logging.getLogger("clipvg.serve")
 # What a child needs, imported once in the fork server: the modules the vectorizer and
-# the exporter import lazily too (about 0.7 s of CPU per picture otherwise).
+# the exporter import lazily too (about 0.7 s of CPU per picture otherwise). scikit-image
+# loads its submodules lazily: `skimage.segmentation` alone left felzenszwalb's import
+# (scipy.ndimage with it, 0.3-0.6 s) to every child. PIL registers its formats on first use.
 _PRELOAD = [
     "clipvg.vectorize",
+    "clipvg.render",
     "clipvg.svg",
     "clipvg.serve.vectorizer",
-    "skimage.segmentation",
+    "skimage.segmentation._felzenszwalb",
     "svgwrite",
     "PIL.ImageOps",
+    "PIL.PngImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.WebPImagePlugin",
 ]
 
 
@@ -55,11 +62,14 @@ class _Task:
             self.done(result)
 
 
-def vectorize_into(source: str, folder: str, preset: str) -> dict:
+def vectorize_into(source: str, folder: str, preset: str, threads: int = 1) -> dict:
     """Vectorize ``source`` into ``folder/scene.svg`` and ``folder/scene.png``.
 
-    Returns ``{"width", "height", "paths"}``, or ``{"error": one line}`` for a picture
-    that cannot be read (runs in the child process).
+    ``threads``: bands the refinement renders on threads (see :mod:`clipvg.vectorize.bands`).
+
+    Returns ``{"width", "height", "paths", "timings"}`` (``timings``: seconds of each
+    stage, see :func:`~clipvg.vectorize.vectorize_image`, and of ``svg`` and ``png``),
+    or ``{"error": one line}`` for a picture that cannot be read (runs in the child).
     """
     from PIL import Image
 
@@ -68,25 +78,39 @@ def vectorize_into(source: str, folder: str, preset: str) -> dict:
     from ..svg import save_svg
     from .preview import preview_png
 
+    timings: dict = {}
     try:
-        scene = vectorize_image(source, preset=preset)
+        scene = vectorize_image(source, preset=preset, threads=threads, timings=timings)
     except ClipvgError as exc:
         return {"error": str(exc).replace(source, "the upload")}
     except Image.DecompressionBombError:
         return {"error": "the image has too many pixels to read safely"}
+    t = time.perf_counter()
     save_svg(scene, Path(folder) / "scene.svg")
+    timings["svg"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
     (Path(folder) / "scene.png").write_bytes(preview_png(scene))
-    return {"width": scene.width, "height": scene.height, "paths": scene.num_paths}
+    timings["png"] = round(time.perf_counter() - t, 3)
+    return {
+        "width": scene.width,
+        "height": scene.height,
+        "paths": scene.num_paths,
+        "timings": timings,
+    }
 
 
-def _child(conn, source: str, folder: str, preset: str) -> None:
+def _child(conn, source: str, folder: str, preset: str, started: float) -> None:
     import torch
 
-    # One torch thread, as the refinement runs (see vectorize.refine): at load 5 on 2
-    # cores the preview of a 1000-path 512 px scene took 0.6 s on one, 2.3 s on two.
+    begun = time.time() - started
+    # One torch thread: at load 5 on 2 cores the preview of a 1000-path 512 px scene
+    # took 0.6 s on one, 2.3 s on two. The refinement on one thread too: its bands on
+    # two threads (clipvg.vectorize.bands) were no faster on the busy 2-core machine.
     torch.set_num_threads(1)
     try:
-        result = vectorize_into(source, folder, preset)
+        result = vectorize_into(source, folder, preset, threads=1)
+        if "timings" in result:
+            result["timings"] = {"start": round(begun, 3), **result["timings"]}
     except Exception as exc:  # one line for the page; the child's stderr has the rest
         log.exception("vectorizing %s failed", source)
         result = {"error": f"vectorizing failed: {type(exc).__name__}"}
@@ -173,6 +197,8 @@ class Vectorizer:
                 result = {"error": f"vectorizing failed: {type(exc).__name__}"}
             with self._cond:
                 self._current = None
+            if "timings" in result:
+                log.info("vectorized %s: %s", task.key, result.pop("timings"))
             if task.cancelled.is_set():
                 result = {"error": "vectorizing was cancelled"}
             task.finish(result)
@@ -181,7 +207,7 @@ class Vectorizer:
         receiver, sender = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_child,
-            args=(sender, str(task.source), str(task.folder), task.preset),
+            args=(sender, str(task.source), str(task.folder), task.preset, time.time()),
             name=f"clipvg-vectorize-{task.key}",
             daemon=True,
         )
