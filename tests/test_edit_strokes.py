@@ -104,7 +104,7 @@ def test_projection_keeps_widths_non_negative_and_offsets_ordered(tiny):
     for offsets in g.stop_offsets.detach().split(g.stop_sizes.tolist()):
         assert bool((offsets[1:] >= offsets[:-1]).all())
         assert float(offsets.min()) >= 0 and float(offsets.max()) <= 1
-    for t in (s.scene.colors, s.scene.stroke_colors, g.stop_colors):
+    for t in (s.scene.colors.detach(), s.scene.stroke_colors.detach(), g.stop_colors.detach()):
         assert float(t.min()) >= 0 and float(t.max()) <= 1
 
 

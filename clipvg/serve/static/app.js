@@ -129,7 +129,7 @@ async function createScene(form, name) {
     let info = await api("POST", "/api/scenes", form);
     while (info.status === "processing" && current(t)) {
       el.textContent = `vectorizing ${name} (${info.preset})… ${((performance.now() - t0) / 1000).toFixed(0)} s`;
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 200));
       info = await api("GET", `/api/scenes/${info.id}`);
     }
     if (!current(t)) return;
