@@ -197,7 +197,7 @@ def refine(
             with ``sigma``, on the means of windows of steps (each step sees a
             fresh noise draw).
         threads: more than one renders each step in that many bands, one thread
-            each (see :mod:`~vectorize.bands`; not faster on a busy machine).
+            each (see :mod:`~vectorize.bands`; faster on idle cores, not on busy ones).
 
     Returns:
         A new scene with refined points and fills (alpha unchanged).
