@@ -51,7 +51,10 @@ class BandedLoss:
             else None
         )
 
-    def close(self) -> None:
+    def __enter__(self) -> BandedLoss:
+        return self
+
+    def __exit__(self, *exc) -> None:
         if self.pool is not None:
             self.pool.shutdown()
 
@@ -79,8 +82,8 @@ class BandedLoss:
             return _band(self.draw, points, colors, target, noise, *band)
 
         parts = list(self.pool.map(one, bands)) if self.pool else [one(b) for b in bands]
-        loss = sum(p[0] for p in parts[1:]) + parts[0][0]
-        grads = tuple(sum(p[1][j] for p in parts[1:]) + parts[0][1][j] for j in range(2))
+        loss = sum(p[0] for p in parts)
+        grads = tuple(sum(p[1][j] for p in parts) for j in range(2))
         return loss, grads  # type: ignore[return-value]
 
 
