@@ -130,3 +130,35 @@ def test_uneditable_elements_one_warning():
             '<text rotate="30">a</text>'
             '<rect width="5" height="5" filter="url(#f)"/></svg>'
         )
+
+
+def test_path_numbers_have_four_decimals_without_trailing_zeros():
+    """The coordinates are formatted all at once: every number as ``f"{v:.4f}"``
+    with its trailing zeros stripped, -0 as 0, rings rotated, open contours kept open."""
+    rng = np.random.default_rng(0)
+    ties = (np.arange(-60, 60) + 0.5) / 1e4  # halfway cases
+    values = np.concatenate(
+        [
+            rng.uniform(-600, 600, 240),
+            np.round(rng.uniform(-5, 5, 60), 2),
+            ties,
+            [0.0, -0.0, -1e-6, 7.0, -12.0, 0.99995, 123456.75, 3e10, -2.5e12],
+        ]
+    ).astype(np.float32)
+    chains = values[: len(values) // 6 * 6].reshape(-1, 2)
+    half = len(chains) // 2 // 3 * 3
+    paths = [[torch.from_numpy(chains[:half])], [torch.from_numpy(chains[half : 2 * half + 1])]]
+    scene = clipvg.Scene.from_paths(100, 100, paths, [[0, 0, 0, 1]] * 2, closed=[[True], [False]])
+    d = [p.get("d") for p in ET.fromstring(scene_to_svg_string(scene)).iter(f"{{{NS['svg']}}}path")]
+
+    def text(points) -> str:
+        words = [
+            f"{v + 0.0:.4f}".rstrip("0").rstrip(".")
+            for v in np.round(points.ravel().astype(np.float64), 4)
+        ]
+        return " ".join(words)
+
+    ring, line = chains[:half], chains[half : 2 * half + 1]
+    assert d[0] == f"M{text(ring[:1])}C{text(np.concatenate([ring[1:], ring[:1]]))}Z"
+    assert d[1] == f"M{text(line[:1])}C{text(line[1:])}"
+    assert "-0 " not in d[0] + d[1] and "e" not in d[0] + d[1]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -14,15 +13,47 @@ from ..errors import ClipvgError
 from ..io import write_text
 from ..scene import IDENTITY, LINEAR, PAINT_NONE, Scene
 
-_TRAILING_ZEROS = re.compile(r"\.?0+(?= |$)")
+_FIXED_LIMIT = 1e9  # beyond this a float64 has too few decimals for the digit arithmetic
+
+
+def _fixed4(values: np.ndarray) -> tuple[str, np.ndarray]:
+    """Numbers -> text with 4 decimals, trailing zeros (and a bare ``.``) stripped,
+    each number followed by one space; and the (N,) end offsets of the numbers.
+
+    Number ``i`` is ``text[start:ends[i]]`` with ``start = ends[i - 1] + 1`` (0 for the
+    first). The digits are laid out column by column in a byte table (a 512 px scene's
+    280,000 numbers in about 20 ms, against 0.3 s formatting them one by one).
+    """
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    if len(flat) and not np.abs(flat).max() < _FIXED_LIMIT:  # also NaN: one by one
+        # adding +0.0 turns -0.0 into 0.0
+        words = [f"{v:.4f}".rstrip("0").rstrip(".") for v in (np.round(flat, 4) + 0.0).tolist()]
+        ends = np.cumsum([len(w) + 1 for w in words], dtype=np.int64) - 1
+        return "".join(w + " " for w in words), ends
+    # np.round(v, 4) is rint(v * 1e4) / 1e4: the same 4-decimal digits
+    scaled = np.rint(flat * 1e4).astype(np.int64)
+    whole, frac = np.divmod(np.abs(scaled), 10_000)
+    digits = max(1, len(str(int(whole.max())))) if len(flat) else 1
+    table = np.zeros((len(flat), digits + 7), np.uint8)  # sign, digits, ".", 4 decimals, " "
+    table[:, 0] = np.where(scaled < 0, ord("-"), 0)
+    for j in range(digits):  # most significant first; no leading zeros but the last
+        power = 10 ** (digits - 1 - j)
+        table[:, 1 + j] = np.where(
+            (whole >= power) | (j == digits - 1), 48 + whole // power % 10, 0
+        )
+    table[:, digits + 1] = np.where(frac > 0, ord("."), 0)
+    for j in range(4):  # a decimal is kept when it or one after it is not zero
+        power = 10 ** (3 - j)
+        table[:, digits + 2 + j] = np.where(frac % (power * 10) > 0, 48 + frac // power % 10, 0)
+    table[:, -1] = ord(" ")
+    kept = table != 0
+    ends = np.cumsum(kept.sum(1), dtype=np.int64) - 1
+    return table[kept].tobytes().decode("ascii"), ends
 
 
 def _fmt(values: np.ndarray) -> str:
     """Numbers -> space-separated text with 4 decimals, trailing zeros stripped."""
-    # adding +0.0 turns -0.0 into 0.0
-    rounded = np.round(np.asarray(values, dtype=np.float64).ravel(), 4) + 0.0
-    text = " ".join(f"{v:.4f}" for v in rounded.tolist())
-    return _TRAILING_ZEROS.sub("", text)
+    return _fixed4(values)[0][:-1]
 
 
 def _fmt_exact(values: np.ndarray) -> str:
@@ -37,18 +68,37 @@ def _num(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _path_d(points: np.ndarray, sizes: list[int], closed: list[bool], fmt=_fmt) -> str:
-    """Cubic chains -> path data: ``M p0 C ... Z`` for a closed contour, no ``Z`` for an open one."""
+class _Words:
+    """The numbers of (P, 2) points as text (:func:`_fixed4`), formatted once for a
+    whole scene; ``words(a, b)`` is the text of points ``a..b-1``."""
+
+    def __init__(self, points: np.ndarray):
+        self.text, self.ends = _fixed4(points)
+
+    def __call__(self, a: int, b: int) -> str:
+        if b <= a:
+            return ""
+        start = int(self.ends[2 * a - 1]) + 1 if a else 0
+        return self.text[start : int(self.ends[2 * b - 1])]
+
+
+def _path_d(
+    words: Callable[[int, int], str], start: int, sizes: list[int], closed: list[bool]
+) -> str:
+    """Cubic chains -> path data: ``M p0 C ... Z`` for a closed contour, no ``Z`` for an open one.
+
+    ``words(a, b)``: the text of points ``a..b-1``; the path's points start at ``start``.
+    """
     parts = []
-    start = 0
     for size, is_closed in zip(sizes, closed, strict=True):
-        c = points[start : start + size]
-        start += size
-        if is_closed:
-            ring = np.concatenate([c[1:], c[:1]])  # c0a c0b p1 ... c(n-1)a c(n-1)b p0
-            parts.append(f"M{fmt(c[0])}C{fmt(ring)}Z")
+        a, b = start, start + size
+        start = b
+        head = words(a, a + 1)
+        if is_closed:  # c0a c0b p1 ... c(n-1)a c(n-1)b p0
+            ring = f"{words(a + 1, b)} {head}" if size > 1 else head
+            parts.append(f"M{head}C{ring}Z")
         else:
-            parts.append(f"M{fmt(c[0])}C{fmt(c[1:])}")
+            parts.append(f"M{head}C{words(a + 1, b)}")
     return "".join(parts)
 
 
@@ -115,12 +165,12 @@ def _clip_defs(dwg, scene: Scene, used: set[str]) -> list[str]:
         if clip.clip >= 0:
             el.attribs["clip-path"] = f"url(#{ids[clip.clip]})"
         inner = clip.scene
-        pts = inner.points.detach().cpu().double().numpy()
+        words = _Words(inner.points.detach().cpu().double().numpy())
         sizes, closed, owner = _contours_by_path(inner)
         start = 0
         for i in range(inner.num_paths):
             n_points = sum(sizes[i])
-            path = dwg.path(d=_path_d(pts[start : start + n_points], sizes[i], closed[i]))
+            path = dwg.path(d=_path_d(words, start, sizes[i], closed[i]))
             if bool(inner.evenodd[i]):
                 path.attribs["clip-rule"] = "evenodd"
             el.add(path)
@@ -241,6 +291,10 @@ def scene_to_svg_string(scene: Scene, exact: Sequence[bool] | torch.Tensor | Non
     evenodd = scene.evenodd.cpu().tolist()
     sizes, closed, _ = _contours_by_path(scene)
     starts = np.cumsum([0] + [sum(s) for s in sizes]).tolist()
+    rounded_words = _Words(points)
+
+    def exact_words(a: int, b: int) -> str:
+        return _fmt_exact(points32[a:b])
 
     w, h = _fmt(np.array([scene.width])), _fmt(np.array([scene.height]))
     dwg = svgwrite.Drawing(size=(w, h), viewBox=f"0 0 {w} {h}", debug=False)
@@ -271,12 +325,8 @@ def scene_to_svg_string(scene: Scene, exact: Sequence[bool] | torch.Tensor | Non
         pid = _unique(scene.info[i].id if i < len(scene.info) else None, used)
         if pid:
             attrs["id"] = pid
-        span = slice(starts[i], starts[i + 1])
-        if ex:
-            d = _path_d(points32[span], sizes[i], closed[i], _fmt_exact)
-        else:
-            d = _path_d(points[span], sizes[i], closed[i])
-        path = dwg.path(d=d)
+        words = exact_words if ex else rounded_words
+        path = dwg.path(d=_path_d(words, starts[i], sizes[i], closed[i]))
         path.attribs.update(attrs)
         return path
 
