@@ -6,6 +6,7 @@ commands pass ``not --quiet``.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,3 +33,21 @@ def phase(desc: str, progress: bool = True) -> Iterator[None]:
         b.refresh()
         yield
         b.update(1)
+
+
+class StageClock:
+    """Seconds of consecutive stages, for logs and benchmarks.
+
+    ``lap(name)`` writes the seconds since the previous lap (at first: since the clock
+    was made) into ``timings[name]``, rounded to milliseconds; with ``timings=None`` it
+    only keeps time.
+    """
+
+    def __init__(self, timings: dict[str, float] | None):
+        self.timings, self.t = timings, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = round(now - self.t, 3)
+        self.t = now

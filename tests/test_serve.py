@@ -91,12 +91,15 @@ def test_svg_upload_is_served_as_our_reexport(client):
     svg = client.get(f"/api/scenes/{info['id']}/svg")
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert parse_svg_string(svg.text).num_paths == 3
+    folder = client.workdir / "scenes" / info["id"]
+    # the uploaded bytes are not kept anywhere; the PNG is rendered when first asked for
+    assert sorted(p.name for p in folder.iterdir()) == ["scene.json", "scene.svg"]
     png = client.get(f"/api/scenes/{info['id']}/png")
     assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / "scene.png").read_bytes() == png.content
+    assert client.get(f"/api/scenes/{info['id']}/png").content == png.content
     assert client.get(f"/api/scenes/{info['id']}").json()["status"] == "ready"
-    # the uploaded bytes are not kept anywhere
-    files = [p.name for p in (client.workdir / "scenes" / info["id"]).iterdir()]
-    assert sorted(files) == ["scene.json", "scene.png", "scene.svg"]
+    assert sorted(p.name for p in folder.iterdir()) == ["scene.json", "scene.png", "scene.svg"]
 
 
 def test_hostile_svg_loses_scripts_handlers_and_external_refs(client):
@@ -410,3 +413,17 @@ def test_exemplar_images_replace_prompts(client):
         "/api/edits", json={**body, "rois": [{"box": [4, 4, 30, 30], "image": "0" * 16}]}
     )
     assert r.status_code == 404 and "unknown image" in r.json()["error"]
+
+
+def test_vectorizing_child_writes_the_svg_and_times_its_stages(tmp_path):
+    from PIL import Image
+
+    from clipvg.serve.vectorizer import vectorize_into
+
+    Image.fromarray(np.full((24, 32, 3), (200, 40, 10), np.uint8)).save(tmp_path / "in.png")
+    result = vectorize_into(str(tmp_path / "in.png"), str(tmp_path), "balanced")
+    assert (result["width"], result["height"]) == (32, 24) and result["paths"] >= 1
+    assert list(result["timings"]) == ["segment", "trace", "colors", "refine", "svg"]
+    assert all(0 <= v < 60 for v in result["timings"].values())
+    assert parse_svg_string((tmp_path / "scene.svg").read_text()).num_paths == result["paths"]
+    assert not (tmp_path / "scene.png").exists()  # rendered only when the page asks

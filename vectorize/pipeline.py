@@ -9,7 +9,6 @@ are painted coarse to fine, each in its own ``<g id="round-N">``.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from clipvg.errors import ClipvgError
-from clipvg.progress import bar
+from clipvg.progress import StageClock, bar
 from clipvg.scene import PathInfo, Scene
 
 from . import image_io
@@ -126,7 +125,7 @@ def vectorize_image(
         raise ClipvgError("the image is fully transparent; there is nothing to vectorize")
     boxes = [_scale_box(b, raster.scale, w, h) for b in regions]
 
-    clock = _Clock(timings)
+    clock = StageClock(timings)
     with bar(3, "vectorizing", progress, unit="stage") as stages:
         stages.set_postfix_str("segmenting")
         layers = plan_layers(rgb, opaque, settings, boxes)
@@ -153,19 +152,6 @@ def vectorize_image(
         )
         clock.lap("refine")
     return scene
-
-
-class _Clock:
-    """Writes the seconds since the previous lap into ``timings`` (if not None)."""
-
-    def __init__(self, timings: dict | None):
-        self.timings, self.t = timings, time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        if self.timings is not None:
-            self.timings[name] = round(now - self.t, 3)
-        self.t = now
 
 
 def plan_layers(

@@ -185,7 +185,8 @@ class Api:
 
     async def scene_png(self, sid: str):
         self.ready_scene(sid)
-        return FileResponse(self.scenes.png_path(sid), media_type="image/png")
+        path = await asyncio.to_thread(self.scenes.png, sid)
+        return FileResponse(path, media_type="image/png")
 
     async def add_image(self, request: Request):
         form = await request.form()

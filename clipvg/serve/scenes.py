@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ClipvgError, TooLargeError
-from ..io import open_image, write_text
+from ..io import atomic_path, open_image, write_text
 from ..scene import Scene
 from .limits import MAX_QUEUE, public_message
 from .preview import preview_png
@@ -108,6 +108,7 @@ class SceneStore:
         self.max_bytes = max_bytes
         self._infos: dict[str, SceneInfo] = {}
         self._lock = threading.Lock()
+        self._png_lock = threading.Lock()
         clean_orphans(root)
         self._vectorizer = Vectorizer(max_queue)
 
@@ -117,8 +118,21 @@ class SceneStore:
     def svg_path(self, sid: str) -> Path:
         return self.folder(sid) / "scene.svg"
 
-    def png_path(self, sid: str) -> Path:
-        return self.folder(sid) / "scene.png"
+    def png(self, sid: str) -> Path:
+        """The scene's PNG (at most :data:`~clipvg.serve.preview.PREVIEW_SIZE` px), rendered
+        from its SVG on the first request: the page draws the SVG itself and asks for the
+        PNG only where it cannot, so neither an upload nor a vectorize waits for it."""
+        path = self.folder(sid) / "scene.png"
+        if not path.is_file():
+            with self._png_lock:  # a second request waits for the render, then finds it
+                if not path.is_file():
+                    from ..svg import SvgLimits, load_svg
+
+                    limits = SvgLimits(max_file_bytes=self.max_bytes)  # as for the upload
+                    data = preview_png(load_svg(self.svg_path(sid), limits=limits))
+                    with atomic_path(path) as tmp:
+                        tmp.write_bytes(data)
+        return path
 
     def get(self, sid: str) -> SceneInfo:
         """The scene's info (from memory, else from its folder); ClipvgError when unknown."""
@@ -157,7 +171,6 @@ class SceneStore:
         from ..svg import save_svg
 
         save_svg(scene, self.svg_path(info.id))
-        self.png_path(info.id).write_bytes(preview_png(scene))
         info.width, info.height, info.paths = scene.width, scene.height, scene.num_paths
         info.seconds = round(time.perf_counter() - t0, 3)
         info.status = "ready"
@@ -218,7 +231,7 @@ class SceneStore:
             raise type(exc)(text) from None
 
     def _vectorized(self, info: SceneInfo, source: Path, t0: float, result: dict) -> None:
-        """The vectorizer's answer: the child wrote scene.svg and scene.png, or failed."""
+        """The vectorizer's answer: the child wrote scene.svg, or failed."""
         source.unlink(missing_ok=True)
         if "error" in result:
             info.status, info.error = "failed", public_message(result["error"], self.root)

@@ -3,8 +3,9 @@
 Each picture is vectorized in its own process (forked from a server started once,
 with the vectorizer imported), so that cancelling a running job is killing its
 process, and a picture that needs more memory than expected takes down the child,
-never the server. The child writes ``scene.svg`` and ``scene.png`` whole and reports
-the canvas size and path count back through a pipe.
+never the server. The child writes ``scene.svg`` whole and reports the canvas size
+and path count back through a pipe (the page draws the SVG; the scene's PNG is
+rendered only when asked for, see :meth:`~clipvg.serve.scenes.SceneStore.png`).
 """
 
 from __future__ import annotations
@@ -64,20 +65,20 @@ class _Task:
 
 
 def vectorize_into(source: str, folder: str, preset: str, threads: int = 1) -> dict:
-    """Vectorize ``source`` into ``folder/scene.svg`` and ``folder/scene.png``.
+    """Vectorize ``source`` into ``folder/scene.svg``.
 
     ``threads``: bands the refinement renders on threads (see :mod:`clipvg.vectorize.bands`).
 
     Returns ``{"width", "height", "paths", "timings"}`` (``timings``: seconds of each
-    stage, see :func:`~clipvg.vectorize.vectorize_image`, and of ``svg`` and ``png``),
+    stage, see :func:`~clipvg.vectorize.vectorize_image`, and of writing the ``svg``),
     or ``{"error": one line}`` for a picture that cannot be read (runs in the child).
     """
     from PIL import Image
 
     from clipvg.vectorize import vectorize_image
 
+    from ..progress import StageClock
     from ..svg import save_svg
-    from .preview import preview_png
 
     timings: dict = {}
     try:
@@ -86,12 +87,9 @@ def vectorize_into(source: str, folder: str, preset: str, threads: int = 1) -> d
         return {"error": str(exc).replace(source, "the upload")}
     except Image.DecompressionBombError:
         return {"error": "the image has too many pixels to read safely"}
-    t = time.perf_counter()
+    clock = StageClock(timings)
     save_svg(scene, Path(folder) / "scene.svg")
-    timings["svg"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    (Path(folder) / "scene.png").write_bytes(preview_png(scene))
-    timings["png"] = round(time.perf_counter() - t, 3)
+    clock.lap("svg")
     return {
         "width": scene.width,
         "height": scene.height,
