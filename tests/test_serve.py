@@ -149,6 +149,21 @@ def test_raster_is_vectorized_in_the_background(client):
     assert not list((client.workdir / "scenes" / info["id"]).glob("source*"))
 
 
+def test_scene_long_poll_answers_when_the_picture_is_ready(client):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((40, 56, 3), (20, 90, 160), np.uint8)).save(buf, format="PNG")
+    info = upload(client, buf.getvalue(), name="flat.png", preset="fast")
+    assert info["status"] == "processing"
+    t = time.monotonic()
+    ready = client.get(f"/api/scenes/{info['id']}?wait=30").json()  # one request, no polling
+    assert ready["status"] == "ready" and ready["paths"] >= 1 and time.monotonic() - t < 30
+    again = client.get(f"/api/scenes/{info['id']}?wait=30").json()  # settled: answered at once
+    assert again["status"] == "ready"
+    assert client.get("/api/scenes/0123456789abcdef?wait=1").status_code == 404
+
+
 def test_edit_streams_events_and_writes_the_cli_run_folder(client):
     sid = upload(client, SMALL_SVG)["id"]
     body = {

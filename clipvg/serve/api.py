@@ -165,8 +165,14 @@ class Api:
         info = await asyncio.to_thread(self.scenes.create, data, name, preset)
         return JSONResponse(info.to_dict(), status_code=201 if info.status == "ready" else 202)
 
-    async def get_scene(self, sid: str):
-        return {**self.scenes.get(sid).to_dict(), "queue_position": self.scenes.position(sid)}
+    async def get_scene(self, sid: str, wait: float = 0.0):
+        # ?wait=S: a picture still vectorizing is answered when it is ready or has
+        # failed, or after S seconds (at most 10), so that the page learns it at once.
+        if wait > 0:
+            info = await asyncio.to_thread(self.scenes.wait, sid, min(wait, 10.0))
+        else:
+            info = self.scenes.get(sid)
+        return {**info.to_dict(), "queue_position": self.scenes.position(sid)}
 
     async def cancel_scene(self, sid: str):
         return (await asyncio.to_thread(self.scenes.cancel, sid)).to_dict()

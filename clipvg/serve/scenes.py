@@ -109,6 +109,7 @@ class SceneStore:
         self._infos: dict[str, SceneInfo] = {}
         self._lock = threading.Lock()
         self._png_lock = threading.Lock()
+        self._settled = threading.Condition()  # notified when a vectorize reports
         clean_orphans(root)
         self._vectorizer = Vectorizer(max_queue)
 
@@ -241,6 +242,8 @@ class SceneStore:
             info.status = "ready"
         if self.folder(info.id).is_dir():
             self._save(info)
+        with self._settled:
+            self._settled.notify_all()
 
     def image_path(self, iid: str) -> Path:
         """The stored exemplar picture ``iid`` (ClipvgError when unknown)."""
@@ -270,10 +273,15 @@ class SceneStore:
         return {"id": iid, "width": rgb.width, "height": rgb.height}
 
     def wait(self, sid: str, timeout: float = 60.0) -> SceneInfo:
-        """Block until the scene is no longer processing (tests and scripts)."""
+        """Block until the scene is no longer processing, at most ``timeout`` seconds;
+        returns its info then (woken the moment the vectorizer reports)."""
         end = time.monotonic() + timeout
-        while (info := self.get(sid)).status == "processing" and time.monotonic() < end:
-            time.sleep(0.05)
+        with self._settled:
+            while (info := self.get(sid)).status == "processing":
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._settled.wait(left)
         return info
 
     def shutdown(self) -> None:

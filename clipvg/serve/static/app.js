@@ -129,8 +129,8 @@ async function createScene(form, name) {
     let info = await api("POST", "/api/scenes", form);
     while (info.status === "processing" && current(t)) {
       el.textContent = `vectorizing ${name} (${info.preset})… ${((performance.now() - t0) / 1000).toFixed(0)} s`;
-      await new Promise((r) => setTimeout(r, 200));
-      info = await api("GET", `/api/scenes/${info.id}`);
+      // answered as soon as the picture is ready, else after a second (the counter above)
+      info = await api("GET", `/api/scenes/${info.id}?wait=1`);
     }
     if (!current(t)) return;
     if (info.status === "failed") throw new Error(info.error);
