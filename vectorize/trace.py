@@ -183,9 +183,13 @@ def _dp_indices(poly: np.ndarray, tolerance: float) -> np.ndarray:
     n = len(poly)
     pf = poly.astype(np.float32)
     approx = cv2.approxPolyDP(pf.reshape(-1, 1, 2), tolerance, True)[:, 0, :]
-    # approxPolyDP returns a subset of the input points: find where they sit.
-    hit = (pf[None, :, 0] == approx[:, None, 0]) & (pf[None, :, 1] == approx[:, None, 1])
-    idx = np.unique(np.argmax(hit, axis=1)[hit.any(axis=1)])
+    # approxPolyDP returns a subset of the input points: find where they sit (the first
+    # occurrence), by their bits (+0 turns -0 into 0) in a stable sort of the polyline's.
+    keys = (pf + np.float32(0)).view(np.int64).ravel()
+    wanted = (np.ascontiguousarray(approx, np.float32) + np.float32(0)).view(np.int64).ravel()
+    order = np.argsort(keys, kind="stable")
+    pos = np.minimum(np.searchsorted(keys[order], wanted), n - 1)
+    idx = np.unique(order[pos[keys[order[pos]] == wanted]])
     if len(idx) < 2:
         idx = np.array([0, n // 2], dtype=np.int64)
     if len(idx) == 2 and n >= 6:
