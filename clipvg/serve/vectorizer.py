@@ -198,8 +198,9 @@ class Vectorizer:
                 task = self._current = next_in_line(self._cond, self._queue, lambda: self._closing)
                 if task is None:
                     return
+            process = None
             try:
-                result = self._run(task)
+                result, process = self._run(task)
             except Exception as exc:  # the process could not start
                 log.exception("vectorizing %s failed", task.key)
                 result = {"error": f"vectorizing failed: {type(exc).__name__}"}
@@ -210,8 +211,11 @@ class Vectorizer:
             if task.cancelled.is_set():
                 result = {"error": "vectorizing was cancelled"}
             task.finish(result)
+            if process is not None:  # after the report: a child takes some 30 ms to exit
+                process.join()
 
-    def _run(self, task: _Task) -> dict:
+    def _run(self, task: _Task) -> tuple[dict, multiprocessing.process.BaseProcess | None]:
+        """The child's result, and the child (still to be joined; None if none started)."""
         receiver, sender = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_child,
@@ -221,7 +225,7 @@ class Vectorizer:
         )
         with self._cond:
             if task.cancelled.is_set() or self._closing:
-                return {"error": "vectorizing was cancelled"}
+                return {"error": "vectorizing was cancelled"}, None
             task.process = process
         process.start()  # outside the lock: the first start launches the fork server
         sender.close()
@@ -231,7 +235,9 @@ class Vectorizer:
             result = receiver.recv()  # EOFError when the child died (killed, out of memory)
         except EOFError:
             result = {"error": "vectorizing failed: the worker process ended early"}
+        except BaseException:
+            process.join()
+            raise
         finally:
             receiver.close()
-            process.join()
-        return result
+        return result, process
