@@ -44,14 +44,16 @@ from clipvg.clip import OpenClipEncoder  # noqa: E402
 from clipvg.toy import evaluate  # noqa: E402
 from clipvg.toy.model import CONFIG_FILE, TOY_MODEL, WEIGHTS_FILE, register  # noqa: E402
 from clipvg.toy.pairs import partner, translucent  # noqa: E402
-from clipvg.toy.scenes import caption, render_specs, sample_spec  # noqa: E402
+from clipvg.toy.scenes import Variety, caption, render_specs, sample_spec  # noqa: E402
 
 
-def make_data(n: int, seed: int, size: int, max_blur: float) -> tuple[list, torch.Tensor]:
+def make_data(
+    n: int, seed: int, size: int, max_blur: float, variety: Variety | None = None
+) -> tuple[list, torch.Tensor]:
     """``n`` specs and their renders, (n, 3, size, size) uint8, each blurred slightly
     (Gaussian sigma uniform in [0, max_blur] px; none for a third of them)."""
     rng = np.random.default_rng(seed)
-    specs = [sample_spec(rng) for _ in range(n)]
+    specs = [sample_spec(rng, variety=variety) for _ in range(n)]
     images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
     for i in range(n):
         sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
@@ -61,7 +63,12 @@ def make_data(n: int, seed: int, size: int, max_blur: float) -> tuple[list, torc
 
 
 def make_pair_data(
-    pairs: int, seed: int, size: int, max_blur: float, translucent_share: float = 0.25
+    pairs: int,
+    seed: int,
+    size: int,
+    max_blur: float,
+    translucent_share: float = 0.25,
+    variety: Variety | None = None,
 ) -> tuple[list, list[str], torch.Tensor]:
     """``pairs`` minimal pairs: specs (scene ``2i`` and its partner ``2i + 1``), the
     pair's kinds, and the renders, (2 * pairs, 3, size, size) uint8. A pair shares its
@@ -70,7 +77,7 @@ def make_pair_data(
     rng = np.random.default_rng(seed)
     specs, kinds = [], []
     for _ in range(pairs):
-        spec = sample_spec(rng)
+        spec = sample_spec(rng, variety=variety)
         other, kind = partner(spec, rng)
         pair = [spec, other]
         if rng.random() < translucent_share:
@@ -120,6 +127,19 @@ def hard_batch(
     return torch.cat(parts)
 
 
+def save_weights(model, out: Path, seed: int, steps: int) -> dict:
+    """Write the model's fp16 state dict to ``out`` whole (temp file, then rename);
+    returns the state dict written."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+    tmp = out.with_name(out.name + ".tmp")
+    meta = {"model": TOY_MODEL, "seed": str(seed), "steps": str(steps)}
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(out)
+    return state
+
+
 def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -142,12 +162,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--translucent", type=float, default=0.25, help="share of translucent pairs")
     ap.add_argument("--max-blur", type=float, default=0.8)
+    ap.add_argument(
+        "--cell-share", type=float, default=0.0, help="colours drawn from a term's whole cell"
+    )
+    ap.add_argument(
+        "--morph-share", type=float, default=0.0, help="objects morphed partway to another shape"
+    )
+    ap.add_argument(
+        "--wobble-share", type=float, default=0.0, help="objects with noisy outline points"
+    )
+    ap.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        help="also save <out stem>.step<N>.safetensors every N steps",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--max-minutes",
         type=float,
         default=30.0,
         help="safety stop on this process's CPU time (the log says if it hit)",
+    )
+    ap.add_argument(
+        "--config",
+        default=str(CONFIG_FILE),
+        help="an open_clip model config named clipvg-toy.json (another architecture to try)",
     )
     ap.add_argument("--out", default=str(WEIGHTS_FILE))
     ap.add_argument("--summary", default=str(ROOT / "benchmarks/semantic/toy_training.json"))
@@ -157,18 +197,23 @@ def main(argv: list[str] | None = None) -> int:
     register()
     import open_clip
     from open_clip.loss import ClipLoss
-    from safetensors.torch import save_file
 
-    cfg = json.loads(CONFIG_FILE.read_text())
+    config = Path(args.config)
+    if config.stem != TOY_MODEL:
+        ap.error(f"--config must be a file named {TOY_MODEL}.json (open_clip names it by its stem)")
+    open_clip.add_model_config(config)
+    cfg = json.loads(config.read_text())
     size = cfg["vision_cfg"]["image_size"]
+    variety = Variety(args.cell_share, args.morph_share, wobble_share=args.wobble_share)
+    variety = variety if variety != Variety() else None
     if args.pairs:
         specs, kinds, images = make_pair_data(
-            args.pairs, args.seed, size, args.max_blur, args.translucent
+            args.pairs, args.seed, size, args.max_blur, args.translucent, variety
         )
         counts = {k: kinds.count(k) for k in sorted(set(kinds))}
         what = f"{args.pairs} minimal pairs {counts}"
     else:
-        specs, images = make_data(args.scenes, args.seed, size, args.max_blur)
+        specs, images = make_data(args.scenes, args.seed, size, args.max_blur, variety)
         what = f"{args.scenes} scenes"
     data_s = time.perf_counter() - t0
     print(f"data: {what} at {size} px in {data_s:.0f} s", flush=True)
@@ -211,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
+        if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0:
+            out = Path(args.out)
+            snap = out.with_name(f"{out.stem}.step{step + 1}{out.suffix}")
+            save_weights(model, snap, args.seed, step + 1)
         if step % 25 == 0 or step == args.steps - 1:
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             log.append(
@@ -235,15 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
     train_s = time.perf_counter() - t0
     model.eval()
-    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
     out = Path(args.out)
-    tmp = out.with_suffix(".tmp")
-    save_file(
-        state,
-        str(tmp),
-        metadata={"model": TOY_MODEL, "seed": str(args.seed), "steps": str(stopped or args.steps)},
-    )
-    tmp.replace(out)
+    state = save_weights(model, out, args.seed, stopped or args.steps)
     print(f"weights: {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
 
     # Evaluate the fp16-rounded weights, as they ship.
