@@ -73,6 +73,32 @@ def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
     return spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle), "shape"
 
 
+def contrast_set(spec: SceneSpec, rng: np.random.Generator) -> list[SceneSpec] | None:
+    """Four scenes that tell apart what an edit confuses: ``spec``; one object's colour
+    changed to a new term; the background changed to that same term instead; the
+    object's shape changed. So "a blue star on a white background" meets "a red star on
+    a blue background" (the recolour that tints the background) and "a red circle on a
+    white background" in one batch. None when the new term leaves too little contrast.
+    """
+    k = int(rng.integers(len(spec.objects)))
+    obj = spec.objects[k]
+    used = {o.color for o in spec.objects} | {spec.background}
+    pool = [t for t in COLOR_TERMS if t not in used]
+    term = pool[int(rng.integers(len(pool)))]
+    rgb = _colour_near(term, [spec.background_rgb], rng)
+    bg_rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
+    if rgb is None or bg_rgb is None:
+        return None
+    new = [s for s in SHAPES if s != obj.shape]
+    shape = new[int(rng.integers(len(new)))]
+    return [
+        spec,
+        spec.with_object(k, color=term, rgb=rgb),
+        SceneSpec(term, bg_rgb, spec.objects),
+        spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle),
+    ]
+
+
 def translucent(
     specs: list[SceneSpec], rng: np.random.Generator, low: float = 0.6
 ) -> list[SceneSpec]:
