@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .palette import COLOR_TERMS, nearest_term, sample_color, to_lab
-from .scenes import MIN_CONTRAST, SceneSpec
+from .palette import COLOR_TERMS, nearest_term, to_lab
+from .scenes import MIN_CONTRAST, SceneSpec, contrasting_color
 from .shapes import SHAPES
 
 #: The kinds of minimal pair and how often each is drawn.
@@ -36,11 +36,8 @@ def _contrast(a, b) -> float:
 def _colour_near(term: str, others: list, rng: np.random.Generator):
     """A colour around ``term`` at least MIN_CONTRAST from every colour in ``others``
     (None when 50 draws fail)."""
-    for _ in range(50):
-        rgb = sample_color(term, rng)
-        if all(_contrast(rgb, o) >= MIN_CONTRAST for o in others):
-            return tuple(float(v) for v in rgb)
-    return None
+    rgb, found = contrasting_color(term, others, rng)
+    return tuple(float(v) for v in rgb) if found else None
 
 
 def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:

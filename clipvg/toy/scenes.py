@@ -212,6 +212,21 @@ def render_specs(specs: list[SceneSpec], size: int = 64, columns: int = 8) -> to
     return torch.cat(out) if out else torch.zeros(0, size, size, 3)
 
 
+def contrasting_color(
+    term: str, others: list, rng: np.random.Generator, draw=sample_color, tries: int = 50
+) -> tuple[np.ndarray, bool]:
+    """A colour around ``term`` (``draw(term, rng)``) at least :data:`MIN_CONTRAST`
+    CIELAB units from every sRGB colour in ``others``, and whether one was found; after
+    ``tries`` failed draws, the last draw and False."""
+    labs = [to_lab(np.asarray(o)) for o in others]
+    for _ in range(tries):
+        rgb = draw(term, rng)
+        lab = to_lab(rgb)
+        if all(np.linalg.norm(lab - o) >= MIN_CONTRAST for o in labs):
+            return rgb, True
+    return rgb, False
+
+
 def _distinct(rng: np.random.Generator, n: int, exclude: str) -> list[str]:
     pool = [t for t in COLOR_TERMS if t != exclude]
     return [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
@@ -248,12 +263,8 @@ def sample_spec(
         centres = [(-0.32, 0), (0, 0), (0.32, 0)]
         jitter = 0.02
     objects = []
-    bg_lab = to_lab(bg_rgb)
     for term, (ox, oy) in zip(_distinct(rng, count, bg_term), centres):
-        for _ in range(50):
-            rgb = draw_color(term, rng)
-            if np.linalg.norm(to_lab(rgb) - bg_lab) >= MIN_CONTRAST:
-                break
+        rgb, _ = contrasting_color(term, [bg_rgb], rng, draw_color)
         shape = shapes[rng.integers(len(shapes))]
         r = radius * rng.uniform(0.85, 1.15) if count > 1 else radius
         objects.append(
