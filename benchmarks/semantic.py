@@ -200,11 +200,11 @@ def summarize(rows: list[dict]) -> list[str]:
 _WORKER: dict = {}
 
 
-def _start_worker(out: Path, threads: int) -> None:
+def _start_worker(out: Path, threads: int, weights: str | None) -> None:
     """Pool initializer: one encoder and text cache per worker process."""
     torch.set_num_threads(threads)
     warnings.simplefilter("ignore")
-    encoder = load_clip(TOY_MODEL, device="cpu")
+    encoder = load_clip(TOY_MODEL, weights=weights, device="cpu")
     _WORKER.update(encoder=encoder, texts=TextFeatureCache(encoder), out=out)
 
 
@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="edits run at once (processes)")
     ap.add_argument("--only", help="run only groups whose name contains this text")
     ap.add_argument("--part", choices=("all", "main", "ablations"), default="all")
+    ap.add_argument("--weights", help="other clipvg-toy weights (a candidate of train_toy_clip.py)")
     ap.add_argument("--table", help="only print the table of a results.json (of a cut-off run too)")
     args = ap.parse_args(argv)
     if args.table:
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(k, group, case, floor) for k, (group, case, floor) in enumerate(grid)]
     rows: dict[int, dict] = {}
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(args.jobs, _start_worker, (out, args.threads)) as pool:
+    with ctx.Pool(args.jobs, _start_worker, (out, args.threads, args.weights)) as pool:
         for k, rec in pool.imap_unordered(_run, jobs):
             rows[k] = rec
             done = [rows[i] for i in sorted(rows)]
@@ -269,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     versions = package_versions()
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print(f"weights: {args.weights or 'the packaged clipvg-toy weights'}")
     print(
         f"main groups: {GRID_CANVAS} px canvas, --patches {PATCHES}, learning rates {LRS} "
         f"(3x the defaults), {ITERS} iterations; everything else (the relative direction "

@@ -40,3 +40,9 @@ def test_features_move_monotonically_along_a_colour_path(toy):
     margins = evaluate.color_path(toy, "red", "blue", "star")
     assert margins[0] < 0 < margins[-1]
     assert evaluate.monotonic(margins, slack=0.02), margins  # measured: dips 0.014 at the blue end
+
+
+def test_colour_words_are_bound_to_object_and_background(toy):
+    # "a red star on a white background" beats "a white star on a red background" on
+    # its own render (0.5 for a bag of colour words). Measured on 300 scenes: 100 %.
+    assert evaluate.binding(toy, count=100, seed=2024) >= 0.9

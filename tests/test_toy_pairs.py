@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from clipvg.toy.pairs import KINDS, partner, translucent
+from clipvg.toy.pairs import KINDS, contrast_set, partner, translucent
 from clipvg.toy.palette import nearest_term
 from clipvg.toy.scenes import MIN_CONTRAST, build_scene, caption, color_distance, sample_spec
 
@@ -77,3 +77,25 @@ def test_captions_of_a_pair_share_the_template():
     assert a.replace(spec.objects[0].shape, "ring") == b
     assert f"{spec.background} background" in a
     assert "background" not in caption(spec, np.random.default_rng(7), background=False)
+
+
+def test_a_contrast_set_puts_the_new_colour_on_the_object_or_the_background():
+    rng = np.random.default_rng(3)
+    made = 0
+    for _ in range(100):
+        spec = sample_spec(rng)
+        group = contrast_set(spec, rng)
+        if group is None:
+            continue
+        made += 1
+        base, recoloured, background, reshaped = group
+        assert base == spec
+        assert _differences(base, recoloured) == {"color"}
+        assert _differences(base, background) == {"background"}
+        assert _differences(base, reshaped) == {"shape"}
+        new = next(o.color for o, p in zip(recoloured.objects, base.objects) if o != p)
+        assert background.background == new  # the same term, on the other part
+        for s in group:
+            for o in s.objects:
+                assert color_distance(o.rgb, s.background_rgb) >= MIN_CONTRAST - 1e-6
+    assert made > 80

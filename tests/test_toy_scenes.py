@@ -4,11 +4,20 @@ import numpy as np
 import pytest
 import torch
 
-from clipvg.toy.palette import COLOR_TERMS, PROTOTYPES, nearest_term, sample_color
+from clipvg.toy.palette import (
+    COLOR_TERMS,
+    PROTOTYPES,
+    nearest_term,
+    sample_color,
+    sample_in_cell,
+    term_distances,
+)
 from clipvg.toy.scenes import (
     POSITIONS,
+    Variety,
     build_scene,
     caption,
+    object_outline,
     position_term,
     render_spec,
     render_specs,
@@ -78,3 +87,43 @@ def test_tiled_rendering_matches_one_render_each():
     assert tiled.shape == (10, 32, 32, 3)
     for spec, image in zip(specs, tiled):
         torch.testing.assert_close(image, render_spec(spec, 32), atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("term", COLOR_TERMS)
+def test_cell_colours_are_named_by_their_term_and_reach_past_the_prototype(term):
+    rng = np.random.default_rng(0)
+    own = COLOR_TERMS.index(term)
+    near = [term_distances(sample_color(term, rng))[own] for _ in range(40)]
+    cell = [sample_in_cell(term, rng) for _ in range(40)]
+    assert all(nearest_term(c) == term for c in cell)
+    assert all(((c >= 0) & (c <= 1)).all() for c in cell)
+    # The whole cell: farther from the term's centroid than the draws around it.
+    assert np.median([term_distances(c)[own] for c in cell]) > np.median(near)
+
+
+def test_no_variety_draws_the_default_scenes():
+    plain = [sample_spec(np.random.default_rng(7)) for _ in range(1)]
+    none = [sample_spec(np.random.default_rng(7), variety=Variety()) for _ in range(1)]
+    assert plain == none
+    rng = np.random.default_rng(7)
+    varied = [sample_spec(rng, variety=Variety(1.0, 1.0, wobble_share=1.0)) for _ in range(20)]
+    objs = [o for s in varied for o in s.objects]
+    assert all(o.wobble > 0 for o in objs)
+    assert all((o.morph_to != "") == (o.shape != "ring") for o in objs)
+    assert all(o.morph_to not in (o.shape, "ring") for o in objs if o.morph_to)
+
+
+def test_morphed_and_wobbled_outlines():
+    spec = sample_spec(np.random.default_rng(8), count=1)
+    o = spec.objects[0]
+    plain = object_outline(o)
+    for o2 in (
+        spec.with_object(0, morph_to="star", morph_t=0.3).objects[0],
+        spec.with_object(0, wobble=0.04, wobble_seed=3).objects[0],
+    ):
+        moved = object_outline(o2)
+        assert [c.shape for c in moved] == [c.shape for c in plain]
+        step = np.abs(moved[0] - plain[0]).max()
+        assert 0 < step < 0.5
+    wobbled = spec.with_object(0, wobble=0.04, wobble_seed=3).objects[0]
+    np.testing.assert_array_equal(object_outline(wobbled)[0], object_outline(wobbled)[0])

@@ -8,7 +8,12 @@ pairs (clipvg.toy.pairs), each scene with a partner that differs in one attribut
 shape, an object's colour, the background's, or an object's colour swapped with the
 background's), both captioned from one template and drawn into the same batch
 (``--group`` pairs a colour group), a share (``--translucent``) with slightly
-translucent objects. Deterministic from ``--seed`` (same data, same captions, same
+translucent objects. ``--sets N``: N contrast sets of four (clipvg.toy.pairs.contrast_set:
+a scene, one object recoloured to a new term, the background changed to that term
+instead, the object reshaped), all four captioned from one template naming the
+background, so that the recolour an edit wants and the tinted background it drifts to
+are told apart. ``--cell-share``, ``--morph-share``, ``--wobble-share``: training
+variety (clipvg.toy.scenes.Variety). Deterministic from ``--seed`` (same data, same captions, same
 batches, same initial weights; on one thread count the run repeats bit for bit). Writes
 fp16 safetensors weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
@@ -43,15 +48,17 @@ sys.path.insert(0, str(ROOT))
 from clipvg.clip import OpenClipEncoder  # noqa: E402
 from clipvg.toy import evaluate  # noqa: E402
 from clipvg.toy.model import CONFIG_FILE, TOY_MODEL, WEIGHTS_FILE, register  # noqa: E402
-from clipvg.toy.pairs import partner, translucent  # noqa: E402
-from clipvg.toy.scenes import caption, render_specs, sample_spec  # noqa: E402
+from clipvg.toy.pairs import contrast_set, partner, translucent  # noqa: E402
+from clipvg.toy.scenes import Variety, caption, render_specs, sample_spec  # noqa: E402
 
 
-def make_data(n: int, seed: int, size: int, max_blur: float) -> tuple[list, torch.Tensor]:
+def make_data(
+    n: int, seed: int, size: int, max_blur: float, variety: Variety | None = None
+) -> tuple[list, torch.Tensor]:
     """``n`` specs and their renders, (n, 3, size, size) uint8, each blurred slightly
     (Gaussian sigma uniform in [0, max_blur] px; none for a third of them)."""
     rng = np.random.default_rng(seed)
-    specs = [sample_spec(rng) for _ in range(n)]
+    specs = [sample_spec(rng, variety=variety) for _ in range(n)]
     images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
     for i in range(n):
         sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
@@ -60,46 +67,60 @@ def make_data(n: int, seed: int, size: int, max_blur: float) -> tuple[list, torc
     return specs, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
 
-def make_pair_data(
-    pairs: int, seed: int, size: int, max_blur: float, translucent_share: float = 0.25
+def make_group_data(
+    count: int,
+    size_of: int,
+    seed: int,
+    size: int,
+    max_blur: float,
+    translucent_share: float = 0.25,
+    variety: Variety | None = None,
 ) -> tuple[list, list[str], torch.Tensor]:
-    """``pairs`` minimal pairs: specs (scene ``2i`` and its partner ``2i + 1``), the
-    pair's kinds, and the renders, (2 * pairs, 3, size, size) uint8. A pair shares its
-    blur (Gaussian sigma uniform in [0, max_blur] px; none for a third of the pairs)
-    and, for ``translucent_share`` of the pairs, its objects' alpha."""
+    """``count`` groups of ``size_of`` scenes (2: a minimal pair, scene ``2i`` and its
+    partner ``2i + 1``; 4: a contrast set, clipvg.toy.pairs.contrast_set): the specs,
+    each group's kind, and the renders, (size_of * count, 3, size, size) uint8. A group
+    shares its blur (Gaussian sigma uniform in [0, max_blur] px; none for a third of
+    the groups) and, for ``translucent_share`` of the groups, its objects' alpha."""
     rng = np.random.default_rng(seed)
     specs, kinds = [], []
-    for _ in range(pairs):
-        spec = sample_spec(rng)
-        other, kind = partner(spec, rng)
-        pair = [spec, other]
+    while len(kinds) < count:
+        spec = sample_spec(rng, variety=variety)
+        if size_of == 2:
+            other, kind = partner(spec, rng)
+            group = [spec, other]
+        else:
+            group, kind = contrast_set(spec, rng), "set"
+            if group is None:
+                continue
         if rng.random() < translucent_share:
-            pair = translucent(pair, rng)
-        specs += pair
+            group = translucent(group, rng)
+        specs += group
         kinds.append(kind)
     images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
-    for i in range(pairs):
+    for i in range(count):
         sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
         if sigma > 0.05:
-            for j in (2 * i, 2 * i + 1):
+            for j in range(size_of * i, size_of * (i + 1)):
                 images[j] = cv2.GaussianBlur(images[j], (0, 0), sigma)
     return specs, kinds, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
 
-def pair_captions(specs: list, kinds: list[str], pair_ids: list[int], seed: int) -> list[str]:
-    """Captions of both scenes of each pair, from one template per pair (the same
-    generator state), the background named in both when the pair differs in it."""
+def group_captions(
+    specs: list, kinds: list[str], ids: list[int], size_of: int, seed: int
+) -> list[str]:
+    """Captions of every scene of each group, from one template per group (the same
+    generator state), the background named in all when the group differs in it."""
     out = []
-    for p in pair_ids:
-        force = True if kinds[p] == "background" else None
-        for j in (2 * p, 2 * p + 1):
+    for p in ids:
+        force = True if kinds[p] in ("background", "set") else None
+        for j in range(size_of * p, size_of * (p + 1)):
             out.append(caption(specs[j], np.random.default_rng([seed, p]), background=force))
     return out
 
 
 def colour_groups(specs: list, stride: int = 1) -> list[torch.Tensor]:
-    """Indices of ``specs[::stride]`` (scenes, or with stride 2 pairs) grouped by the
-    colour term of their first object."""
+    """Indices of ``specs[::stride]`` (scenes, or with stride 2 or 4 the groups) grouped
+    by the colour term of their first object."""
     by: dict[str, list[int]] = {}
     for i, spec in enumerate(specs[::stride]):
         by.setdefault(spec.objects[0].color, []).append(i)
@@ -120,6 +141,19 @@ def hard_batch(
     return torch.cat(parts)
 
 
+def save_weights(model, out: Path, seed: int, steps: int) -> dict:
+    """Write the model's fp16 state dict to ``out`` whole (temp file, then rename);
+    returns the state dict written."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+    tmp = out.with_name(out.name + ".tmp")
+    meta = {"model": TOY_MODEL, "seed": str(seed), "steps": str(steps)}
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(out)
+    return state
+
+
 def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -133,21 +167,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--pairs", type=int, default=0, help="minimal pairs instead of scenes (an experiment)"
     )
+    ap.add_argument(
+        "--sets",
+        type=int,
+        default=0,
+        help="contrast sets of 4 instead of scenes (clipvg.toy.pairs.contrast_set)",
+    )
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument(
-        "--group", type=int, default=16, help="scenes (or pairs) per same-colour group of a batch"
+        "--group",
+        type=int,
+        default=16,
+        help="scenes (or pairs, or sets) per same-colour group of a batch",
     )
     ap.add_argument("--translucent", type=float, default=0.25, help="share of translucent pairs")
     ap.add_argument("--max-blur", type=float, default=0.8)
+    ap.add_argument(
+        "--cell-share", type=float, default=0.0, help="colours drawn from a term's whole cell"
+    )
+    ap.add_argument(
+        "--morph-share", type=float, default=0.0, help="objects morphed partway to another shape"
+    )
+    ap.add_argument(
+        "--wobble-share", type=float, default=0.0, help="objects with noisy outline points"
+    )
+    ap.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        help="also save <out stem>.step<N>.safetensors every N steps",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--max-minutes",
         type=float,
         default=30.0,
         help="safety stop on this process's CPU time (the log says if it hit)",
+    )
+    ap.add_argument(
+        "--config",
+        default=str(CONFIG_FILE),
+        help="an open_clip model config named clipvg-toy.json (another architecture to try)",
     )
     ap.add_argument("--out", default=str(WEIGHTS_FILE))
     ap.add_argument("--summary", default=str(ROOT / "benchmarks/semantic/toy_training.json"))
@@ -157,18 +220,27 @@ def main(argv: list[str] | None = None) -> int:
     register()
     import open_clip
     from open_clip.loss import ClipLoss
-    from safetensors.torch import save_file
 
-    cfg = json.loads(CONFIG_FILE.read_text())
+    config = Path(args.config)
+    if config.stem != TOY_MODEL:
+        ap.error(f"--config must be a file named {TOY_MODEL}.json (open_clip names it by its stem)")
+    open_clip.add_model_config(config)
+    cfg = json.loads(config.read_text())
     size = cfg["vision_cfg"]["image_size"]
-    if args.pairs:
-        specs, kinds, images = make_pair_data(
-            args.pairs, args.seed, size, args.max_blur, args.translucent
+    variety = Variety(args.cell_share, args.morph_share, wobble_share=args.wobble_share)
+    variety = variety if variety != Variety() else None
+    if args.pairs and args.sets:
+        ap.error("--pairs and --sets are two recipes; give one")
+    size_of = 2 if args.pairs else 4 if args.sets else 1
+    if size_of > 1:
+        count = args.pairs or args.sets
+        specs, kinds, images = make_group_data(
+            count, size_of, args.seed, size, args.max_blur, args.translucent, variety
         )
         counts = {k: kinds.count(k) for k in sorted(set(kinds))}
-        what = f"{args.pairs} minimal pairs {counts}"
+        what = f"{count} {'minimal pairs' if args.pairs else 'contrast sets'} {counts}"
     else:
-        specs, images = make_data(args.scenes, args.seed, size, args.max_blur)
+        specs, images = make_data(args.scenes, args.seed, size, args.max_blur, variety)
         what = f"{args.scenes} scenes"
     data_s = time.perf_counter() - t0
     print(f"data: {what} at {size} px in {data_s:.0f} s", flush=True)
@@ -189,14 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = ClipLoss()
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed + 1)
-    groups = colour_groups(specs, 2 if args.pairs else 1)
+    groups = colour_groups(specs, size_of)
     log, stopped = [], None
     model.train()
     for step in range(args.steps):
-        if args.pairs:
-            pair_ids = hard_batch(groups, args.batch // 2, args.group, gen)
-            idx = torch.stack([2 * pair_ids, 2 * pair_ids + 1], 1).reshape(-1)
-            texts = pair_captions(specs, kinds, pair_ids.tolist(), args.seed * 100003 + step)
+        if size_of > 1:
+            ids = hard_batch(groups, args.batch // size_of, args.group, gen)
+            idx = torch.stack([size_of * ids + j for j in range(size_of)], 1).reshape(-1)
+            texts = group_captions(specs, kinds, ids.tolist(), size_of, args.seed * 100003 + step)
         else:
             idx = hard_batch(groups, args.batch, args.group, gen)
             texts = [caption(specs[i], rng) for i in idx.tolist()]
@@ -211,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
+        if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0:
+            out = Path(args.out)
+            snap = out.with_name(f"{out.stem}.step{step + 1}{out.suffix}")
+            save_weights(model, snap, args.seed, step + 1)
         if step % 25 == 0 or step == args.steps - 1:
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             log.append(
@@ -235,15 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
     train_s = time.perf_counter() - t0
     model.eval()
-    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
     out = Path(args.out)
-    tmp = out.with_suffix(".tmp")
-    save_file(
-        state,
-        str(tmp),
-        metadata={"model": TOY_MODEL, "seed": str(args.seed), "steps": str(stopped or args.steps)},
-    )
-    tmp.replace(out)
+    state = save_weights(model, out, args.seed, stopped or args.steps)
     print(f"weights: {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
 
     # Evaluate the fp16-rounded weights, as they ship.

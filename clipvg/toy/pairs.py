@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .palette import COLOR_TERMS, nearest_term, sample_color, to_lab
-from .scenes import MIN_CONTRAST, SceneSpec
+from .palette import COLOR_TERMS, nearest_term, to_lab
+from .scenes import MIN_CONTRAST, SceneSpec, contrasting_color
 from .shapes import SHAPES
 
 #: The kinds of minimal pair and how often each is drawn.
@@ -36,11 +36,8 @@ def _contrast(a, b) -> float:
 def _colour_near(term: str, others: list, rng: np.random.Generator):
     """A colour around ``term`` at least MIN_CONTRAST from every colour in ``others``
     (None when 50 draws fail)."""
-    for _ in range(50):
-        rgb = sample_color(term, rng)
-        if all(_contrast(rgb, o) >= MIN_CONTRAST for o in others):
-            return tuple(float(v) for v in rgb)
-    return None
+    rgb, found = contrasting_color(term, others, rng)
+    return tuple(float(v) for v in rgb) if found else None
 
 
 def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
@@ -71,6 +68,32 @@ def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
     new = [s for s in SHAPES if s != obj.shape]
     shape = new[int(rng.integers(len(new)))]
     return spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle), "shape"
+
+
+def contrast_set(spec: SceneSpec, rng: np.random.Generator) -> list[SceneSpec] | None:
+    """Four scenes that tell apart what an edit confuses: ``spec``; one object's colour
+    changed to a new term; the background changed to that same term instead; the
+    object's shape changed. So "a blue star on a white background" meets "a red star on
+    a blue background" (the recolour that tints the background) and "a red circle on a
+    white background" in one batch. None when the new term leaves too little contrast.
+    """
+    k = int(rng.integers(len(spec.objects)))
+    obj = spec.objects[k]
+    used = {o.color for o in spec.objects} | {spec.background}
+    pool = [t for t in COLOR_TERMS if t not in used]
+    term = pool[int(rng.integers(len(pool)))]
+    rgb = _colour_near(term, [spec.background_rgb], rng)
+    bg_rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
+    if rgb is None or bg_rgb is None:
+        return None
+    new = [s for s in SHAPES if s != obj.shape]
+    shape = new[int(rng.integers(len(new)))]
+    return [
+        spec,
+        spec.with_object(k, color=term, rgb=rgb),
+        SceneSpec(term, bg_rgb, spec.objects),
+        spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle),
+    ]
 
 
 def translucent(

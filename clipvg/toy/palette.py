@@ -6,6 +6,7 @@ generator names what it drew and when the judge names what it sees.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -73,3 +74,39 @@ def sample_color(term: str, rng: np.random.Generator, spread: float = 14.0) -> n
         if COLOR_TERMS[order[0]] == term and d[order[1]] - d[order[0]] > 3.0:
             return np.clip(rgb, 0, 1)
     return np.array(PROTOTYPES[term])
+
+
+#: Side of the sRGB grid that :func:`sample_in_cell` draws from (steps of 1/32).
+_GRID = 33
+
+
+@functools.cache
+def _cells() -> dict[str, np.ndarray]:
+    """Per term, the (M, 3) sRGB grid colours the nearest-centroid rule names that term
+    with a margin of more than 3 CIELAB units."""
+    axis = np.linspace(0.0, 1.0, _GRID)
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+    d = np.sqrt(((to_lab(grid)[:, None, :] - LAB_CENTROIDS[None]) ** 2).sum(-1))
+    order = np.sort(d, 1)
+    sure = order[:, 1] - order[:, 0] > 3.0
+    nearest = d.argmin(1)
+    return {t: grid[sure & (nearest == i)] for i, t in enumerate(COLOR_TERMS)}
+
+
+def sample_in_cell(term: str, rng: np.random.Generator) -> np.ndarray:
+    """A colour drawn from anywhere the nearest-centroid rule names ``term`` (its whole
+    cell of the sRGB cube, not only near the prototype), with a margin of 3 units: a
+    grid colour of the cell, jittered by up to half a grid step and named again.
+
+    Returns:
+        (3,) float64 sRGB in [0, 1].
+    """
+    cell = _cells()[term]
+    half = 0.5 / (_GRID - 1)
+    for _ in range(50):
+        rgb = np.clip(cell[rng.integers(len(cell))] + rng.uniform(-half, half, 3), 0, 1)
+        d = term_distances(rgb)
+        order = np.argsort(d)
+        if COLOR_TERMS[order[0]] == term and d[order[1]] - d[order[0]] > 3.0:
+            return rgb
+    return cell[rng.integers(len(cell))]

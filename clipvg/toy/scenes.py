@@ -22,8 +22,8 @@ from ..chains import straight_chain
 from ..render import render
 from ..scene import Scene
 from ..scene_stack import concat_scenes
-from .palette import COLOR_TERMS, sample_color, to_lab
-from .shapes import RING_HOLE, SHAPES, outline, place
+from .palette import COLOR_TERMS, sample_color, sample_in_cell, to_lab
+from .shapes import RING_HOLE, SHAPES, morph, outline, place
 
 POSITIONS: tuple[str, ...] = ("left", "right", "top", "bottom", "centre")
 #: How each position reads in a caption.
@@ -63,7 +63,10 @@ class ObjectSpec:
     """One object: shape, colour (its term and exact sRGB), centre and radius as
     fractions of the canvas, rotation (radians), for rings the line width (fraction of
     the radius), and the fill's alpha (the term then names the colour composited over
-    the background, as the judge sees it)."""
+    the background, as the judge sees it). Training variety (:class:`Variety`): the
+    outline moved ``morph_t`` of the way toward shape ``morph_to`` (still named
+    ``shape``), and its points displaced by Gaussian noise of ``wobble`` (a fraction of
+    the radius) drawn from ``wobble_seed``."""
 
     shape: str
     color: str
@@ -74,6 +77,10 @@ class ObjectSpec:
     angle: float = 0.0
     line_width: float = 1 - RING_HOLE
     alpha: float = 1.0
+    morph_to: str = ""
+    morph_t: float = 0.0
+    wobble: float = 0.0
+    wobble_seed: int = 0
 
     @property
     def position(self) -> str:
@@ -118,13 +125,57 @@ def build_scene(spec: SceneSpec, size: float = 64.0) -> Scene:
     colors = [(*spec.background_rgb, 1.0)]
     evenodd = [False]
     for o in spec.objects:
-        unit = outline(o.shape, o.line_width)
+        unit = object_outline(o)
         paths.append(place(unit, o.cx * s, o.cy * s, o.radius * s, o.angle))
         colors.append((*o.rgb, o.alpha))
         evenodd.append(o.shape == "ring")
     return Scene.from_paths(
         s, s, [[torch.from_numpy(c).float() for c in p] for p in paths], colors, evenodd
     )
+
+
+def object_outline(o: ObjectSpec) -> list[np.ndarray]:
+    """The object's contours in unit coordinates, morphed and wobbled as it says."""
+    unit = outline(o.shape, o.line_width)
+    if o.morph_to and o.morph_t > 0:
+        unit = [morph(o.shape, o.morph_to, o.morph_t)[0], *unit[1:]]
+    if o.wobble > 0:
+        noise = np.random.default_rng(o.wobble_seed)
+        unit = [c + noise.normal(0.0, o.wobble, c.shape) for c in unit]
+    return unit
+
+
+@dataclass(frozen=True)
+class Variety:
+    """Training variety beyond the default draws (all shares 0: the default scenes).
+
+    ``cell_share``: colours drawn from the term's whole nearest-centroid cell
+    (:func:`~clipvg.toy.palette.sample_in_cell`) instead of around its prototype;
+    ``morph_share``: objects moved up to ``max_morph`` of the way toward another shape
+    (rings neither morph nor are morphed toward); ``wobble_share``: objects whose points
+    carry noise of up to ``max_wobble`` of the radius (an edit's ragged outlines)."""
+
+    cell_share: float = 0.0
+    morph_share: float = 0.0
+    max_morph: float = 0.3
+    wobble_share: float = 0.0
+    max_wobble: float = 0.05
+
+    def color(self, term: str, rng: np.random.Generator) -> np.ndarray:
+        if self.cell_share and rng.random() < self.cell_share:
+            return sample_in_cell(term, rng)
+        return sample_color(term, rng)
+
+    def shape_changes(self, shape: str, rng: np.random.Generator) -> dict:
+        changes: dict = {}
+        if self.morph_share and shape != "ring" and rng.random() < self.morph_share:
+            others = [s for s in SHAPES if s not in (shape, "ring")]
+            changes["morph_to"] = others[int(rng.integers(len(others)))]
+            changes["morph_t"] = float(rng.uniform(0.0, self.max_morph))
+        if self.wobble_share and rng.random() < self.wobble_share:
+            changes["wobble"] = float(rng.uniform(0.0, self.max_wobble))
+            changes["wobble_seed"] = int(rng.integers(2**31))
+        return changes
 
 
 def render_spec(spec: SceneSpec, size: int = 64, samples: int = 1) -> torch.Tensor:
@@ -161,6 +212,21 @@ def render_specs(specs: list[SceneSpec], size: int = 64, columns: int = 8) -> to
     return torch.cat(out) if out else torch.zeros(0, size, size, 3)
 
 
+def contrasting_color(
+    term: str, others: list, rng: np.random.Generator, draw=sample_color, tries: int = 50
+) -> tuple[np.ndarray, bool]:
+    """A colour around ``term`` (``draw(term, rng)``) at least :data:`MIN_CONTRAST`
+    CIELAB units from every sRGB colour in ``others``, and whether one was found; after
+    ``tries`` failed draws, the last draw and False."""
+    labs = [to_lab(np.asarray(o)) for o in others]
+    for _ in range(tries):
+        rgb = draw(term, rng)
+        lab = to_lab(rgb)
+        if all(np.linalg.norm(lab - o) >= MIN_CONTRAST for o in labs):
+            return rgb, True
+    return rgb, False
+
+
 def _distinct(rng: np.random.Generator, n: int, exclude: str) -> list[str]:
     pool = [t for t in COLOR_TERMS if t != exclude]
     return [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
@@ -170,16 +236,19 @@ def sample_spec(
     rng: np.random.Generator,
     count: int | None = None,
     shapes: tuple[str, ...] = SHAPES,
+    variety: Variety | None = None,
 ) -> SceneSpec:
     """A random scene: 1 object half the time, 2 or 3 otherwise (or ``count``).
 
     Colours are sampled continuously around distinct terms, at least
-    :data:`MIN_CONTRAST` CIELAB units from the background's colour.
+    :data:`MIN_CONTRAST` CIELAB units from the background's colour. ``variety``: more
+    varied colours and outlines (None draws exactly what it always did).
     """
+    draw_color = variety.color if variety else sample_color
     if count is None:
         count = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2]))
     bg_term = COLOR_TERMS[rng.integers(len(COLOR_TERMS))]
-    bg_rgb = sample_color(bg_term, rng)
+    bg_rgb = draw_color(bg_term, rng)
     if count == 1:
         pos = POSITIONS[rng.integers(len(POSITIONS))]
         radius = rng.uniform(0.16, 0.3 if pos == "centre" else 0.22)
@@ -194,12 +263,8 @@ def sample_spec(
         centres = [(-0.32, 0), (0, 0), (0.32, 0)]
         jitter = 0.02
     objects = []
-    bg_lab = to_lab(bg_rgb)
     for term, (ox, oy) in zip(_distinct(rng, count, bg_term), centres):
-        for _ in range(50):
-            rgb = sample_color(term, rng)
-            if np.linalg.norm(to_lab(rgb) - bg_lab) >= MIN_CONTRAST:
-                break
+        rgb, _ = contrasting_color(term, [bg_rgb], rng, draw_color)
         shape = shapes[rng.integers(len(shapes))]
         r = radius * rng.uniform(0.85, 1.15) if count > 1 else radius
         objects.append(
@@ -212,6 +277,7 @@ def sample_spec(
                 radius=float(r),
                 angle=float(rng.uniform(-0.2, 0.2)) if shape != "circle" else 0.0,
                 line_width=float(rng.uniform(0.3, 0.6)),
+                **(variety.shape_changes(shape, rng) if variety else {}),
             )
         )
     return SceneSpec(bg_term, tuple(float(v) for v in bg_rgb), tuple(objects))
