@@ -95,6 +95,9 @@ def open_page(browser):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(url)
         made.append(ctx)
+        # The page binds its controls once /api/info has answered (the settings are built
+        # then, in the same task): a file chosen before that was lost under load.
+        wait_until(lambda: page.locator("#iters").count() > 0, what="the page's controls")
         return page
 
     make.expected = []  # substrings of console errors a test provokes on purpose
