@@ -45,7 +45,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from clipvg.clip import OpenClipEncoder  # noqa: E402
+from clipvg.clip import OpenClipEncoder, TextFeatureCache  # noqa: E402
 from clipvg.toy import evaluate  # noqa: E402
 from clipvg.toy.model import CONFIG_FILE, TOY_MODEL, WEIGHTS_FILE, register  # noqa: E402
 from clipvg.toy.pairs import contrast_set, partner, translucent  # noqa: E402
@@ -326,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         fuse_attention=False,
     )
     acc = evaluate.zero_shot(enc)
+    bound = evaluate.binding(enc)
+    audit = evaluate.direction_audit(enc, TextFeatureCache(enc))
     path = evaluate.color_path(enc)
     morph = evaluate.shape_morph(enc)
     summary = {
@@ -340,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         "open_clip": open_clip.__version__,
         "log": log,
         "zero_shot": acc,
+        "binding": bound,
+        "direction_audit": audit,
         "color_path_red_to_blue": [round(v, 4) for v in path],
         "shape_morph_circle_to_square": [round(v, 4) for v in morph],
         "color_path_monotonic": evaluate.monotonic(path),
@@ -347,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     Path(args.summary).write_text(json.dumps(summary, indent=1) + "\n")
     print("zero-shot on 300 held-out scenes:", {k: f"{v:.1%}" for k, v in acc.items()})
+    print(f"binding (object vs background colour words): {bound:.1%}")
+    print("direction audit, cos(dI, dT):", {k: round(v, 3) for k, v in audit.items()})
     print(
         "red->blue star margin:",
         [f"{v:+.3f}" for v in path],

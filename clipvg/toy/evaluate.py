@@ -94,6 +94,71 @@ def binding(encoder, count: int = 300, seed: int = 1000) -> float:
     return float((scores[:, 0] > scores[:, 1]).float().mean())
 
 
+#: Recolours the audit checks: (shape, from, to), on a white background.
+AUDIT_RECOLOURS = (
+    ("star", "red", "blue"),
+    ("circle", "blue", "yellow"),
+    ("square", "green", "red"),
+    ("triangle", "yellow", "purple"),
+    ("heart", "orange", "green"),
+    ("ring", "purple", "orange"),
+    ("star", "pink", "green"),
+    ("circle", "red", "green"),
+    ("square", "blue", "pink"),
+    ("triangle", "black", "yellow"),
+    ("heart", "red", "blue"),
+    ("ring", "green", "blue"),
+)
+
+
+def _audit_changes(shape: str, source: str, target: str) -> dict[str, SceneSpec]:
+    """The start scene ("start") and the changes an edit of it could make."""
+    white = np.array(PROTOTYPES["white"])
+    start = _centre_spec(shape, source, PROTOTYPES[source])
+    done = start.with_object(0, color=target, rgb=PROTOTYPES[target])
+    other = next(c for c in ("brown", "gray", "black") if c not in (source, target))
+    tint = tuple(float(v) for v in 0.7 * white + 0.3 * np.array(PROTOTYPES[target]))
+    half = 0.5 * np.array(PROTOTYPES[source]) + 0.5 * np.array(PROTOTYPES[target])
+    return {
+        "start": start,
+        "target": done,
+        "halfway": start.with_object(0, rgb=tuple(float(v) for v in half)),
+        "background tinted": SceneSpec("white", tint, start.objects),
+        "object white": start.with_object(0, rgb=(0.9, 0.9, 0.9)),
+        "another colour": start.with_object(0, rgb=PROTOTYPES[other]),
+    }
+
+
+@torch.no_grad()
+def direction_audit(encoder, texts, recolours=AUDIT_RECOLOURS) -> dict[str, float]:
+    """What the directional loss rewards in a recolour: for each change an edit could
+    make to a centred object on white (the full recolour, halfway, the background
+    tinted 30 % toward the target, the object turned white, another colour), the mean
+    cos(dI, dT) of its image direction to the text direction between "a <to> <shape>
+    on a white background" and the source prompt, the editor's template-averaged text
+    features (``texts``, a :class:`clipvg.clip.TextFeatureCache`); and ``target best``,
+    the share of recolours where the full recolour scores highest.
+
+    Returns:
+        ``{change: mean cosine in [-1, 1], ..., "target best": fraction}``.
+    """
+    rows = []
+    for shape, source, target in recolours:
+        changes = _audit_changes(shape, source, target)
+        feats = image_features(encoder, list(changes.values()))
+        dt = F.normalize(
+            texts.features(f"{_phrase(target, shape)} on a white background")
+            - texts.features(f"{_phrase(source, shape)} on a white background"),
+            dim=0,
+        )
+        rows.append((F.normalize(feats[1:] - feats[0], dim=-1) @ dt).tolist())
+    table = np.array(rows)
+    names = list(_audit_changes(*recolours[0]))[1:]
+    out = {name: float(v) for name, v in zip(names, table.mean(0))}
+    out["target best"] = float((table[:, 0] >= table.max(1)).mean())
+    return out
+
+
 def _centre_spec(shape: str, color: str, rgb, background: str = "white") -> SceneSpec:
     from .scenes import ObjectSpec
 
