@@ -173,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="contrast sets of 4 instead of scenes (clipvg.toy.pairs.contrast_set)",
     )
+    ap.add_argument(
+        "--mix",
+        type=float,
+        default=0.0,
+        help="with --pairs or --sets: the share of each batch that is single scenes (--scenes of them)",
+    )
+    ap.add_argument("--init", help="start from these weights (a second stage of training)")
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1.5e-3)
@@ -242,11 +249,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         specs, images = make_data(args.scenes, args.seed, size, args.max_blur, variety)
         what = f"{args.scenes} scenes"
+    singles = 0
+    if size_of > 1 and args.mix > 0:
+        # Single scenes beside the groups, captioned as the default recipe does (the
+        # background named half the time), so that captions without it are learned too.
+        more, more_images = make_data(args.scenes, args.seed + 7, size, args.max_blur, variety)
+        singles, offset = round(args.batch * args.mix), len(specs)
+        specs, images = specs + more, torch.cat([images, more_images])
+        what += f" and {args.scenes} single scenes ({args.mix:.0%} of each batch)"
     data_s = time.perf_counter() - t0
     print(f"data: {what} at {size} px in {data_s:.0f} s", flush=True)
 
     torch.manual_seed(args.seed)
     model = open_clip.create_model(TOY_MODEL, pretrained=None)
+    if args.init:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(args.init).items()})
     tokenizer = open_clip.get_tokenizer(TOY_MODEL)
     mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
@@ -261,14 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = ClipLoss()
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed + 1)
-    groups = colour_groups(specs, size_of)
+    groups = colour_groups(specs[: len(specs) - args.scenes if singles else None], size_of)
     log, stopped = [], None
     model.train()
     for step in range(args.steps):
         if size_of > 1:
-            ids = hard_batch(groups, args.batch // size_of, args.group, gen)
+            ids = hard_batch(groups, (args.batch - singles) // size_of, args.group, gen)
             idx = torch.stack([size_of * ids + j for j in range(size_of)], 1).reshape(-1)
             texts = group_captions(specs, kinds, ids.tolist(), size_of, args.seed * 100003 + step)
+            if singles:
+                extra = offset + torch.randint(args.scenes, (singles,), generator=gen)
+                idx = torch.cat([idx, extra])
+                texts += [caption(specs[i], rng) for i in extra.tolist()]
         else:
             idx = hard_batch(groups, args.batch, args.group, gen)
             texts = [caption(specs[i], rng) for i in idx.tolist()]
