@@ -111,6 +111,8 @@ def test_no_variety_draws_the_default_scenes():
     assert all(o.wobble > 0 for o in objs)
     assert all((o.morph_to != "") == (o.shape != "ring") for o in objs)
     assert all(o.morph_to not in (o.shape, "ring") for o in objs if o.morph_to)
+    zoomed = [sample_spec(rng, count=1, variety=Variety(zoom_share=1.0)) for _ in range(20)]
+    assert all(s.objects[0].radius >= 0.3 and s.objects[0].position == "centre" for s in zoomed)
 
 
 def test_morphed_and_wobbled_outlines():

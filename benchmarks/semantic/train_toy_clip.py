@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         "--wobble-share", type=float, default=0.0, help="objects with noisy outline points"
     )
     ap.add_argument(
+        "--zoom-share", type=float, default=0.0, help="single objects drawn large in the centre"
+    )
+    ap.add_argument(
         "--checkpoint-every",
         type=int,
         default=0,
@@ -234,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     open_clip.add_model_config(config)
     cfg = json.loads(config.read_text())
     size = cfg["vision_cfg"]["image_size"]
-    variety = Variety(args.cell_share, args.morph_share, wobble_share=args.wobble_share)
+    variety = Variety(
+        args.cell_share,
+        args.morph_share,
+        wobble_share=args.wobble_share,
+        zoom_share=args.zoom_share,
+    )
     variety = variety if variety != Variety() else None
     if args.pairs and args.sets:
         ap.error("--pairs and --sets are two recipes; give one")

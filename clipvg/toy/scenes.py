@@ -153,13 +153,16 @@ class Variety:
     (:func:`~clipvg.toy.palette.sample_in_cell`) instead of around its prototype;
     ``morph_share``: objects moved up to ``max_morph`` of the way toward another shape
     (rings neither morph nor are morphed toward); ``wobble_share``: objects whose points
-    carry noise of up to ``max_wobble`` of the radius (an edit's ragged outlines)."""
+    carry noise of up to ``max_wobble`` of the radius (an edit's ragged outlines);
+    ``zoom_share``: single objects drawn large in the centre (radius 0.3-0.42 of the
+    canvas), as a region's box or a patch frames an object."""
 
     cell_share: float = 0.0
     morph_share: float = 0.0
     max_morph: float = 0.3
     wobble_share: float = 0.0
     max_wobble: float = 0.05
+    zoom_share: float = 0.0
 
     def color(self, term: str, rng: np.random.Generator) -> np.ndarray:
         if self.cell_share and rng.random() < self.cell_share:
@@ -252,6 +255,8 @@ def sample_spec(
     if count == 1:
         pos = POSITIONS[rng.integers(len(POSITIONS))]
         radius = rng.uniform(0.16, 0.3 if pos == "centre" else 0.22)
+        if variety and variety.zoom_share and rng.random() < variety.zoom_share:
+            pos, radius = "centre", rng.uniform(0.3, 0.42)  # as a region's box frames it
         centres = [_OFFSETS[pos]]
         jitter = 0.04
     elif count == 2:
