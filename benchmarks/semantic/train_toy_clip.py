@@ -22,6 +22,13 @@ zero-shot accuracy on held-out scenes, and the smoothness checks.
     PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py            # ~15-25 min, 1-2 cores
     PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --pairs 8000 --steps 1000 --group 8 \
         --out /tmp/pairs.safetensors --summary /tmp/pairs.json          # 29 min CPU
+    PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --sets 6000 --group 4 --steps 900 \
+        --cell-share 0.5 --morph-share 0.3 --wobble-share 0.3 \
+        --out /tmp/sets.safetensors --summary /tmp/sets.json            # 29 min CPU
+    PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --init /tmp/sets.safetensors \
+        --sets 3000 --scenes 8000 --mix 0.5 --group 4 --steps 250 --lr 5e-4 --warmup 10 \
+        --cell-share 0.5 --morph-share 0.3 --wobble-share 0.3 --threads 2 \
+        --out /tmp/mix.safetensors --summary /tmp/mix.json              # 11 min CPU more
 
 Threads: ``--threads 1`` ran 3.5x faster than 2 when measured on 2 cores shared by
 several busy processes (oversubscribed threads wait on each other); on an idle machine
