@@ -49,6 +49,7 @@ import torch  # noqa: E402
 from clipvg.clip import TextFeatureCache, load_clip  # noqa: E402
 from clipvg.edit import package_versions  # noqa: E402
 from clipvg.toy.edits import (  # noqa: E402
+    RECOLOURS,
     EditCase,
     fixed_floor,
     recolour_case,
@@ -58,32 +59,6 @@ from clipvg.toy.edits import (  # noqa: E402
 )
 from clipvg.toy.model import TOY_MODEL  # noqa: E402
 
-RECOLOURS = [  # (shape, from, to)
-    ("star", "red", "blue"),
-    ("circle", "blue", "yellow"),
-    ("square", "green", "red"),
-    ("triangle", "yellow", "purple"),
-    ("heart", "orange", "green"),
-    ("ring", "purple", "orange"),
-    ("star", "pink", "green"),
-    ("circle", "red", "green"),
-    ("square", "blue", "pink"),
-    ("triangle", "black", "yellow"),
-    ("heart", "red", "blue"),
-    ("ring", "green", "blue"),
-    ("star", "yellow", "red"),
-    ("circle", "gray", "orange"),
-    ("square", "orange", "blue"),
-    ("triangle", "blue", "red"),
-    ("heart", "purple", "yellow"),
-    ("ring", "brown", "pink"),
-    ("star", "green", "purple"),
-    ("circle", "pink", "blue"),
-    ("square", "yellow", "black"),
-    ("triangle", "red", "green"),
-    ("heart", "blue", "orange"),
-    ("ring", "red", "yellow"),
-]
 RESHAPES = [  # (from, to, colour)
     ("circle", "square", "red"),
     ("square", "circle", "blue"),

@@ -51,6 +51,34 @@ from .scenes import ObjectSpec, SceneSpec, article, build_scene
 #: Canvas side of the edited scenes, in pixels (the editor renders at the canvas size).
 CANVAS = 128
 
+#: The edit grid's recolours (benchmarks/semantic.py): (shape, from, to), on white.
+RECOLOURS = (
+    ("star", "red", "blue"),
+    ("circle", "blue", "yellow"),
+    ("square", "green", "red"),
+    ("triangle", "yellow", "purple"),
+    ("heart", "orange", "green"),
+    ("ring", "purple", "orange"),
+    ("star", "pink", "green"),
+    ("circle", "red", "green"),
+    ("square", "blue", "pink"),
+    ("triangle", "black", "yellow"),
+    ("heart", "red", "blue"),
+    ("ring", "green", "blue"),
+    ("star", "yellow", "red"),
+    ("circle", "gray", "orange"),
+    ("square", "orange", "blue"),
+    ("triangle", "blue", "red"),
+    ("heart", "purple", "yellow"),
+    ("ring", "brown", "pink"),
+    ("star", "green", "purple"),
+    ("circle", "pink", "blue"),
+    ("square", "yellow", "black"),
+    ("triangle", "red", "green"),
+    ("heart", "blue", "orange"),
+    ("ring", "red", "yellow"),
+)
+
 
 @dataclass(frozen=True)
 class Target:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .edits import RECOLOURS
 from .palette import COLOR_TERMS, PROTOTYPES
 from .scenes import POSITION_PHRASES, POSITIONS, SceneSpec, article, render_specs, sample_spec
 from .shapes import SHAPES
@@ -94,21 +95,8 @@ def binding(encoder, count: int = 300, seed: int = 1000) -> float:
     return float((scores[:, 0] > scores[:, 1]).float().mean())
 
 
-#: Recolours the audit checks: (shape, from, to), on a white background.
-AUDIT_RECOLOURS = (
-    ("star", "red", "blue"),
-    ("circle", "blue", "yellow"),
-    ("square", "green", "red"),
-    ("triangle", "yellow", "purple"),
-    ("heart", "orange", "green"),
-    ("ring", "purple", "orange"),
-    ("star", "pink", "green"),
-    ("circle", "red", "green"),
-    ("square", "blue", "pink"),
-    ("triangle", "black", "yellow"),
-    ("heart", "red", "blue"),
-    ("ring", "green", "blue"),
-)
+#: Recolours the audit checks: the edit grid's first 12 (shape, from, to), on white.
+AUDIT_RECOLOURS = RECOLOURS[:12]
 
 
 def _audit_changes(shape: str, source: str, target: str) -> dict[str, SceneSpec]:
