@@ -113,6 +113,9 @@ def open_picture(page, path: Path) -> None:
     status = page.locator("#scene-status")
     wait_until(lambda: "paths" in status.text_content(), what="the uploaded picture")
     wait_until(lambda: page.locator("#before").get_attribute("data-kind"), what="the picture shown")
+    # The picture is drawn first; its layer list and the form follow (app.js showScene).
+    opened = page.locator("#canvas-wrap")
+    wait_until(lambda: opened.get_attribute("data-opened"), what="the scene opened")
 
 
 def drag_box(page, x0: float, y0: float, x1: float, y1: float) -> None:

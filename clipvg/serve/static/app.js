@@ -149,6 +149,7 @@ async function createScene(form, name) {
 async function showScene(info, draft, t = ++ticket) {
   runs.close();
   state.scene = info; state.job = null; state.history = []; state.chosen = null;
+  delete $("canvas-wrap").dataset.opened;
   const notes = info.notes ? ` (${info.notes.join("; ")})` : "";
   $("scene-status").textContent = `${info.name}: ${info.width}×${info.height}, ${info.paths} paths${notes}`;
   view.clearAfter();
@@ -165,6 +166,7 @@ async function showScene(info, draft, t = ++ticket) {
   regions.draw(); runs.plot(); runs.downloads(); changed();
   $("job-line").textContent = "No edit running."; $("job-line").dataset.iteration = 0;
   runs.refresh();
+  $("canvas-wrap").dataset.opened = info.id; // picture, layers and form all in place
   return true;
 }
 
