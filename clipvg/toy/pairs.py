@@ -40,6 +40,21 @@ def _colour_near(term: str, others: list, rng: np.random.Generator):
     return tuple(float(v) for v in rgb) if found else None
 
 
+def _new_term(spec: SceneSpec, rng: np.random.Generator) -> str:
+    """A colour term the scene does not use (for an object or the background)."""
+    used = {o.color for o in spec.objects} | {spec.background}
+    pool = [t for t in COLOR_TERMS if t not in used]
+    return pool[int(rng.integers(len(pool)))]
+
+
+def _reshaped(spec: SceneSpec, k: int, rng: np.random.Generator) -> SceneSpec:
+    """The scene with object ``k`` given another shape (circles unrotated)."""
+    obj = spec.objects[k]
+    new = [s for s in SHAPES if s != obj.shape]
+    shape = new[int(rng.integers(len(new)))]
+    return spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle)
+
+
 def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
     """A scene that differs from ``spec`` in one attribute, and the attribute's kind
     (see the module docstring). Falls back to ``shape`` when a colour change would leave
@@ -47,17 +62,14 @@ def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
     kind = str(rng.choice(list(KINDS), p=list(KINDS.values())))
     k = int(rng.integers(len(spec.objects)))
     obj = spec.objects[k]
-    used = {o.color for o in spec.objects} | {spec.background}
     others = [o.rgb for i, o in enumerate(spec.objects) if i != k]
     if kind == "color":
-        pool = [t for t in COLOR_TERMS if t not in used]
-        term = pool[int(rng.integers(len(pool)))]
+        term = _new_term(spec, rng)
         rgb = _colour_near(term, [spec.background_rgb], rng)
         if rgb is not None:
             return spec.with_object(k, color=term, rgb=rgb), kind
     elif kind == "background":
-        pool = [t for t in COLOR_TERMS if t not in used]
-        term = pool[int(rng.integers(len(pool)))]
+        term = _new_term(spec, rng)
         rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
         if rgb is not None:
             return SceneSpec(term, rgb, spec.objects), kind
@@ -65,9 +77,7 @@ def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
         if all(_contrast(o, obj.rgb) >= MIN_CONTRAST for o in others):
             swapped = spec.with_object(k, color=spec.background, rgb=spec.background_rgb)
             return SceneSpec(obj.color, obj.rgb, swapped.objects), kind
-    new = [s for s in SHAPES if s != obj.shape]
-    shape = new[int(rng.integers(len(new)))]
-    return spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle), "shape"
+    return _reshaped(spec, k, rng), "shape"
 
 
 def contrast_set(spec: SceneSpec, rng: np.random.Generator) -> list[SceneSpec] | None:
@@ -78,21 +88,16 @@ def contrast_set(spec: SceneSpec, rng: np.random.Generator) -> list[SceneSpec] |
     white background" in one batch. None when the new term leaves too little contrast.
     """
     k = int(rng.integers(len(spec.objects)))
-    obj = spec.objects[k]
-    used = {o.color for o in spec.objects} | {spec.background}
-    pool = [t for t in COLOR_TERMS if t not in used]
-    term = pool[int(rng.integers(len(pool)))]
+    term = _new_term(spec, rng)
     rgb = _colour_near(term, [spec.background_rgb], rng)
     bg_rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
     if rgb is None or bg_rgb is None:
         return None
-    new = [s for s in SHAPES if s != obj.shape]
-    shape = new[int(rng.integers(len(new)))]
     return [
         spec,
         spec.with_object(k, color=term, rgb=rgb),
         SceneSpec(term, bg_rgb, spec.objects),
-        spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle),
+        _reshaped(spec, k, rng),
     ]
 
 

@@ -51,6 +51,19 @@ def term_distances(rgb) -> np.ndarray:
     return np.sqrt(((LAB_CENTROIDS - lab) ** 2).sum(-1))
 
 
+#: How much nearer a colour must be to its term's centroid than to any other's
+#: (CIELAB units) to count as surely named.
+NAME_MARGIN = 3.0
+
+
+def surely_named(rgb, term: str) -> bool:
+    """Whether the nearest-centroid rule names one sRGB colour ``term``, with a margin
+    of :data:`NAME_MARGIN` to the next nearest term."""
+    d = term_distances(rgb)
+    order = np.argsort(d)
+    return COLOR_TERMS[order[0]] == term and d[order[1]] - d[order[0]] > NAME_MARGIN
+
+
 def sample_color(term: str, rng: np.random.Generator, spread: float = 14.0) -> np.ndarray:
     """A colour drawn continuously around ``term``: its centroid plus Gaussian CIELAB
     noise of ``spread`` (L* at half of it, a* b* at a third for the achromatic terms), kept in gamut and named ``term`` by the
@@ -69,9 +82,7 @@ def sample_color(term: str, rng: np.random.Generator, spread: float = 14.0) -> n
             rgb = np.clip(lab2rgb(lab[None, None])[0, 0], 0, 1)
         if np.abs(to_lab(rgb) - lab).max() > 1.0:  # out of the sRGB gamut
             continue
-        d = np.sqrt(((LAB_CENTROIDS - to_lab(rgb)) ** 2).sum(-1))
-        order = np.argsort(d)
-        if COLOR_TERMS[order[0]] == term and d[order[1]] - d[order[0]] > 3.0:
+        if surely_named(rgb, term):
             return np.clip(rgb, 0, 1)
     return np.array(PROTOTYPES[term])
 
@@ -82,13 +93,13 @@ _GRID = 33
 
 @functools.cache
 def _cells() -> dict[str, np.ndarray]:
-    """Per term, the (M, 3) sRGB grid colours the nearest-centroid rule names that term
-    with a margin of more than 3 CIELAB units."""
+    """Per term, the (M, 3) sRGB grid colours :func:`surely_named` that term (all at
+    once)."""
     axis = np.linspace(0.0, 1.0, _GRID)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
     d = np.sqrt(((to_lab(grid)[:, None, :] - LAB_CENTROIDS[None]) ** 2).sum(-1))
     order = np.sort(d, 1)
-    sure = order[:, 1] - order[:, 0] > 3.0
+    sure = order[:, 1] - order[:, 0] > NAME_MARGIN
     nearest = d.argmin(1)
     return {t: grid[sure & (nearest == i)] for i, t in enumerate(COLOR_TERMS)}
 
@@ -105,8 +116,6 @@ def sample_in_cell(term: str, rng: np.random.Generator) -> np.ndarray:
     half = 0.5 / (_GRID - 1)
     for _ in range(50):
         rgb = np.clip(cell[rng.integers(len(cell))] + rng.uniform(-half, half, 3), 0, 1)
-        d = term_distances(rgb)
-        order = np.argsort(d)
-        if COLOR_TERMS[order[0]] == term and d[order[1]] - d[order[0]] > 3.0:
+        if surely_named(rgb, term):
             return rgb
     return cell[rng.integers(len(cell))]
