@@ -59,19 +59,29 @@ from clipvg.toy.pairs import contrast_set, partner, translucent  # noqa: E402
 from clipvg.toy.scenes import Variety, caption, render_specs, sample_spec  # noqa: E402
 
 
+def render_blurred(
+    specs: list, size: int, size_of: int, rng: np.random.Generator, max_blur: float
+) -> torch.Tensor:
+    """The specs' renders, (N, 3, size, size) uint8; each run of ``size_of`` scenes (a
+    scene, a pair, a set) shares a slight blur (Gaussian sigma uniform in [0, max_blur]
+    px; none for a third of them)."""
+    images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
+    for i in range(len(specs) // size_of):
+        sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
+        if sigma > 0.05:
+            for j in range(size_of * i, size_of * (i + 1)):
+                images[j] = cv2.GaussianBlur(images[j], (0, 0), sigma)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+
 def make_data(
     n: int, seed: int, size: int, max_blur: float, variety: Variety | None = None
 ) -> tuple[list, torch.Tensor]:
     """``n`` specs and their renders, (n, 3, size, size) uint8, each blurred slightly
-    (Gaussian sigma uniform in [0, max_blur] px; none for a third of them)."""
+    (:func:`render_blurred`)."""
     rng = np.random.default_rng(seed)
     specs = [sample_spec(rng, variety=variety) for _ in range(n)]
-    images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
-    for i in range(n):
-        sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
-        if sigma > 0.05:
-            images[i] = cv2.GaussianBlur(images[i], (0, 0), sigma)
-    return specs, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    return specs, render_blurred(specs, size, 1, rng, max_blur)
 
 
 def make_group_data(
@@ -86,8 +96,8 @@ def make_group_data(
     """``count`` groups of ``size_of`` scenes (2: a minimal pair, scene ``2i`` and its
     partner ``2i + 1``; 4: a contrast set, clipvg.toy.pairs.contrast_set): the specs,
     each group's kind, and the renders, (size_of * count, 3, size, size) uint8. A group
-    shares its blur (Gaussian sigma uniform in [0, max_blur] px; none for a third of
-    the groups) and, for ``translucent_share`` of the groups, its objects' alpha."""
+    shares its blur (:func:`render_blurred`) and, for ``translucent_share`` of the
+    groups, its objects' alpha."""
     rng = np.random.default_rng(seed)
     specs, kinds = [], []
     while len(kinds) < count:
@@ -103,13 +113,7 @@ def make_group_data(
             group = translucent(group, rng)
         specs += group
         kinds.append(kind)
-    images = (render_specs(specs, size).numpy() * 255).round().astype(np.uint8)
-    for i in range(count):
-        sigma = rng.uniform(0, max_blur) if rng.random() > 1 / 3 else 0.0
-        if sigma > 0.05:
-            for j in range(size_of * i, size_of * (i + 1)):
-                images[j] = cv2.GaussianBlur(images[j], (0, 0), sigma)
-    return specs, kinds, torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    return specs, kinds, render_blurred(specs, size, size_of, rng, max_blur)
 
 
 def group_captions(
@@ -197,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         default=16,
         help="scenes (or pairs, or sets) per same-colour group of a batch",
     )
-    ap.add_argument("--translucent", type=float, default=0.25, help="share of translucent pairs")
+    ap.add_argument(
+        "--translucent", type=float, default=0.25, help="share of translucent pairs or sets"
+    )
     ap.add_argument("--max-blur", type=float, default=0.8)
     ap.add_argument(
         "--cell-share", type=float, default=0.0, help="colours drawn from a term's whole cell"
@@ -264,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         specs, images = make_data(args.scenes, args.seed, size, args.max_blur, variety)
         what = f"{args.scenes} scenes"
+    groups = colour_groups(specs, size_of)
     singles = 0
     if size_of > 1 and args.mix > 0:
         # Single scenes beside the groups, captioned as the default recipe does (the
@@ -295,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = ClipLoss()
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed + 1)
-    groups = colour_groups(specs[: len(specs) - args.scenes if singles else None], size_of)
     log, stopped = [], None
+    out = Path(args.out)
     model.train()
     for step in range(args.steps):
         if size_of > 1:
@@ -322,7 +329,6 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0:
-            out = Path(args.out)
             snap = out.with_name(f"{out.stem}.step{step + 1}{out.suffix}")
             save_weights(model, snap, args.seed, step + 1)
         if step % 25 == 0 or step == args.steps - 1:
@@ -349,7 +355,6 @@ def main(argv: list[str] | None = None) -> int:
                 break
     train_s = time.perf_counter() - t0
     model.eval()
-    out = Path(args.out)
     state = save_weights(model, out, args.seed, stopped or args.steps)
     print(f"weights: {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
 
