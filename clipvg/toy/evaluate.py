@@ -11,14 +11,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .edits import RECOLOURS
+from ..losses import text_direction
+from .edits import RECOLOURS, phrase
 from .palette import COLOR_TERMS, PROTOTYPES
-from .scenes import POSITION_PHRASES, POSITIONS, SceneSpec, article, render_specs, sample_spec
+from .scenes import POSITION_PHRASES, POSITIONS, SceneSpec, render_specs, sample_spec
 from .shapes import SHAPES
-
-
-def _phrase(color: str, shape: str) -> str:
-    return f"{article(color)} {color} {shape}"
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -54,8 +51,8 @@ def zero_shot(encoder, count: int = 300, seed: int = 1000) -> dict[str, float]:
     specs = [sample_spec(rng, count=1) for _ in range(count)]
     feats = image_features(encoder, specs)
     pairs = [(c, s) for c in COLOR_TERMS for s in SHAPES]
-    pair_feats = text_features(encoder, [_phrase(c, s) for c, s in pairs])
-    pos_texts = [f"{_phrase(c, s)} {POSITION_PHRASES[p]}" for c, s in pairs for p in POSITIONS]
+    pair_feats = text_features(encoder, [phrase(c, s) for c, s in pairs])
+    pos_texts = [f"{phrase(c, s)} {POSITION_PHRASES[p]}" for c, s in pairs for p in POSITIONS]
     pos_feats = text_features(encoder, pos_texts).view(len(pairs), len(POSITIONS), -1)
     hits = {"color": 0, "shape": 0, "position": 0, "joint": 0}
     for f, spec in zip(feats, specs):
@@ -87,8 +84,8 @@ def binding(encoder, count: int = 300, seed: int = 1000) -> float:
     for spec in specs:
         o, bg = spec.objects[0], spec.background
         texts += [
-            f"{_phrase(o.color, o.shape)} on {article(bg)} {bg} background",
-            f"{_phrase(bg, o.shape)} on {article(o.color)} {o.color} background",
+            phrase(o.color, o.shape, bg),
+            phrase(bg, o.shape, o.color),
         ]
     t = text_features(encoder, texts).view(count, 2, -1)
     scores = torch.einsum("nd,nkd->nk", feats, t)
@@ -135,13 +132,15 @@ def direction_audit(encoder, texts, recolours=AUDIT_RECOLOURS) -> dict[str, floa
         changes = _audit_changes(shape, source, target)
         feats = image_features(encoder, list(changes.values()))
         dt = F.normalize(
-            texts.features(f"{_phrase(target, shape)} on a white background")
-            - texts.features(f"{_phrase(source, shape)} on a white background"),
+            text_direction(
+                texts.features(phrase(target, shape, "white")),
+                texts.features(phrase(source, shape, "white")),
+            ),
             dim=0,
         )
         rows.append((F.normalize(feats[1:] - feats[0], dim=-1) @ dt).tolist())
     table = np.array(rows)
-    names = list(_audit_changes(*recolours[0]))[1:]
+    names = list(changes)[1:]
     out = {name: float(v) for name, v in zip(names, table.mean(0))}
     out["target best"] = float((table[:, 0] >= table.max(1)).mean())
     return out
@@ -163,7 +162,7 @@ def color_path(
     a, b = np.array(PROTOTYPES[start]), np.array(PROTOTYPES[end])
     specs = [_centre_spec(shape, start, (1 - t) * a + t * b) for t in np.linspace(0, 1, steps)]
     feats = image_features(encoder, specs)
-    texts = text_features(encoder, [_phrase(start, shape), _phrase(end, shape)])
+    texts = text_features(encoder, [phrase(start, shape), phrase(end, shape)])
     return (feats @ texts[1] - feats @ texts[0]).tolist()
 
 
@@ -190,7 +189,7 @@ def shape_morph(
         )
         images.append(render(scene, size, size))
     feats = _unit(encoder.encode_image(torch.stack(images).permute(0, 3, 1, 2)))
-    texts = text_features(encoder, [_phrase(color, start), _phrase(color, end)])
+    texts = text_features(encoder, [phrase(color, start), phrase(color, end)])
     return (feats @ texts[1] - feats @ texts[0]).tolist()
 
 
