@@ -127,10 +127,9 @@ class SceneStore:
         if not path.is_file():
             with self._png_lock:  # a second request waits for the render, then finds it
                 if not path.is_file():
-                    from ..svg import SvgLimits, load_svg
+                    from ..svg import load_svg
 
-                    limits = SvgLimits(max_file_bytes=self.max_bytes)  # as for the upload
-                    data = preview_png(load_svg(self.svg_path(sid), limits=limits))
+                    data = preview_png(load_svg(self.svg_path(sid), limits=self._limits()))
                     with atomic_path(path) as tmp:
                         tmp.write_bytes(data)
         return path
@@ -221,12 +220,18 @@ class SceneStore:
             raise
         return info
 
+    def _limits(self):
+        """The SVG limits of an upload (its stored re-export is read under them too)."""
+        from ..svg import SvgLimits
+
+        return SvgLimits(max_file_bytes=self.max_bytes)
+
     def _load_svg(self, folder: Path, data: bytes) -> Scene:
         """The upload's scene; errors say "the upload", never a server path or library advice."""
-        from ..svg import SvgLimits, parse_svg_string
+        from ..svg import parse_svg_string
 
         try:
-            return parse_svg_string(data, limits=SvgLimits(max_file_bytes=self.max_bytes))
+            return parse_svg_string(data, limits=self._limits())
         except ClipvgError as exc:
             text = public_message(str(exc), self.root).replace("the SVG text", "the upload")
             raise type(exc)(text) from None
