@@ -13,7 +13,12 @@ a scene, one object recoloured to a new term, the background changed to that ter
 instead, the object reshaped), all four captioned from one template naming the
 background, so that the recolour an edit wants and the tinted background it drifts to
 are told apart. ``--cell-share``, ``--morph-share``, ``--wobble-share``: training
-variety (clipvg.toy.scenes.Variety). Deterministic from ``--seed`` (same data, same captions, same
+variety (clipvg.toy.scenes.Variety). Two kinds of adversarial training (experiments):
+``--adv-eps E`` trains on renders perturbed within an L-inf ball of E/255 (PGD,
+``--adv-steps``); ``--edit-attacks N`` puts N triplets in every batch
+(clipvg.toy.attacks): a scene, one object truly recoloured, and the scene as an edit
+toward that recolour leaves it against the model as it is at that step, all three
+captioned truthfully. Deterministic from ``--seed`` (same data, same captions, same
 batches, same initial weights; on one thread count the run repeats bit for bit). Writes
 fp16 safetensors weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
@@ -50,12 +55,17 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+
 sys.path.insert(0, str(ROOT))
+
+from open_clip.constants import OPENAI_DATASET_MEAN as MEAN  # noqa: E402
+from open_clip.constants import OPENAI_DATASET_STD as STD  # noqa: E402
 
 from clipvg.clip import OpenClipEncoder, TextFeatureCache  # noqa: E402
 from clipvg.toy import evaluate  # noqa: E402
+from clipvg.toy.attacks import attack, attack_directions, seen_spec  # noqa: E402
 from clipvg.toy.model import CONFIG_FILE, TOY_MODEL, WEIGHTS_FILE, register  # noqa: E402
-from clipvg.toy.pairs import contrast_set, partner, translucent  # noqa: E402
+from clipvg.toy.pairs import contrast_set, partner, recoloured, translucent  # noqa: E402
 from clipvg.toy.scenes import Variety, caption, render_specs, sample_spec  # noqa: E402
 
 
@@ -165,6 +175,76 @@ def save_weights(model, out: Path, seed: int, steps: int) -> dict:
     return state
 
 
+def pixel_attack(
+    model,
+    loss_fn,
+    x: torch.Tensor,
+    tokens: torch.Tensor,
+    eps: torch.Tensor,
+    steps: int,
+    gen: torch.Generator,
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+) -> torch.Tensor:
+    """The batch perturbed to raise the contrastive loss (PGD from a random start in the
+    L-inf ball; one step is fast adversarial training's FGSM-RS), ``x`` normalized
+    (B, 3, H, W), ``eps`` the radius per channel in normalized units (1, 3, 1, 1),
+    ``lo``/``hi`` the normalized values of pixel 0 and 1 (the result stays a picture).
+    The captions are the batch's own: a perturbation this small keeps every colour's
+    term, so they stay true. Text features are fixed during the attack."""
+    with torch.no_grad():
+        txt_f = model.encode_text(tokens, normalize=True)
+    scale = model.logit_scale.exp().detach()
+    delta = (torch.rand(x.shape, generator=gen) * 2 - 1) * eps
+    step = 1.25 * eps if steps == 1 else 2.5 * eps / steps
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        loss = loss_fn(model.encode_image(x + delta, normalize=True), txt_f, scale)
+        (grad,) = torch.autograd.grad(loss, delta)
+        delta = torch.maximum(torch.minimum(delta.detach() + step * grad.sign(), eps), -eps)
+    return torch.maximum(torch.minimum(x + delta, hi), lo).detach()
+
+
+def edit_attack_triplets(
+    model, tokenizer, picks: list, seed: int, steps: int, step_size: float, size: int
+) -> tuple[torch.Tensor, list[str]]:
+    """For each picked scene: the scene, one object truly recoloured to a new term, and
+    the scene as an edit toward that recolour leaves it (clipvg.toy.attacks, against the
+    model as it now is), each captioned truthfully with the background named, from one
+    template per triplet. Returns (3N, 3, size, size) renders in [0, 1] and the 3N
+    captions."""
+    rng = np.random.default_rng(seed)
+    sources, targets = [], []
+    for spec in picks:
+        target = recoloured(spec, int(rng.integers(len(spec.objects))), rng)
+        if target is not None:
+            sources.append(spec)
+            targets.append(target)
+    templates = [int(rng.integers(2**31)) for _ in sources]
+
+    def captions(specs: list) -> list[str]:
+        return [
+            caption(s, np.random.default_rng(t), background=True) for s, t in zip(specs, templates)
+        ]
+
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (MEAN, STD))
+
+    def encode_text(texts: list[str]) -> torch.Tensor:
+        return model.encode_text(tokenizer(texts), normalize=True)
+
+    def encode_image(x: torch.Tensor) -> torch.Tensor:
+        return model.encode_image((x - mean) / std, normalize=True)
+
+    directions = attack_directions(encode_text, captions(targets), captions(sources))
+    attacked, colors = attack(sources, encode_image, directions, steps, step_size, size)
+    seen = [seen_spec(s, c) for s, c in zip(sources, colors)]
+    plain = render_specs(sources + targets, size).permute(0, 3, 1, 2)
+    n = len(sources)
+    images = torch.stack([plain[:n], plain[n:], attacked], 1).reshape(3 * n, 3, size, size)
+    texts = [t for trio in zip(captions(sources), captions(targets), captions(seen)) for t in trio]
+    return images, texts
+
+
 def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -222,6 +302,25 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="also save <out stem>.step<N>.safetensors every N steps",
+    )
+    ap.add_argument(
+        "--adv-eps",
+        type=float,
+        default=0.0,
+        help="adversarial training: train on renders perturbed within this L-inf radius (pixel units of 1/255)",
+    )
+    ap.add_argument(
+        "--adv-steps", type=int, default=1, help="attack steps per batch (with --adv-eps)"
+    )
+    ap.add_argument(
+        "--edit-attacks",
+        type=int,
+        default=0,
+        help="edit-attack triplets per batch (clipvg.toy.attacks): scene, true recolour, attacked",
+    )
+    ap.add_argument("--attack-steps", type=int, default=4)
+    ap.add_argument(
+        "--attack-step", type=float, default=0.08, help="signed step per colour channel"
     )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
@@ -289,8 +388,8 @@ def main(argv: list[str] | None = None) -> int:
 
         model.load_state_dict({k: v.float() for k, v in load_file(args.init).items()})
     tokenizer = open_clip.get_tokenizer(TOY_MODEL)
-    mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW(
@@ -318,9 +417,35 @@ def main(argv: list[str] | None = None) -> int:
             idx = hard_batch(groups, args.batch, args.group, gen)
             texts = [caption(specs[i], rng) for i in idx.tolist()]
         x = (images[idx].float() / 255 - mean) / std
+        if args.edit_attacks:
+            picks = torch.randint(len(specs), (args.edit_attacks,), generator=gen).tolist()
+            more, more_texts = edit_attack_triplets(
+                model,
+                tokenizer,
+                [specs[i] for i in picks],
+                args.seed * 100003 + step,
+                args.attack_steps,
+                args.attack_step,
+                size,
+            )
+            keep = args.batch - len(more_texts)
+            x = torch.cat([x[:keep], (more - mean) / std])
+            texts = texts[:keep] + more_texts
         tokens = tokenizer(texts)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
+        if args.adv_eps > 0:
+            x = pixel_attack(
+                model,
+                loss_fn,
+                x,
+                tokens,
+                args.adv_eps / 255 / std,
+                args.adv_steps,
+                gen,
+                -mean / std,
+                (1 - mean) / std,
+            )
         img_f, txt_f, scale = model(x, tokens)
         loss = loss_fn(img_f, txt_f, scale)
         opt.zero_grad(set_to_none=True)

@@ -55,6 +55,14 @@ def _reshaped(spec: SceneSpec, k: int, rng: np.random.Generator) -> SceneSpec:
     return spec.with_object(k, shape=shape, angle=0.0 if shape == "circle" else obj.angle)
 
 
+def recoloured(spec: SceneSpec, k: int, rng: np.random.Generator) -> SceneSpec | None:
+    """The scene with object ``k`` given a colour term the scene does not use (a colour
+    around it with contrast to the background); None when 50 draws fail."""
+    term = _new_term(spec, rng)
+    rgb = _colour_near(term, [spec.background_rgb], rng)
+    return None if rgb is None else spec.with_object(k, color=term, rgb=rgb)
+
+
 def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
     """A scene that differs from ``spec`` in one attribute, and the attribute's kind
     (see the module docstring). Falls back to ``shape`` when a colour change would leave
@@ -64,10 +72,9 @@ def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
     obj = spec.objects[k]
     others = [o.rgb for i, o in enumerate(spec.objects) if i != k]
     if kind == "color":
-        term = _new_term(spec, rng)
-        rgb = _colour_near(term, [spec.background_rgb], rng)
-        if rgb is not None:
-            return spec.with_object(k, color=term, rgb=rgb), kind
+        other = recoloured(spec, k, rng)
+        if other is not None:
+            return other, kind
     elif kind == "background":
         term = _new_term(spec, rng)
         rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
