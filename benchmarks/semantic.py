@@ -12,10 +12,17 @@ judged every 5 iterations and stops at the first success. Per group the table gi
 - guide: the toy CLIP's cosine to the target prompt (template-averaged, as the editor
   computes it) before -> after, mean over edits (regions: over both boxes);
 - reached: the guide prefers the target prompt over the source prompt afterwards;
-- fooled: reached, yet the judge says no (the adversarial rate).
+- fooled: reached, yet the judge says no (the adversarial rate);
+- objective (answer): the edit's own objective as the guide sees it without
+  augmentation, cos(dI, dT) over the judged regions, at the result and (in brackets) at
+  the right answer drawn in prototype colours (clipvg.toy.edits.answer), means;
+- stuck: failures whose objective is below the answer's (the optimizer stopped in a
+  place the guide itself scores worse than the answer: a local optimum, not a guide
+  that prefers a wrong result).
 
 Groups: the three uses at 8 patches and 3x the default learning rates (:data:`LRS`),
-every recolour again at 0 patches (the adversarial rate without augmentation), the
+every recolour again at 0 patches (the adversarial rate without augmentation), every
+recolour as the best of 3 seeds ranked by the editor (``--candidates 3``), the
 whole-image prompt alone vs per-region prompts, every recolour again with the
 background's fill put back after every iteration (a diagnosis: how many recolours fail
 only because the background drifts), a start from a picture (PNG -> vectorize -> edit),
@@ -95,6 +102,9 @@ GRID_CANVAS = 64
 LRS = {"color_lr": 0.03, "shape_lr": 0.6}
 #: Patches of the main groups (augmentation on; 64 is one ablation, a few edits only).
 PATCHES = 8
+#: Seeds of the ranked-candidates group (``--candidates``: the editor runs them all and
+#: keeps the one its guide scores best; the judge sees only that one).
+CANDIDATES = 3
 #: The old absolute floor of the directional loss (an ablation).
 OLD_FLOOR = 0.01
 
@@ -121,6 +131,14 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
     out += [
         ("regions, whole-image prompt only", regions_case(*r, per_region=False, **main), None)
         for r in REGIONS[: 2 // k]
+    ]
+    out += [
+        (
+            f"recolour, {CANDIDATES} candidates (guide-ranked)",
+            recolour_case(*r, **{**main, "candidates": CANDIDATES}),
+            None,
+        )
+        for r in RECOLOURS[: 20 // k]
     ]
     for r in RECOLOURS[: 20 // k]:
         case = recolour_case(*r, **main)
@@ -152,11 +170,20 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
     return out
 
 
+def _mean(rows: list[dict], key: str) -> float:
+    """Mean of ``key`` over the rows that have it (results of older runs lack some)."""
+    values = [float(r[key]) for r in rows if key in r]
+    return sum(values) / len(values) if values else float("nan")
+
+
 def summarize(rows: list[dict]) -> list[str]:
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         groups[r["group"]].append(r)
-    head = f"{'group':40s} {'edits':>5s} {'success':>8s} {'iters':>6s} {'guide before->after':>20s} {'reached':>8s} {'fooled':>7s} {'s/edit':>7s}"
+    head = (
+        f"{'group':40s} {'edits':>5s} {'success':>8s} {'iters':>6s} {'guide before->after':>20s} "
+        f"{'reached':>8s} {'fooled':>7s} {'objective (answer)':>18s} {'stuck':>6s} {'s/edit':>7s}"
+    )
     lines = [head, "-" * len(head)]
     for name, rs in groups.items():
         n = len(rs)
@@ -167,7 +194,8 @@ def summarize(rows: list[dict]) -> list[str]:
         lines.append(
             f"{name:40s} {n:5d} {len(ok) / n:8.0%} {iters:6.1f} {before:9.3f} -> {after:7.3f} "
             f"{sum(r['guide_reached'] for r in rs) / n:8.0%} {sum(r['fooled'] for r in rs) / n:7.0%} "
-            f"{sum(r['seconds'] for r in rs) / n:7.1f}"
+            f"{_mean(rs, 'objective'):9.3f} ({_mean(rs, 'objective_answer'):.3f}) "
+            f"{_mean(rs, 'stuck'):6.0%} {sum(r['seconds'] for r in rs) / n:7.1f}"
         )
     return lines
 

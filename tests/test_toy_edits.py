@@ -11,11 +11,20 @@ import dataclasses
 import warnings
 
 import pytest
+from encoders import MeanColorEncoder
 
-from clipvg.clip import load_clip
+from clipvg.clip import TextFeatureCache, load_clip
+from clipvg.render import render
 from clipvg.svg import load_svg
-from clipvg.toy.edits import recolour_case, regions_case, run_case
+from clipvg.toy.edits import (
+    answer,
+    guide_objective,
+    recolour_case,
+    regions_case,
+    run_case,
+)
 from clipvg.toy.model import TOY_MODEL
+from clipvg.toy.palette import PROTOTYPES
 from clipvg.toy.scenes import build_scene
 
 FAST = {"patches": 0, "color_lr": 0.03, "shape_lr": 0.6}
@@ -54,3 +63,43 @@ def test_a_held_path_keeps_its_fill(toy, tmp_path):
     start = build_scene(case.spec, 64).colors
     assert (held[0] - start[0]).abs().max() <= 1 / 255
     assert (drifted[0] - start[0]).abs().max() > 2 / 255  # without holding it moves
+
+
+def test_the_answer_changes_only_the_targets():
+    case = CASES["two regions"]
+    right = answer(case)
+    assert [(o.color, o.shape) for o in right.objects] == [("blue", "star"), ("green", "circle")]
+    assert right.objects[0].rgb == PROTOTYPES["blue"]
+    assert right.background == case.spec.background
+    assert [(o.cx, o.radius) for o in right.objects] == [
+        (o.cx, o.radius) for o in case.spec.objects
+    ]
+
+
+def test_the_guide_objective_is_the_edits_cosine(tmp_path):
+    """With the analytic mean-colour encoder: no change scores 0; the answer (red to
+    blue) outscores a halfway purple, which outscores turning the star green."""
+    enc = MeanColorEncoder()
+    texts = TextFeatureCache(enc)
+    case = dataclasses.replace(CASES["recolour star"], canvas=32)
+
+    def score(color):
+        spec = case.spec.with_object(0, rgb=color)
+        image = render(build_scene(spec, 32), 32, 32)
+        return guide_objective(enc, texts, case, image, initial)
+
+    initial = render(build_scene(case.spec, 32), 32, 32)
+    assert score(PROTOTYPES["red"]) == 0.0
+    blue = guide_objective(enc, texts, case, render(build_scene(answer(case), 32), 32, 32), initial)
+    assert blue > score((0.5, 0.0, 0.5)) > score((0.0, 0.8, 0.0))
+    assert blue > 0.9  # mean colours move almost along blue - red
+
+
+def test_ranked_candidates_run_to_the_end(toy, tmp_path):
+    """With candidates the judge does not stop a run: the editor's ranking chooses."""
+    case = dataclasses.replace(CASES["recolour star"], canvas=64)
+    case.settings = {**case.settings, "candidates": 2}
+    result = run_case(case, toy, tmp_path, iters=5, check_every=1)
+    assert result["iterations"] == 5
+    assert (tmp_path / "run" / "ranking.json").exists()
+    assert {"objective", "objective_answer", "stuck"} <= set(result)

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from ..clip import TextFeatureCache
 from ..config import EditSettings
 from ..io import write_png
+from ..losses import text_direction
 from ..metrics import roi_crops
 from ..render import render
 from ..svg import save_svg
@@ -281,6 +282,34 @@ def guide_scores(
     return (feats * tgt).sum(-1).tolist(), (feats * src).sum(-1).tolist()
 
 
+def answer(case: EditCase) -> SceneSpec:
+    """The scene as a right edit leaves it: every target object in its target shape and
+    the prototype of its target colour, everything else as it was."""
+    spec = case.spec
+    for t in case.targets:
+        spec = spec.with_object(t.index, color=t.color, rgb=PROTOTYPES[t.color], shape=t.shape)
+    return spec
+
+
+@torch.no_grad()
+def guide_objective(
+    encoder, texts: TextFeatureCache, case: EditCase, image: torch.Tensor, initial: torch.Tensor
+) -> float:
+    """The edit's own objective as the guide sees it without augmentation: the mean over
+    the judged regions of cos(dI, dT), dI from ``initial`` to ``image`` (both (S, S, 3)
+    renders) in the region's crop, dT from the source to the target prompt. In [-1, 1]."""
+    boxes = _guide_boxes(case, image.shape[0])
+    crops = torch.cat([roi_crops(x, boxes, encoder.image_size) for x in (initial, image)])
+    feats = F.normalize(encoder.encode_image(crops).float(), dim=-1)
+    d_img = feats[len(boxes) :] - feats[: len(boxes)]
+    targets, sources = _guide_texts(case)
+    d_txt = text_direction(
+        torch.stack([texts.features(t) for t in targets]),
+        torch.stack([texts.features(t) for t in sources]),
+    ).to(feats.device)
+    return float(F.cosine_similarity(d_img, d_txt, dim=-1).mean())
+
+
 def case_settings(case: EditCase, input_path: Path, iters: int, seed: int = 0) -> EditSettings:
     """The case's :class:`EditSettings` (``clipvg-toy``, fp32, on the CPU, no snapshots)."""
     rois = []
@@ -357,14 +386,20 @@ def run_case(
     seed: int = 0,
     texts: TextFeatureCache | None = None,
 ) -> dict[str, Any]:
-    """Run one case and judge it; stops at the first check the judge calls a success.
+    """Run one case and judge it; stops at the first check the judge calls a success
+    (with ``candidates`` > 1 in the case's settings: runs them all, and the editor's
+    ranking picks the one judged).
 
     Returns:
         A record: ``success``, ``iterations`` (to success, else the run's length),
         the guide's cosines ``guide_before``/``guide_after`` to the target (mean over the
         judged regions), ``guide_reached`` (every region nearer its target prompt than its
         source prompt, in the guide's own features), ``fooled`` (the guide reached the
-        target, the judge says no), what the judge ``seen``, and the seconds taken.
+        target, the judge says no), what the judge ``seen``, the seconds taken, and a
+        diagnosis of failures: ``objective`` and ``objective_answer``, the guide's
+        :func:`guide_objective` at the result and at the :func:`answer`, and ``stuck`` (a
+        failure the guide scores below the answer: the optimizer stopped in a worse
+        place, rather than the guide preferring a wrong result).
     """
     from ..edit import run_edit
 
@@ -376,6 +411,9 @@ def run_case(
     before, _ = guide_scores(encoder, texts, case, initial)
     state: dict[str, Any] = {"success_at": None, "last": None}
     held = list(case.hold)
+    # With several candidates the editor's own ranking picks the result: the judge must
+    # not stop a run (and so choose) at its first success.
+    ranked = settings.candidates > 1
 
     def check(session, iteration: int, record: dict) -> None:
         if held:
@@ -388,7 +426,7 @@ def run_case(
         with torch.no_grad():
             image = render(session.scene, side, side)
         state["last"] = verdict(case, image, initial, settings.feather)
-        if state["last"]["success"]:
+        if state["last"]["success"] and not ranked:
             state["success_at"] = iteration
             raise KeyboardInterrupt  # stop: the judge is satisfied
 
@@ -402,6 +440,9 @@ def run_case(
     judged = verdict(case, final, initial, settings.feather)
     after, against = guide_scores(encoder, texts, case, final)
     reached = all(a > b for a, b in zip(after, against))
+    right = render(build_scene(answer(case), side), side, side)
+    objective = guide_objective(encoder, texts, case, final, initial)
+    objective_answer = guide_objective(encoder, texts, case, right, initial)
     return {
         "name": case.name,
         "use": case.use,
@@ -415,5 +456,8 @@ def run_case(
         "guide_after": float(np.mean(after)),
         "guide_reached": reached,
         "fooled": reached and not judged["success"],
+        "objective": objective,
+        "objective_answer": objective_answer,
+        "stuck": not judged["success"] and objective < objective_answer,
         "seconds": seconds,
     }
