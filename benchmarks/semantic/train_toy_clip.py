@@ -58,15 +58,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(ROOT))
 
-from open_clip.constants import OPENAI_DATASET_MEAN as MEAN  # noqa: E402
-from open_clip.constants import OPENAI_DATASET_STD as STD  # noqa: E402
-
 from clipvg.clip import OpenClipEncoder, TextFeatureCache  # noqa: E402
 from clipvg.toy import evaluate  # noqa: E402
-from clipvg.toy.attacks import attack, attack_directions, seen_spec  # noqa: E402
 from clipvg.toy.model import CONFIG_FILE, TOY_MODEL, WEIGHTS_FILE, register  # noqa: E402
-from clipvg.toy.pairs import contrast_set, partner, recoloured, translucent  # noqa: E402
+from clipvg.toy.pairs import contrast_set, partner, translucent  # noqa: E402
 from clipvg.toy.scenes import Variety, caption, render_specs, sample_spec  # noqa: E402
+from clipvg.toy.training import (  # noqa: E402
+    MEAN,
+    STD,
+    edit_attack_triplets,
+    pixel_attack,
+    soft_clip_loss,
+    soft_targets,
+)
 
 
 def render_blurred(
@@ -175,76 +179,6 @@ def save_weights(model, out: Path, seed: int, steps: int) -> dict:
     return state
 
 
-def pixel_attack(
-    model,
-    loss_fn,
-    x: torch.Tensor,
-    tokens: torch.Tensor,
-    eps: torch.Tensor,
-    steps: int,
-    gen: torch.Generator,
-    lo: torch.Tensor,
-    hi: torch.Tensor,
-) -> torch.Tensor:
-    """The batch perturbed to raise the contrastive loss (PGD from a random start in the
-    L-inf ball; one step is fast adversarial training's FGSM-RS), ``x`` normalized
-    (B, 3, H, W), ``eps`` the radius per channel in normalized units (1, 3, 1, 1),
-    ``lo``/``hi`` the normalized values of pixel 0 and 1 (the result stays a picture).
-    The captions are the batch's own: a perturbation this small keeps every colour's
-    term, so they stay true. Text features are fixed during the attack."""
-    with torch.no_grad():
-        txt_f = model.encode_text(tokens, normalize=True)
-    scale = model.logit_scale.exp().detach()
-    delta = (torch.rand(x.shape, generator=gen) * 2 - 1) * eps
-    step = 1.25 * eps if steps == 1 else 2.5 * eps / steps
-    for _ in range(steps):
-        delta.requires_grad_(True)
-        loss = loss_fn(model.encode_image(x + delta, normalize=True), txt_f, scale)
-        (grad,) = torch.autograd.grad(loss, delta)
-        delta = torch.maximum(torch.minimum(delta.detach() + step * grad.sign(), eps), -eps)
-    return torch.maximum(torch.minimum(x + delta, hi), lo).detach()
-
-
-def edit_attack_triplets(
-    model, tokenizer, picks: list, seed: int, steps: int, step_size: float, size: int
-) -> tuple[torch.Tensor, list[str]]:
-    """For each picked scene: the scene, one object truly recoloured to a new term, and
-    the scene as an edit toward that recolour leaves it (clipvg.toy.attacks, against the
-    model as it now is), each captioned truthfully with the background named, from one
-    template per triplet. Returns (3N, 3, size, size) renders in [0, 1] and the 3N
-    captions."""
-    rng = np.random.default_rng(seed)
-    sources, targets = [], []
-    for spec in picks:
-        target = recoloured(spec, int(rng.integers(len(spec.objects))), rng)
-        if target is not None:
-            sources.append(spec)
-            targets.append(target)
-    templates = [int(rng.integers(2**31)) for _ in sources]
-
-    def captions(specs: list) -> list[str]:
-        return [
-            caption(s, np.random.default_rng(t), background=True) for s, t in zip(specs, templates)
-        ]
-
-    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (MEAN, STD))
-
-    def encode_text(texts: list[str]) -> torch.Tensor:
-        return model.encode_text(tokenizer(texts), normalize=True)
-
-    def encode_image(x: torch.Tensor) -> torch.Tensor:
-        return model.encode_image((x - mean) / std, normalize=True)
-
-    directions = attack_directions(encode_text, captions(targets), captions(sources))
-    attacked, colors = attack(sources, encode_image, directions, steps, step_size, size)
-    seen = [seen_spec(s, c) for s, c in zip(sources, colors)]
-    plain = render_specs(sources + targets, size).permute(0, 3, 1, 2)
-    n = len(sources)
-    images = torch.stack([plain[:n], plain[n:], attacked], 1).reshape(3 * n, 3, size, size)
-    texts = [t for trio in zip(captions(sources), captions(targets), captions(seen)) for t in trio]
-    return images, texts
-
-
 def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -322,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--attack-step", type=float, default=0.08, help="signed step per colour channel"
     )
+    ap.add_argument(
+        "--soft-colour",
+        type=float,
+        default=0.0,
+        help="soft contrastive targets by CIELAB distance, this scale (soft_targets; single scenes only)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--max-minutes",
@@ -359,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pairs and args.sets:
         ap.error("--pairs and --sets are two recipes; give one")
     size_of = 2 if args.pairs else 4 if args.sets else 1
+    if args.soft_colour and (size_of > 1 or args.edit_attacks):
+        ap.error("--soft-colour takes the single-scene recipe (no --pairs, --sets, --edit-attacks)")
     if size_of > 1:
         count = args.pairs or args.sets
         specs, kinds, images = make_group_data(
@@ -447,7 +389,11 @@ def main(argv: list[str] | None = None) -> int:
                 (1 - mean) / std,
             )
         img_f, txt_f, scale = model(x, tokens)
-        loss = loss_fn(img_f, txt_f, scale)
+        if args.soft_colour:
+            weights = soft_targets([specs[i] for i in idx.tolist()], texts, args.soft_colour)
+            loss = soft_clip_loss(img_f, txt_f, scale, weights)
+        else:
+            loss = loss_fn(img_f, txt_f, scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
