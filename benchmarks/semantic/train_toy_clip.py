@@ -18,7 +18,10 @@ variety (clipvg.toy.scenes.Variety). Two kinds of adversarial training (experime
 ``--adv-steps``); ``--edit-attacks N`` puts N triplets in every batch
 (clipvg.toy.attacks): a scene, one object truly recoloured, and the scene as an edit
 toward that recolour leaves it against the model as it is at that step, all three
-captioned truthfully. Deterministic from ``--seed`` (same data, same captions, same
+captioned truthfully (both in clipvg.toy.training). ``--soft-colour T``: contrastive
+targets softened by CIELAB distance (clipvg.toy.training.soft_targets). Fine-tunes of
+the shipped weights with each: ``benchmarks/semantic/finetunes-2026-12-02.log``; none
+is shipped. Deterministic from ``--seed`` (same data, same captions, same
 batches, same initial weights; on one thread count the run repeats bit for bit). Writes
 fp16 safetensors weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
