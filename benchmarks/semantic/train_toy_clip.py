@@ -437,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     enc = OpenClipEncoder(
         model,
         tokenizer,
-        open_clip.OPENAI_DATASET_MEAN,
-        open_clip.OPENAI_DATASET_STD,
+        MEAN,
+        STD,
         name=TOY_MODEL,
         fuse_attention=False,
     )

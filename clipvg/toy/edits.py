@@ -269,16 +269,29 @@ def _guide_texts(case: EditCase) -> tuple[list[str], list[str]]:
     return [case.prompt], [case.source_prompt]
 
 
+def _region_features(encoder, case: EditCase, image: torch.Tensor) -> torch.Tensor:
+    """(R, D) unit features of the judged regions' crops of an (S, S, 3) render."""
+    crops = roi_crops(image, _guide_boxes(case, image.shape[0]), encoder.image_size)
+    return F.normalize(encoder.encode_image(crops).float(), dim=-1)
+
+
+def _prompt_features(
+    texts: TextFeatureCache, case: EditCase, device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, D) template-averaged features of each judged region's target and source prompt."""
+    targets, sources = _guide_texts(case)
+    tgt = torch.stack([texts.features(p) for p in targets]).to(device)
+    src = torch.stack([texts.features(p) for p in sources]).to(device)
+    return tgt, src
+
+
 @torch.no_grad()
 def guide_scores(
     encoder, texts: TextFeatureCache, case: EditCase, image: torch.Tensor
 ) -> tuple[list[float], list[float]]:
     """The guide's cosine of each judged region to its target and to its source prompt."""
-    crops = roi_crops(image, _guide_boxes(case, image.shape[0]), encoder.image_size)
-    feats = F.normalize(encoder.encode_image(crops).float(), dim=-1)
-    targets, sources = _guide_texts(case)
-    tgt = torch.stack([texts.features(p) for p in targets]).to(feats.device)
-    src = torch.stack([texts.features(p) for p in sources]).to(feats.device)
+    feats = _region_features(encoder, case, image)
+    tgt, src = _prompt_features(texts, case, feats.device)
     return (feats * tgt).sum(-1).tolist(), (feats * src).sum(-1).tolist()
 
 
@@ -298,15 +311,8 @@ def guide_objective(
     """The edit's own objective as the guide sees it without augmentation: the mean over
     the judged regions of cos(dI, dT), dI from ``initial`` to ``image`` (both (S, S, 3)
     renders) in the region's crop, dT from the source to the target prompt. In [-1, 1]."""
-    boxes = _guide_boxes(case, image.shape[0])
-    crops = torch.cat([roi_crops(x, boxes, encoder.image_size) for x in (initial, image)])
-    feats = F.normalize(encoder.encode_image(crops).float(), dim=-1)
-    d_img = feats[len(boxes) :] - feats[: len(boxes)]
-    targets, sources = _guide_texts(case)
-    d_txt = text_direction(
-        torch.stack([texts.features(t) for t in targets]),
-        torch.stack([texts.features(t) for t in sources]),
-    ).to(feats.device)
+    d_img = _region_features(encoder, case, image) - _region_features(encoder, case, initial)
+    d_txt = text_direction(*_prompt_features(texts, case, d_img.device))
     return float(F.cosine_similarity(d_img, d_txt, dim=-1).mean())
 
 

@@ -88,13 +88,14 @@ def edit_attack_triplets(
     def encode_image(x: torch.Tensor) -> torch.Tensor:
         return model.encode_image((x - mean) / std, normalize=True)
 
-    directions = attack_directions(encode_text, captions(targets), captions(sources))
+    said, wanted = captions(sources), captions(targets)
+    directions = attack_directions(encode_text, wanted, said)
     attacked, colors = attack(sources, encode_image, directions, steps, step_size, size)
-    seen = [seen_spec(s, c) for s, c in zip(sources, colors)]
+    seen = captions([seen_spec(s, c) for s, c in zip(sources, colors)])
     plain = render_specs(sources + targets, size).permute(0, 3, 1, 2)
     n = len(sources)
     images = torch.stack([plain[:n], plain[n:], attacked], 1).reshape(3 * n, 3, size, size)
-    texts = [t for trio in zip(captions(sources), captions(targets), captions(seen)) for t in trio]
+    texts = [t for trio in zip(said, wanted, seen) for t in trio]
     return images, texts
 
 
