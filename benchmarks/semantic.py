@@ -64,7 +64,7 @@ from clipvg.toy.edits import (  # noqa: E402
     reshape_case,
     run_case,
 )
-from clipvg.toy.model import TOY_MODEL  # noqa: E402
+from clipvg.toy.model import TOY_MODEL, weights_file  # noqa: E402
 
 RESHAPES = [  # (from, to, colour)
     ("circle", "square", "red"),
@@ -233,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="edits run at once (processes)")
     ap.add_argument("--only", help="run only groups whose name contains this text")
     ap.add_argument("--part", choices=("all", "main", "ablations"), default="all")
-    ap.add_argument("--weights", help="other clipvg-toy weights (a candidate of train_toy_clip.py)")
+    ap.add_argument(
+        "--weights",
+        type=weights_file,
+        help="other clipvg-toy weights (a candidate of train_toy_clip.py)",
+    )
     ap.add_argument("--table", help="only print the table of a results.json (of a cut-off run too)")
     args = ap.parse_args(argv)
     if args.table:

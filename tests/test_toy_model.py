@@ -56,3 +56,16 @@ def test_the_full_recolour_is_what_the_directional_loss_rewards_most(toy):
     # tinted 0.19; the full recolour scores highest in every one.
     assert audit["target best"] == 1.0, audit
     assert audit["target"] > audit["object white"] + 0.1 > audit["background tinted"] + 0.1
+
+
+def test_other_weights_are_checked_before_any_work(tmp_path):
+    """benchmarks' --weights / --init: a missing file or a folder is a usage error."""
+    import argparse
+
+    from clipvg.toy.model import weights_file
+
+    assert weights_file(str(WEIGHTS_FILE)) == str(WEIGHTS_FILE)
+    with pytest.raises(argparse.ArgumentTypeError, match="weights file .* not found"):
+        weights_file(str(tmp_path / "none.safetensors"))
+    with pytest.raises(argparse.ArgumentTypeError, match="is a folder"):
+        weights_file(str(tmp_path))

@@ -33,7 +33,7 @@ from clipvg.clip import TextFeatureCache, load_clip  # noqa: E402
 from clipvg.losses import directional_loss, text_direction  # noqa: E402
 from clipvg.render import render  # noqa: E402
 from clipvg.toy.edits import RECOLOURS, guide_objective, recolour_case  # noqa: E402
-from clipvg.toy.model import TOY_MODEL  # noqa: E402
+from clipvg.toy.model import TOY_MODEL, weights_file  # noqa: E402
 from clipvg.toy.palette import PROTOTYPES, nearest_term  # noqa: E402
 from clipvg.toy.scenes import build_scene  # noqa: E402
 
@@ -78,7 +78,7 @@ def descend(encoder, texts, shape: str, source: str, target: str, steps=40, lr=0
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", help="other clipvg-toy weights")
+    ap.add_argument("--weights", type=weights_file, help="other clipvg-toy weights")
     ap.add_argument("--count", type=int, default=20, help="the grid's first N recolours")
     ap.add_argument("--descend", action="store_true", help="also descend on the object's RGB")
     args = ap.parse_args(argv)

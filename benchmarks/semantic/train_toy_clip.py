@@ -63,7 +63,13 @@ sys.path.insert(0, str(ROOT))
 
 from clipvg.clip import OpenClipEncoder, TextFeatureCache  # noqa: E402
 from clipvg.toy import evaluate  # noqa: E402
-from clipvg.toy.model import CONFIG_FILE, TOY_MODEL, WEIGHTS_FILE, register  # noqa: E402
+from clipvg.toy.model import (  # noqa: E402
+    CONFIG_FILE,
+    TOY_MODEL,
+    WEIGHTS_FILE,
+    register,
+    weights_file,
+)
 from clipvg.toy.pairs import contrast_set, partner, translucent  # noqa: E402
 from clipvg.toy.scenes import Variety, caption, render_specs, sample_spec  # noqa: E402
 from clipvg.toy.training import (  # noqa: E402
@@ -207,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="with --pairs or --sets: the share of each batch that is single scenes (--scenes of them)",
     )
-    ap.add_argument("--init", help="start from these weights (a second stage of training)")
+    ap.add_argument(
+        "--init", type=weights_file, help="start from these weights (a second stage of training)"
+    )
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1.5e-3)

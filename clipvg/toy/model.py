@@ -8,6 +8,7 @@ by ``benchmarks/semantic/train_toy_clip.py``) ship in the package.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 #: The model's name for ``--clip-model``.
@@ -43,3 +44,17 @@ def vocabulary() -> str:
         "1 to 3 flat objects on a plain background; nothing else (no photos, textures, "
         "styles or other words)"
     )
+
+
+def weights_file(text: str) -> str:
+    """An argparse ``type`` for other ``clipvg-toy`` weights (a candidate of the training
+    script): the path, checked to be an existing file, so that a wrong one is a one-line
+    usage error (exit code 2) before any work starts."""
+    from ..errors import ClipvgError
+    from ..io import require_file
+
+    try:
+        require_file(text, "weights file")
+    except ClipvgError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
