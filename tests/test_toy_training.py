@@ -2,6 +2,7 @@
 benchmarks/semantic/train_toy_clip.py): soft targets, the pixel attack and the
 edit-attack triplets."""
 
+import math
 import warnings
 
 import numpy as np
@@ -84,3 +85,148 @@ def test_edit_attack_triplets_are_the_scene_its_recolour_and_the_attacked_render
         source, target, attacked = texts[3 * i : 3 * i + 3]
         assert "background" in source and "background" in attacked
         assert source != target  # one object has a new colour word
+
+
+def test_a_blend_of_two_renders_is_the_render_of_the_blended_colour():
+    # path_points relies on it: only fills differ, and a render is linear in its fills.
+    from clipvg.toy.scenes import render_spec
+
+    red = single("heart", "red", "gray")
+    blue = red.with_object(0, color="blue", rgb=(0.1, 0.2, 0.9))
+    a = 0.3
+    mid = red.with_object(
+        0, rgb=tuple((1 - a) * p + a * q for p, q in zip(red.objects[0].rgb, blue.objects[0].rgb))
+    )
+    x = [render_spec(s, 64) for s in (red, blue, mid)]
+    # The same coverage in all three, so only the fp32 compositing differs: a few ulps of 1.
+    assert torch.allclose(x[0] + a * (x[1] - x[0]), x[2], atol=1e-5)
+
+
+def test_path_points_caption_both_ends_alike_but_for_the_change(train):
+    rng = np.random.default_rng(4)
+    picks = [sample_spec(rng) for _ in range(24)]
+    x0, xa, said, wanted = train.path_points(picks, 7, 64, background_share=0.5, shape_share=0.3)
+    n = len(said)
+    assert n >= 12 and x0.shape == xa.shape == (n, 3, 64, 64) and len(wanted) == n
+    assert xa.min() >= 0 and xa.max() <= 1
+    backgrounds = morphs = 0
+    for before, after in zip(said, wanted):
+        one, two = before.split(), after.split()
+        assert len(one) == len(two)
+        changed = [(p, q) for p, q in zip(one, two) if p != q and {p, q} != {"a", "an"}]
+        assert len(changed) == 1  # one template: only the changed word (and its article) differs
+        backgrounds += after.endswith(f"{changed[0][1]} background")
+        morphs += changed[0][1] in ("circle", "square", "triangle", "star", "heart")
+    assert backgrounds >= 2 and morphs >= 2
+    assert ((xa - x0).abs().amax((1, 2, 3)) > 0).all()  # every point is on its way
+
+
+def test_path_loss_is_low_along_the_named_change_and_high_against_it(train):
+    # An analytic encoder and tokenizer with a known answer: the image feature is the
+    # mean colour, a caption's feature the colour of its object's word.
+    from clipvg.toy.palette import PROTOTYPES
+
+    class MeanColour(torch.nn.Module):
+        def encode_image(self, x, normalize=False):
+            mean = torch.tensor(train.MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(train.STD).view(1, 3, 1, 1)
+            return (x * std + mean).mean((2, 3))
+
+        def encode_text(self, tokens):
+            return tokens
+
+    def tokenizer(texts):
+        return torch.tensor(
+            [next(PROTOTYPES[w] for w in t.split() if w in PROTOTYPES) for t in texts]
+        )
+
+    from clipvg.toy.scenes import render_specs
+
+    red = single("square", "red", "white")
+    blue = red.with_object(0, color="blue", rgb=PROTOTYPES["blue"])
+    x = render_specs([red, blue], 64).permute(0, 3, 1, 2)
+    xa = x[:1] + 0.2 * (x[1:] - x[:1])
+    toward = train.path_loss(
+        MeanColour(), tokenizer, x[:1], xa, ["a red square"], ["a blue square"]
+    )
+    against = train.path_loss(
+        MeanColour(), tokenizer, x[:1], xa, ["a blue square"], ["a red square"]
+    )
+    assert 0 <= toward < 1 < against <= 2
+    assert torch.allclose(toward + against, torch.tensor(2.0), atol=1e-5)  # cos and -cos
+
+
+def test_path_loss_trains_both_towers(train, model):
+    m, tok = model
+    rng = np.random.default_rng(5)
+    x0, xa, said, wanted = train.path_points([sample_spec(rng) for _ in range(4)], 1, 64)
+    m.zero_grad()
+    loss = train.path_loss(m, tok, x0, xa, said, wanted)
+    loss.backward()
+    assert 0 <= loss.item() <= 2
+    assert m.visual.conv1.weight.grad.abs().sum() > 0
+    assert m.token_embedding.weight.grad.abs().sum() > 0
+    m.zero_grad()
+
+
+def test_direction_sets_take_each_scene_three_ways_from_one_template(train):
+    rng = np.random.default_rng(6)
+    picks = [sample_spec(rng) for _ in range(8)]
+    x0, xa, said, wanted = train.direction_sets(picks, 2, 64)
+    m = len(said)
+    assert m >= 12 and x0.shape == xa.shape == (m, 3, 64, 64)
+    kinds = []
+    for before, after in zip(said, wanted):
+        assert before.endswith("background") and after.endswith("background")
+        one, two = before.split(), after.split()
+        changed = [i for i, (p, q) in enumerate(zip(one, two)) if p != q and {p, q} != {"a", "an"}]
+        assert len(changed) == 1
+        i = changed[0]
+        kinds.append(
+            "background" if i == len(two) - 2 else "shape" if two[i] in SHAPE_WORDS else "colour"
+        )
+    assert {"background", "shape", "colour"} <= set(kinds)
+    # A source's paths come together and share the source render and caption (rendered
+    # in other tiles of one canvas: float32 coordinates up to 512 px move coverage by
+    # about 1e-5).
+    for i in range(1, m):
+        if said[i] == said[i - 1]:
+            assert torch.allclose(x0[i], x0[i - 1], atol=1e-4)
+
+
+SHAPE_WORDS = ("circle", "square", "triangle", "star", "heart", "ring")
+
+
+def test_direction_loss_matches_each_image_shift_to_its_own_text_shift(train):
+    # The analytic mean-colour encoder again: a recolour to blue shifts the mean toward
+    # blue, one to green toward green, so the right pairing has the lower loss.
+    from clipvg.toy.palette import PROTOTYPES
+    from clipvg.toy.scenes import render_specs
+
+    class MeanColour(torch.nn.Module):
+        def encode_image(self, x, normalize=False):
+            mean = torch.tensor(train.MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(train.STD).view(1, 3, 1, 1)
+            return (x * std + mean).mean((2, 3))
+
+        def encode_text(self, tokens):
+            return tokens
+
+    def tokenizer(texts):
+        return torch.tensor(
+            [next(PROTOTYPES[w] for w in t.split() if w in PROTOTYPES) for t in texts]
+        )
+
+    red = single("square", "red", "white")
+    ends = [red.with_object(0, color=c, rgb=PROTOTYPES[c]) for c in ("blue", "green")]
+    x = render_specs([red, *ends], 64).permute(0, 3, 1, 2)
+    x0, xa = x[:1].expand(2, -1, -1, -1), x[:1] + 0.3 * (x[1:] - x[:1])
+    said = ["a red square"] * 2
+    scale = torch.tensor(10.0)
+    right = train.direction_loss(
+        MeanColour(), tokenizer, x0, xa, said, ["a blue square", "a green square"], scale
+    )
+    wrong = train.direction_loss(
+        MeanColour(), tokenizer, x0, xa, said, ["a green square", "a blue square"], scale
+    )
+    assert right < math.log(2) < wrong

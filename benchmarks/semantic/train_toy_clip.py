@@ -75,7 +75,11 @@ from clipvg.toy.scenes import Variety, caption, render_specs, sample_spec  # noq
 from clipvg.toy.training import (  # noqa: E402
     MEAN,
     STD,
+    direction_loss,
+    direction_sets,
     edit_attack_triplets,
+    path_loss,
+    path_points,
     pixel_attack,
     soft_clip_loss,
     soft_targets,
@@ -273,6 +277,29 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="soft contrastive targets by CIELAB distance, this scale (soft_targets; single scenes only)",
     )
+    ap.add_argument(
+        "--paths",
+        type=int,
+        default=0,
+        help="paths per batch: the edit's directional loss from scenes toward recolours or reshapes (path_loss)",
+    )
+    ap.add_argument("--path-weight", type=float, default=1.0, help="weight of path_loss")
+    ap.add_argument(
+        "--path-shapes", type=float, default=0.0, help="share of the paths that morph a shape"
+    )
+    ap.add_argument(
+        "--path-backgrounds",
+        type=float,
+        default=1 / 3,
+        help="share of the colour paths that recolour the background",
+    )
+    ap.add_argument(
+        "--directions",
+        type=int,
+        default=0,
+        help="contrast sets per batch whose paths' directions are told apart (direction_loss)",
+    )
+    ap.add_argument("--direction-weight", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--max-minutes",
@@ -405,6 +432,24 @@ def main(argv: list[str] | None = None) -> int:
             loss = soft_clip_loss(img_f, txt_f, scale, weights)
         else:
             loss = loss_fn(img_f, txt_f, scale)
+        if args.paths:
+            picks = torch.randint(len(specs), (args.paths,), generator=gen).tolist()
+            x0, xa, said, wanted = path_points(
+                [specs[i] for i in picks],
+                args.seed * 100003 + step,
+                size,
+                args.path_backgrounds,
+                args.path_shapes,
+            )
+            along = path_loss(model, tokenizer, x0, xa, said, wanted)
+            loss = loss + args.path_weight * along
+        if args.directions:
+            picks = torch.randint(len(specs), (args.directions,), generator=gen).tolist()
+            x0, xa, said, wanted = direction_sets(
+                [specs[i] for i in picks], args.seed * 100003 + step + 1, size
+            )
+            told = direction_loss(model, tokenizer, x0, xa, said, wanted, scale)
+            loss = loss + args.direction_weight * told
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -424,7 +469,10 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             print(
-                f"step {step:4d}  loss {loss.item():.4f}  scale {model.logit_scale.exp().item():.1f}  "
+                f"step {step:4d}  loss {loss.item():.4f}  "
+                + (f"path {along.item():.4f}  " if args.paths else "")
+                + (f"directions {told.item():.4f}  " if args.directions else "")
+                + f"scale {model.logit_scale.exp().item():.1f}  "
                 f"{elapsed:.0f} s wall, {cpu:.0f} s CPU",
                 flush=True,
             )

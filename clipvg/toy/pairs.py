@@ -63,6 +63,14 @@ def recoloured(spec: SceneSpec, k: int, rng: np.random.Generator) -> SceneSpec |
     return None if rgb is None else spec.with_object(k, color=term, rgb=rgb)
 
 
+def rebackgrounded(spec: SceneSpec, rng: np.random.Generator) -> SceneSpec | None:
+    """The scene on a background of a term it does not use (a colour around it with
+    contrast to every object); None when 50 draws fail."""
+    term = _new_term(spec, rng)
+    rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
+    return None if rgb is None else SceneSpec(term, rgb, spec.objects)
+
+
 def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
     """A scene that differs from ``spec`` in one attribute, and the attribute's kind
     (see the module docstring). Falls back to ``shape`` when a colour change would leave
@@ -76,10 +84,9 @@ def partner(spec: SceneSpec, rng: np.random.Generator) -> tuple[SceneSpec, str]:
         if other is not None:
             return other, kind
     elif kind == "background":
-        term = _new_term(spec, rng)
-        rgb = _colour_near(term, [o.rgb for o in spec.objects], rng)
-        if rgb is not None:
-            return SceneSpec(term, rgb, spec.objects), kind
+        other = rebackgrounded(spec, rng)
+        if other is not None:
+            return other, kind
     elif kind == "swap":
         if all(_contrast(o, obj.rgb) >= MIN_CONTRAST for o in others):
             swapped = spec.with_object(k, color=spec.background, rgb=spec.background_rgb)

@@ -6,7 +6,13 @@
   (:mod:`clipvg.toy.attacks`): a scene, its true recolour and what an edit toward that
   recolour leaves, each captioned truthfully;
 - :func:`soft_targets` and :func:`soft_clip_loss`: contrastive targets weighted by
-  colour distance instead of one-hot.
+  colour distance instead of one-hot;
+- :func:`path_points` and :func:`path_loss`: the edit's own directional loss along
+  paths from a scene to a recolour or a reshape of it, so that the first steps toward
+  a named change already read as that change;
+- :func:`direction_sets` and :func:`direction_loss`: a contrastive loss on directions,
+  so that an image's change toward an object's new colour, toward the background's
+  new colour and toward an object's new shape are told apart by their text shifts.
 
 Images here are normalized as open_clip normalizes them (:data:`MEAN`, :data:`STD`).
 """
@@ -17,15 +23,29 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN as MEAN
 from open_clip.constants import OPENAI_DATASET_STD as STD
 
+from ..losses import directional_loss, text_direction
 from .attacks import attack, attack_directions, seen_spec
-from .pairs import recoloured
+from .pairs import contrast_set, rebackgrounded, recoloured
 from .palette import to_lab
 from .scenes import POSITION_PHRASES, caption, render_specs
+from .shapes import SHAPES
 
-__all__ = ["MEAN", "STD", "edit_attack_triplets", "pixel_attack", "soft_clip_loss", "soft_targets"]
+__all__ = [
+    "MEAN",
+    "STD",
+    "direction_loss",
+    "direction_sets",
+    "edit_attack_triplets",
+    "path_loss",
+    "path_points",
+    "pixel_attack",
+    "soft_clip_loss",
+    "soft_targets",
+]
 
 
 def pixel_attack(
@@ -134,3 +154,161 @@ def soft_clip_loss(
     per_image = -(rows * logits.log_softmax(1)).sum(1).mean()
     per_text = -(cols * logits.log_softmax(0)).sum(0).mean()
     return (per_image + per_text) / 2
+
+
+def _fraction(rng: np.random.Generator) -> float:
+    """How far along its path a training point lies: ``0.02 + 0.98 u**2`` (``u``
+    uniform), so most lie near the start, where an edit's first steps are taken."""
+    return 0.02 + 0.98 * float(rng.random()) ** 2
+
+
+def _path_renders(
+    sources: list, ends: list, points: list, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Renders of the paths' sources and points, each (N, 3, size, size) in [0, 1]. A
+    point is a fraction ``a`` of a colour path, rendered as the blend ``x0 + a (x1 -
+    x0)`` of its ends' renders (only fills differ, and a render is linear in its fills,
+    so this is the render of the colours ``a`` of the way along the straight sRGB path),
+    or the scene to render (a morph)."""
+    morphs = [p for p in points if not isinstance(p, float)]
+    n = len(sources)
+    images = render_specs(sources + ends + morphs, size).permute(0, 3, 1, 2)
+    x0, x1, rest = images[:n], images[n : 2 * n], iter(images[2 * n :])
+    xa = [
+        x0[i] + p * (x1[i] - x0[i]) if isinstance(p, float) else next(rest)
+        for i, p in enumerate(points)
+    ]
+    return x0, torch.stack(xa)
+
+
+def _captions(specs: list, templates: list[int], named: list) -> list[str]:
+    """Each spec captioned from its own template's generator state (``named``: each
+    one's ``background`` argument of :func:`~clipvg.toy.scenes.caption`)."""
+    return [
+        caption(s, np.random.default_rng(t), background=b)
+        for s, t, b in zip(specs, templates, named)
+    ]
+
+
+def _morph_point(spec, k: int, shape: str, a: float):
+    """The scene with object ``k`` morphed ``a`` of the way to ``shape``."""
+    return spec.with_object(k, morph_to=shape, morph_t=a)
+
+
+def path_points(
+    picks: list,
+    seed: int,
+    size: int,
+    background_share: float = 1 / 3,
+    shape_share: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+    """For each picked scene, a point along a path from it to a scene of another name:
+    one object recoloured to a new term (clipvg.toy.pairs.recoloured), or, for
+    ``background_share`` of the picks, the background (pairs.rebackgrounded), along the
+    straight sRGB path; or, for ``shape_share``, one object morphed point by point to
+    another shape (clipvg.toy.shapes.morph; rings neither morph nor are morphed to).
+    The point lies :func:`_fraction` of the way. Both ends are captioned from one
+    template, the background named when it is what changed; picks whose draw fails are
+    left out. Returns the N sources' renders and the N points' renders, each (N, 3,
+    size, size) in [0, 1] (:func:`_path_renders`), and the N sources' and N ends'
+    captions."""
+    rng = np.random.default_rng(seed)
+    sources, ends, points, named = [], [], [], []
+    for spec in picks:
+        u = rng.random()
+        k = int(rng.integers(len(spec.objects)))
+        a = _fraction(rng)
+        if u < shape_share:
+            shape = spec.objects[k].shape
+            if shape == "ring":
+                continue
+            pool = [s for s in SHAPES if s not in (shape, "ring")]
+            new = pool[int(rng.integers(len(pool)))]
+            end, point = spec.with_object(k, shape=new), _morph_point(spec, k, new, a)
+        else:
+            background = u < shape_share + background_share * (1 - shape_share)
+            end = rebackgrounded(spec, rng) if background else recoloured(spec, k, rng)
+            if end is None:
+                continue
+            point = a
+        sources.append(spec)
+        ends.append(end)
+        points.append(point)
+        named.append(True if end.background != spec.background else None)
+    templates = [int(rng.integers(2**31)) for _ in sources]
+    x0, xa = _path_renders(sources, ends, points, size)
+    return x0, xa, _captions(sources, templates, named), _captions(ends, templates, named)
+
+
+def path_loss(
+    model, tokenizer, x0: torch.Tensor, xa: torch.Tensor, said: list[str], wanted: list[str]
+) -> torch.Tensor:
+    """The edit's directional loss (clipvg.losses.directional_loss, with its floor)
+    between each source render ``x0`` and its path point ``xa`` (both (N, 3, H, W) in
+    [0, 1]; :func:`path_points`), toward the text shift from its caption ``said`` to
+    its end's ``wanted``. Returns the mean, a scalar in [0, 2]."""
+    d_img, d_txt = _shifts(model, tokenizer, x0, xa, said, wanted)
+    return directional_loss(d_img[1], d_img[0], d_txt).mean()
+
+
+def _shifts(model, tokenizer, x0, xa, said, wanted):
+    """((unit features of x0, of xa), text shift from ``said`` to ``wanted``)."""
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (MEAN, STD))
+    n = x0.shape[0]
+    img = model.encode_image((torch.cat([x0, xa]) - mean) / std, normalize=True)
+    txt = F.normalize(model.encode_text(tokenizer(said + wanted)), dim=-1)
+    return (img[:n], img[n:]), text_direction(txt[n:], txt[:n])
+
+
+def direction_sets(
+    picks: list, seed: int, size: int
+) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+    """For each picked scene, its contrast set (clipvg.toy.pairs.contrast_set: one
+    object recoloured to a new term, the background changed to that term instead, the
+    object reshaped) as three paths from the scene, each taken the same
+    :func:`_fraction` of the way: the two colour paths straight in sRGB, the shape
+    morphed point by point (left out where a ring is involved). All captions of a set
+    come from one template naming the background. Returns the sources' and the path
+    points' renders, each (M, 3, size, size) in [0, 1] (M paths, a source repeated for
+    each of its paths), and the M sources' and M ends' captions."""
+    rng = np.random.default_rng(seed)
+    sources, ends, points, templates = [], [], [], []
+    for spec in picks:
+        group = contrast_set(spec, rng)
+        if group is None:
+            continue
+        a, template = _fraction(rng), int(rng.integers(2**31))
+        _, recolour, background, reshaped = group
+        k = next(i for i, (o, r) in enumerate(zip(spec.objects, reshaped.objects)) if o != r)
+        shape = reshaped.objects[k].shape
+        paths = [(recolour, a), (background, a)]
+        if "ring" not in (shape, spec.objects[k].shape):
+            paths.append((reshaped, _morph_point(spec, k, shape, a)))
+        for end, point in paths:
+            sources.append(spec)
+            ends.append(end)
+            points.append(point)
+            templates.append(template)
+    named = [True] * len(sources)
+    x0, xa = _path_renders(sources, ends, points, size)
+    return x0, xa, _captions(sources, templates, named), _captions(ends, templates, named)
+
+
+def direction_loss(
+    model,
+    tokenizer,
+    x0: torch.Tensor,
+    xa: torch.Tensor,
+    said: list[str],
+    wanted: list[str],
+    scale: torch.Tensor,
+) -> torch.Tensor:
+    """open_clip's contrastive loss on directions instead of features: each image shift
+    (the unit direction from ``x0``'s features to ``xa``'s, (M, 3, H, W) in [0, 1];
+    :func:`direction_sets`) is matched to its own text shift (``said`` to ``wanted``)
+    against every other path's of the batch, a recolour's against its set's tinted
+    background and reshape among them, at the logit ``scale``. A scalar."""
+    from open_clip.loss import ClipLoss
+
+    (f0, fa), d_txt = _shifts(model, tokenizer, x0, xa, said, wanted)
+    return ClipLoss()(F.normalize(fa - f0, dim=-1), F.normalize(d_txt, dim=-1), scale)
