@@ -2,6 +2,7 @@
 benchmarks/semantic/train_toy_clip.py): soft targets, the pixel attack and the
 edit-attack triplets."""
 
+import dataclasses
 import math
 import warnings
 
@@ -172,7 +173,7 @@ def test_path_loss_trains_both_towers(train, model):
 def test_direction_sets_take_each_scene_three_ways_from_one_template(train):
     rng = np.random.default_rng(6)
     picks = [sample_spec(rng) for _ in range(8)]
-    x0, xa, said, wanted = train.direction_sets(picks, 2, 64)
+    x0, xa, said, wanted, kinds = train.direction_sets(picks, 2, 64)
     m = len(said)
     assert m >= 12 and x0.shape == xa.shape == (m, 3, 64, 64)
     kinds = []
@@ -230,3 +231,57 @@ def test_direction_loss_matches_each_image_shift_to_its_own_text_shift(train):
         MeanColour(), tokenizer, x0, xa, said, ["a green square", "a blue square"], scale
     )
     assert right < math.log(2) < wrong
+
+
+def _region_encoder(train, bag: bool):
+    """An analytic encoder of (object colour, background colour): the mean colour of the
+    canvas's centre and of its corner, and a tokenizer giving the object's and the
+    background's colour words' prototypes. With ``bag`` the image features mix the two
+    (a bag of colours that cannot tell where a colour is)."""
+    from clipvg.toy.palette import PROTOTYPES
+
+    class Regions(torch.nn.Module):
+        def encode_image(self, x, normalize=False):
+            mean = torch.tensor(train.MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(train.STD).view(1, 3, 1, 1)
+            x = x * std + mean
+            centre, corner = x[:, :, 28:36, 28:36].mean((2, 3)), x[:, :, :4, :4].mean((2, 3))
+            if bag:
+                centre = corner = (centre + corner) / 2
+            return torch.cat([centre, corner], 1)
+
+        def encode_text(self, tokens):
+            return tokens
+
+    def tokenizer(texts):
+        # Each half a unit vector, so that normalizing the whole leaves the halves apart.
+        words = [[w for w in t.split() if w in PROTOTYPES] for t in texts]
+        unit = {
+            w: torch.nn.functional.normalize(torch.tensor(v), dim=0) for w, v in PROTOTYPES.items()
+        }
+        return torch.stack([torch.cat([unit[w[0]], unit[w[-1]]]) for w in words])
+
+    return Regions(), tokenizer
+
+
+def test_the_binding_hinge_charges_only_an_encoder_that_cannot_tell_where_a_colour_is(train):
+    from clipvg.toy.palette import PROTOTYPES
+    from clipvg.toy.scenes import render_specs
+
+    red = single("square", "red", "white")
+    recolour = red.with_object(0, color="blue", rgb=PROTOTYPES["blue"])
+    background = dataclasses.replace(red, background="blue", background_rgb=PROTOTYPES["blue"])
+    x = render_specs([red, recolour, background], 64).permute(0, 3, 1, 2)
+    x0, xa = x[:1].expand(2, -1, -1, -1), x[:1] + 0.5 * (x[1:] - x[:1])
+    said = ["a red square on a white background"] * 2
+    wanted = ["a blue square on a white background", "a red square on a blue background"]
+    kinds = ["colour", "background"]
+    scale = torch.tensor(10.0)
+    for bag in (False, True):
+        model, tokenizer = _region_encoder(train, bag)
+        plain = train.direction_loss(model, tokenizer, x0, xa, said, wanted, scale)
+        bound = train.direction_loss(model, tokenizer, x0, xa, said, wanted, scale, kinds, 1.0)
+        if bag:
+            assert bound > plain + 0.1  # a tinted background reads as the object's change
+        else:
+            assert torch.allclose(bound, plain)  # the shifts are orthogonal: no charge

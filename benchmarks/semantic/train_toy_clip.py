@@ -300,6 +300,13 @@ def main(argv: list[str] | None = None) -> int:
         help="contrast sets per batch whose paths' directions are told apart (direction_loss)",
     )
     ap.add_argument("--direction-weight", type=float, default=1.0)
+    ap.add_argument(
+        "--binding",
+        type=float,
+        default=0.0,
+        help="with --directions: weight of the hinge that keeps background tints off objects' shifts",
+    )
+    ap.add_argument("--margin", type=float, default=0.0, help="the binding hinge's margin")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--max-minutes",
@@ -445,10 +452,12 @@ def main(argv: list[str] | None = None) -> int:
             loss = loss + args.path_weight * along
         if args.directions:
             picks = torch.randint(len(specs), (args.directions,), generator=gen).tolist()
-            x0, xa, said, wanted = direction_sets(
+            x0, xa, said, wanted, kinds = direction_sets(
                 [specs[i] for i in picks], args.seed * 100003 + step + 1, size
             )
-            told = direction_loss(model, tokenizer, x0, xa, said, wanted, scale)
+            told = direction_loss(
+                model, tokenizer, x0, xa, said, wanted, scale, kinds, args.binding, args.margin
+            )
             loss = loss + args.direction_weight * told
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -262,7 +262,7 @@ def _shifts(model, tokenizer, x0, xa, said, wanted):
 
 def direction_sets(
     picks: list, seed: int, size: int
-) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str], list[str]]:
     """For each picked scene, its contrast set (clipvg.toy.pairs.contrast_set: one
     object recoloured to a new term, the background changed to that term instead, the
     object reshaped) as three paths from the scene, each taken the same
@@ -270,9 +270,10 @@ def direction_sets(
     morphed point by point (left out where a ring is involved). All captions of a set
     come from one template naming the background. Returns the sources' and the path
     points' renders, each (M, 3, size, size) in [0, 1] (M paths, a source repeated for
-    each of its paths), and the M sources' and M ends' captions."""
+    each of its paths), the M sources' and M ends' captions, and each path's kind
+    ("colour", "background", "shape"; a set's paths in this order)."""
     rng = np.random.default_rng(seed)
-    sources, ends, points, templates = [], [], [], []
+    sources, ends, points, templates, kinds = [], [], [], [], []
     for spec in picks:
         group = contrast_set(spec, rng)
         if group is None:
@@ -281,17 +282,19 @@ def direction_sets(
         _, recolour, background, reshaped = group
         k = next(i for i, (o, r) in enumerate(zip(spec.objects, reshaped.objects)) if o != r)
         shape = reshaped.objects[k].shape
-        paths = [(recolour, a), (background, a)]
+        paths = [("colour", recolour, a), ("background", background, a)]
         if "ring" not in (shape, spec.objects[k].shape):
-            paths.append((reshaped, _morph_point(spec, k, shape, a)))
-        for end, point in paths:
+            paths.append(("shape", reshaped, _morph_point(spec, k, shape, a)))
+        for kind, end, point in paths:
             sources.append(spec)
             ends.append(end)
             points.append(point)
             templates.append(template)
+            kinds.append(kind)
     named = [True] * len(sources)
     x0, xa = _path_renders(sources, ends, points, size)
-    return x0, xa, _captions(sources, templates, named), _captions(ends, templates, named)
+    said, wanted = _captions(sources, templates, named), _captions(ends, templates, named)
+    return x0, xa, said, wanted, kinds
 
 
 def direction_loss(
@@ -302,13 +305,28 @@ def direction_loss(
     said: list[str],
     wanted: list[str],
     scale: torch.Tensor,
+    kinds: list[str] | None = None,
+    binding: float = 0.0,
+    margin: float = 0.0,
 ) -> torch.Tensor:
     """open_clip's contrastive loss on directions instead of features: each image shift
     (the unit direction from ``x0``'s features to ``xa``'s, (M, 3, H, W) in [0, 1];
     :func:`direction_sets`) is matched to its own text shift (``said`` to ``wanted``)
     against every other path's of the batch, a recolour's against its set's tinted
-    background and reshape among them, at the logit ``scale``. A scalar."""
+    background and reshape among them, at the logit ``scale``. With ``binding`` > 0
+    (and the paths' ``kinds``), plus ``binding`` times the mean hinge ``relu(cos +
+    margin)`` of each set's background shift against its recolour's text shift and of
+    its recolour against the background's text shift: tinting the background toward a
+    colour then does not read as the object taking it, which is what an edit's first
+    gradient on the background's fill follows. A scalar."""
     from open_clip.loss import ClipLoss
 
     (f0, fa), d_txt = _shifts(model, tokenizer, x0, xa, said, wanted)
-    return ClipLoss()(F.normalize(fa - f0, dim=-1), F.normalize(d_txt, dim=-1), scale)
+    d_img, d_txt = F.normalize(fa - f0, dim=-1), F.normalize(d_txt, dim=-1)
+    loss = ClipLoss()(d_img, d_txt, scale)
+    if binding > 0:
+        obj = torch.tensor([i for i, k in enumerate(kinds) if k == "colour"])
+        bg = obj + 1  # a set's background path follows its recolour
+        cross = torch.cat([(d_img[bg] * d_txt[obj]).sum(-1), (d_img[obj] * d_txt[bg]).sum(-1)])
+        loss = loss + binding * F.relu(cross + margin).mean()
+    return loss
