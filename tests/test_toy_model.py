@@ -31,7 +31,7 @@ def test_random_weights_still_possible():
 
 def test_zero_shot_on_held_out_scenes(toy):
     acc = evaluate.zero_shot(toy, count=150, seed=2024)
-    # Measured on 300 scenes: colour 92.7 %, shape 29.7 % (chance 16.7 %), position 20.3 %
+    # Measured on 300 scenes: colour 89.7 %, shape 30.7 % (chance 16.7 %), position 18.7 %
     # (chance 20 %): the packaged weights know colours, shapes only a little.
     assert acc["color"] >= 0.85 and acc["shape"] >= 0.2, acc
 
@@ -39,7 +39,9 @@ def test_zero_shot_on_held_out_scenes(toy):
 def test_features_move_monotonically_along_a_colour_path(toy):
     margins = evaluate.color_path(toy, "red", "blue", "star")
     assert margins[0] < 0 < margins[-1]
-    assert evaluate.monotonic(margins, slack=0.02), margins  # measured: dips 0.014 at the blue end
+    # Measured: rises at every step (the weights before the direction stage dipped 0.014
+    # at the blue end), so the slack is kept for a retrained model.
+    assert evaluate.monotonic(margins, slack=0.02), margins
 
 
 def test_colour_words_are_bound_to_object_and_background(toy):
@@ -52,8 +54,8 @@ def test_the_full_recolour_is_what_the_directional_loss_rewards_most(toy):
     from clipvg.clip import TextFeatureCache
 
     audit = evaluate.direction_audit(toy, TextFeatureCache(toy), evaluate.AUDIT_RECOLOURS[:4])
-    # Measured on all 12: full recolour 0.90, object turned white 0.62, background
-    # tinted 0.19; the full recolour scores highest in every one.
+    # Measured on all 12: full recolour 0.59, object turned white 0.40, background
+    # tinted 0.05; the full recolour scores highest in every one.
     assert audit["target best"] == 1.0, audit
     assert audit["target"] > audit["object white"] + 0.1 > audit["background tinted"] + 0.1
 

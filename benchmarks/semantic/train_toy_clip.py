@@ -1,8 +1,12 @@
 """Train ``clipvg-toy``: a small open_clip model, contrastively, on procedural scenes.
 
-Two recipes. The default (the shipped weights'): single scenes of the generator's mix,
-batches made of same-colour groups (``--group`` scenes each), so that shape and
-position, not colour alone, must tell captions apart. ``--pairs N`` (an experiment,
+The shipped weights come from two runs. Stage 1, the default recipe: single scenes of
+the generator's mix, batches made of same-colour groups (``--group`` scenes each), so
+that shape and position, not colour alone, must tell captions apart. Stage 2, from
+stage 1's weights: ``--init W --steps 300 --directions 32 --binding 1 --lr 5e-4
+--warmup 10`` (the contrastive loss on directions below; 8.3 + 15.8 min wall on this
+2-core machine, log ``benchmarks/semantic/toy_training_stage2.log``; stage 1's shipped
+weights are ``git show 69aedb6:clipvg/toy/clipvg-toy.safetensors``). ``--pairs N`` (an experiment,
 not shipped; see README and ``benchmarks/semantic/pairs-2026-12-01.log``): N minimal
 pairs (clipvg.toy.pairs), each scene with a partner that differs in one attribute (a
 shape, an object's colour, the background's, or an object's colour swapped with the
@@ -21,13 +25,21 @@ toward that recolour leaves it against the model as it is at that step, all thre
 captioned truthfully (both in clipvg.toy.training). ``--soft-colour T``: contrastive
 targets softened by CIELAB distance (clipvg.toy.training.soft_targets). Fine-tunes of
 the shipped weights with each: ``benchmarks/semantic/finetunes-2026-12-02.log``; none
-is shipped. Deterministic from ``--seed`` (same data, same captions, same
+is shipped. Two objectives on directions (clipvg.toy.training): ``--paths N``, the
+editor's own directional loss from N scenes a batch toward a recolour or (``--path-shapes``)
+a morph, a short way along the path; ``--directions N``, a contrastive loss that tells
+apart N contrast sets' three changes (recolour, the background tinted instead, reshape)
+by their text shifts, and with ``--binding W`` a hinge that keeps a background tint
+off the recolour's text shift (log: ``benchmarks/semantic/directions-2026-12-02.log``). Deterministic from ``--seed`` (same data, same captions, same
 batches, same initial weights; on one thread count the run repeats bit for bit). Writes
 fp16 safetensors weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
 zero-shot accuracy on held-out scenes, and the smoothness checks.
 
-    PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py            # ~15-25 min, 1-2 cores
+    PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py            # stage 1: 8-23 min, 1 core
+    PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --init clipvg/toy/clipvg-toy.safetensors \
+        --steps 300 --directions 32 --binding 1 --lr 5e-4 --warmup 10 \
+        --summary benchmarks/semantic/toy_training_stage2.json         # stage 2: 16 min
     PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --pairs 8000 --steps 1000 --group 8 \
         --out /tmp/pairs.safetensors --summary /tmp/pairs.json          # 29 min CPU
     PYTHONPATH=. python benchmarks/semantic/train_toy_clip.py --sets 6000 --group 4 --steps 900 \
