@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
 from clipvg.toy.edits import single
@@ -36,6 +37,36 @@ def model():
     return m.eval(), open_clip.get_tokenizer(TOY_MODEL)
 
 
+class Analytic(torch.nn.Module):
+    """An encoder with a known answer: image features are ``features`` of the pixels in
+    [0, 1] (the training code passes normalized images), text features are what the
+    tokenizer returns."""
+
+    def __init__(self, train, features):
+        super().__init__()
+        self.mean = torch.tensor(train.MEAN).view(1, 3, 1, 1)
+        self.std = torch.tensor(train.STD).view(1, 3, 1, 1)
+        self.features = features
+
+    def encode_image(self, x, normalize=False):
+        return self.features(x * self.std + self.mean)
+
+    def encode_text(self, tokens):
+        return tokens
+
+
+def first_colour_word(texts):
+    """A tokenizer: each caption's first colour word's prototype (the object's colour)."""
+    from clipvg.toy.palette import PROTOTYPES
+
+    return torch.tensor([next(PROTOTYPES[w] for w in t.split() if w in PROTOTYPES) for t in texts])
+
+
+def mean_colour(train):
+    """The mean-colour encoder and its tokenizer."""
+    return Analytic(train, lambda x: x.mean((2, 3))), first_colour_word
+
+
 def test_soft_targets_weigh_colour_distance_and_exclude_other_shapes(train):
     red = single("star", "red")
     redder = red.with_object(0, rgb=(0.9, 0.1, 0.1))
@@ -52,8 +83,8 @@ def test_soft_targets_weigh_colour_distance_and_exclude_other_shapes(train):
 
 def test_soft_loss_with_one_hot_targets_is_open_clips_loss(train):
     torch.manual_seed(1)
-    img = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
-    txt = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    img = F.normalize(torch.randn(6, 8), dim=-1)
+    txt = F.normalize(torch.randn(6, 8), dim=-1)
     scale = torch.tensor(14.0)
     ours = train.soft_clip_loss(img, txt, scale, torch.eye(6))
     assert torch.allclose(ours, ClipLoss()(img, txt, scale), atol=1e-5)
@@ -123,36 +154,18 @@ def test_path_points_caption_both_ends_alike_but_for_the_change(train):
 
 
 def test_path_loss_is_low_along_the_named_change_and_high_against_it(train):
-    # An analytic encoder and tokenizer with a known answer: the image feature is the
-    # mean colour, a caption's feature the colour of its object's word.
+    # The mean-colour encoder: the image feature is the mean colour, a caption's feature
+    # the colour of its object's word.
     from clipvg.toy.palette import PROTOTYPES
-
-    class MeanColour(torch.nn.Module):
-        def encode_image(self, x, normalize=False):
-            mean = torch.tensor(train.MEAN).view(1, 3, 1, 1)
-            std = torch.tensor(train.STD).view(1, 3, 1, 1)
-            return (x * std + mean).mean((2, 3))
-
-        def encode_text(self, tokens):
-            return tokens
-
-    def tokenizer(texts):
-        return torch.tensor(
-            [next(PROTOTYPES[w] for w in t.split() if w in PROTOTYPES) for t in texts]
-        )
-
     from clipvg.toy.scenes import render_specs
 
+    encoder, tokenizer = mean_colour(train)
     red = single("square", "red", "white")
     blue = red.with_object(0, color="blue", rgb=PROTOTYPES["blue"])
     x = render_specs([red, blue], 64).permute(0, 3, 1, 2)
     xa = x[:1] + 0.2 * (x[1:] - x[:1])
-    toward = train.path_loss(
-        MeanColour(), tokenizer, x[:1], xa, ["a red square"], ["a blue square"]
-    )
-    against = train.path_loss(
-        MeanColour(), tokenizer, x[:1], xa, ["a blue square"], ["a red square"]
-    )
+    toward = train.path_loss(encoder, tokenizer, x[:1], xa, ["a red square"], ["a blue square"])
+    against = train.path_loss(encoder, tokenizer, x[:1], xa, ["a blue square"], ["a red square"])
     assert 0 <= toward < 1 < against <= 2
     assert torch.allclose(toward + against, torch.tensor(2.0), atol=1e-5)  # cos and -cos
 
@@ -204,19 +217,7 @@ def test_direction_loss_matches_each_image_shift_to_its_own_text_shift(train):
     from clipvg.toy.palette import PROTOTYPES
     from clipvg.toy.scenes import render_specs
 
-    class MeanColour(torch.nn.Module):
-        def encode_image(self, x, normalize=False):
-            mean = torch.tensor(train.MEAN).view(1, 3, 1, 1)
-            std = torch.tensor(train.STD).view(1, 3, 1, 1)
-            return (x * std + mean).mean((2, 3))
-
-        def encode_text(self, tokens):
-            return tokens
-
-    def tokenizer(texts):
-        return torch.tensor(
-            [next(PROTOTYPES[w] for w in t.split() if w in PROTOTYPES) for t in texts]
-        )
+    encoder, tokenizer = mean_colour(train)
 
     red = single("square", "red", "white")
     ends = [red.with_object(0, color=c, rgb=PROTOTYPES[c]) for c in ("blue", "green")]
@@ -225,10 +226,10 @@ def test_direction_loss_matches_each_image_shift_to_its_own_text_shift(train):
     said = ["a red square"] * 2
     scale = torch.tensor(10.0)
     right = train.direction_loss(
-        MeanColour(), tokenizer, x0, xa, said, ["a blue square", "a green square"], scale
+        encoder, tokenizer, x0, xa, said, ["a blue square", "a green square"], scale
     )
     wrong = train.direction_loss(
-        MeanColour(), tokenizer, x0, xa, said, ["a green square", "a blue square"], scale
+        encoder, tokenizer, x0, xa, said, ["a green square", "a blue square"], scale
     )
     assert right < math.log(2) < wrong
 
@@ -240,28 +241,19 @@ def _region_encoder(train, bag: bool):
     (a bag of colours that cannot tell where a colour is)."""
     from clipvg.toy.palette import PROTOTYPES
 
-    class Regions(torch.nn.Module):
-        def encode_image(self, x, normalize=False):
-            mean = torch.tensor(train.MEAN).view(1, 3, 1, 1)
-            std = torch.tensor(train.STD).view(1, 3, 1, 1)
-            x = x * std + mean
-            centre, corner = x[:, :, 28:36, 28:36].mean((2, 3)), x[:, :, :4, :4].mean((2, 3))
-            if bag:
-                centre = corner = (centre + corner) / 2
-            return torch.cat([centre, corner], 1)
-
-        def encode_text(self, tokens):
-            return tokens
+    def features(x):
+        centre, corner = x[:, :, 28:36, 28:36].mean((2, 3)), x[:, :, :4, :4].mean((2, 3))
+        if bag:
+            centre = corner = (centre + corner) / 2
+        return torch.cat([centre, corner], 1)
 
     def tokenizer(texts):
         # Each half a unit vector, so that normalizing the whole leaves the halves apart.
         words = [[w for w in t.split() if w in PROTOTYPES] for t in texts]
-        unit = {
-            w: torch.nn.functional.normalize(torch.tensor(v), dim=0) for w, v in PROTOTYPES.items()
-        }
+        unit = {w: F.normalize(torch.tensor(v), dim=0) for w, v in PROTOTYPES.items()}
         return torch.stack([torch.cat([unit[w[0]], unit[w[-1]]]) for w in words])
 
-    return Regions(), tokenizer
+    return Analytic(train, features), tokenizer
 
 
 def test_the_binding_hinge_charges_only_an_encoder_that_cannot_tell_where_a_colour_is(train):
@@ -278,9 +270,9 @@ def test_the_binding_hinge_charges_only_an_encoder_that_cannot_tell_where_a_colo
     kinds = ["colour", "background"]
     scale = torch.tensor(10.0)
     for bag in (False, True):
-        model, tokenizer = _region_encoder(train, bag)
-        plain = train.direction_loss(model, tokenizer, x0, xa, said, wanted, scale)
-        bound = train.direction_loss(model, tokenizer, x0, xa, said, wanted, scale, kinds, 1.0)
+        encoder, tokenizer = _region_encoder(train, bag)
+        plain = train.direction_loss(encoder, tokenizer, x0, xa, said, wanted, scale)
+        bound = train.direction_loss(encoder, tokenizer, x0, xa, said, wanted, scale, kinds, 1.0)
         if bag:
             assert bound > plain + 0.1  # a tinted background reads as the object's change
         else:
