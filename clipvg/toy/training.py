@@ -1,5 +1,7 @@
-"""Training objectives of the toy CLIP beyond open_clip's own (experiments of
-``benchmarks/semantic/train_toy_clip.py``; none is in the shipped weights' recipe).
+"""Training objectives of the toy CLIP beyond open_clip's own (options of
+``benchmarks/semantic/train_toy_clip.py``). The shipped weights' stage 2 uses
+:func:`direction_sets` and :func:`direction_loss` with the binding hinge; the rest are
+experiments that are not in its recipe.
 
 - :func:`pixel_attack`: adversarial training on renders perturbed within an L-inf ball;
 - :func:`edit_attack_triplets`: adversarial training against the edit itself
