@@ -121,30 +121,37 @@ def test_ward_levels_nest_and_hit_targets():
 
 
 def test_ward_passes_slow_down_near_the_target(monkeypatch):
-    """Passes that merge a quarter of the regions overshoot a target (393 of 400 here);
-    capped at a share of what is left, they hit it with less squared error."""
+    """Passes that merge a quarter of the regions overshoot a target (384-397 of 400
+    here); capped at a share of what is left, they hit every count, with less squared
+    error at the finest level and over all levels of four pictures together. Greedy
+    merging is path-dependent, so one coarse level of one picture may come out either
+    way (seed 3's 30 regions did, 314.3 against 304.1, on one CPU), and the superpixels
+    themselves differ slightly between CPUs: the claims are the ones the cap makes."""
     from clipvg.vectorize import segment as segment_module
     from clipvg.vectorize.stack import region_means
 
-    im = cv2.GaussianBlur(busy_image(128, seed=3), (0, 0), 1.0).astype(np.float32) / 255
-    labels = oversegment(im, np.ones(im.shape[:2], bool))
-
-    def levels() -> list[tuple[int, float]]:
+    def levels(labels, im) -> list[tuple[int, float]]:
         out = []
         for level in ward_levels(im, labels, [30, 120, 400]):
             _, mean = region_means(im, level)
             out.append((int(level.max()) + 1, float(((im - mean[level]) ** 2).sum())))
         return out
 
-    near = levels()
+    pictures = []
+    for seed in range(4):
+        im = cv2.GaussianBlur(busy_image(128, seed=seed), (0, 0), 1.0).astype(np.float32) / 255
+        pictures.append((oversegment(im, np.ones(im.shape[:2], bool)), im))
+    near = [levels(*p) for p in pictures]
     monkeypatch.setattr(segment_module, "_NEAR", 1.0)
-    quarter = levels()
-    assert [n for n, _ in near] == [30, 120, 400]
-    assert quarter[-1][0] < 400  # the overshoot the cap avoids
-    # squared error 294.4 / 85.6 / 18.2 against 296.0 / 94.8 / 20.4
-    for (_, err), (_, before) in zip(near, quarter, strict=True):
-        assert err <= before
-    assert near[-1][1] < 0.95 * quarter[-1][1]
+    quarter = [levels(*p) for p in pictures]
+    for capped, blind in zip(near, quarter, strict=True):
+        assert [n for n, _ in capped] == [30, 120, 400]
+        assert blind[-1][0] < 400  # the overshoot the cap avoids
+        # finest level: 15.3-18.3 against 18.2-21.3 (10-30 % less) on one CPU
+        assert capped[-1][1] < 0.95 * blind[-1][1]
+    # all levels: 1594 against 1704 on one CPU
+    total = [sum(err for levels_ in runs for _, err in levels_) for runs in (near, quarter)]
+    assert total[0] < total[1]
 
 
 def test_superpixel_components_match_skimage_label():
