@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN as MEAN
 from open_clip.constants import OPENAI_DATASET_STD as STD
+from open_clip.loss import ClipLoss
 
 from ..losses import directional_loss, text_direction
 from .attacks import attack, attack_directions, seen_spec
@@ -80,6 +81,22 @@ def pixel_attack(
     return torch.maximum(torch.minimum(x + delta, hi), lo).detach()
 
 
+def _captions(specs: list, templates: list[int], named: list) -> list[str]:
+    """Each spec captioned from its own template's generator state (``named``: each
+    one's ``background`` argument of :func:`~clipvg.toy.scenes.caption`)."""
+    return [
+        caption(s, np.random.default_rng(t), background=b)
+        for s, t, b in zip(specs, templates, named)
+    ]
+
+
+def _encode_renders(model, x: torch.Tensor) -> torch.Tensor:
+    """Unit image features of renders ``x`` (N, 3, H, W) in [0, 1], normalized as
+    open_clip normalizes them."""
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (MEAN, STD))
+    return model.encode_image((x - mean) / std, normalize=True)
+
+
 def edit_attack_triplets(
     model, tokenizer, picks: list, seed: int, steps: int, step_size: float, size: int
 ) -> tuple[torch.Tensor, list[str]]:
@@ -96,24 +113,17 @@ def edit_attack_triplets(
             sources.append(spec)
             targets.append(target)
     templates = [int(rng.integers(2**31)) for _ in sources]
-
-    def captions(specs: list) -> list[str]:
-        return [
-            caption(s, np.random.default_rng(t), background=True) for s, t in zip(specs, templates)
-        ]
-
-    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (MEAN, STD))
+    named = [True] * len(sources)
 
     def encode_text(texts: list[str]) -> torch.Tensor:
         return model.encode_text(tokenizer(texts), normalize=True)
 
-    def encode_image(x: torch.Tensor) -> torch.Tensor:
-        return model.encode_image((x - mean) / std, normalize=True)
-
-    said, wanted = captions(sources), captions(targets)
+    said, wanted = _captions(sources, templates, named), _captions(targets, templates, named)
     directions = attack_directions(encode_text, wanted, said)
-    attacked, colors = attack(sources, encode_image, directions, steps, step_size, size)
-    seen = captions([seen_spec(s, c) for s, c in zip(sources, colors)])
+    attacked, colors = attack(
+        sources, lambda x: _encode_renders(model, x), directions, steps, step_size, size
+    )
+    seen = _captions([seen_spec(s, c) for s, c in zip(sources, colors)], templates, named)
     plain = render_specs(sources + targets, size).permute(0, 3, 1, 2)
     n = len(sources)
     images = torch.stack([plain[:n], plain[n:], attacked], 1).reshape(3 * n, 3, size, size)
@@ -183,15 +193,6 @@ def _path_renders(
     return x0, torch.stack(xa)
 
 
-def _captions(specs: list, templates: list[int], named: list) -> list[str]:
-    """Each spec captioned from its own template's generator state (``named``: each
-    one's ``background`` argument of :func:`~clipvg.toy.scenes.caption`)."""
-    return [
-        caption(s, np.random.default_rng(t), background=b)
-        for s, t, b in zip(specs, templates, named)
-    ]
-
-
 def _morph_point(spec, k: int, shape: str, a: float):
     """The scene with object ``k`` morphed ``a`` of the way to ``shape``."""
     return spec.with_object(k, morph_to=shape, morph_t=a)
@@ -249,15 +250,14 @@ def path_loss(
     between each source render ``x0`` and its path point ``xa`` (both (N, 3, H, W) in
     [0, 1]; :func:`path_points`), toward the text shift from its caption ``said`` to
     its end's ``wanted``. Returns the mean, a scalar in [0, 2]."""
-    d_img, d_txt = _shifts(model, tokenizer, x0, xa, said, wanted)
-    return directional_loss(d_img[1], d_img[0], d_txt).mean()
+    (f0, fa), d_txt = _shifts(model, tokenizer, x0, xa, said, wanted)
+    return directional_loss(fa, f0, d_txt).mean()
 
 
 def _shifts(model, tokenizer, x0, xa, said, wanted):
     """((unit features of x0, of xa), text shift from ``said`` to ``wanted``)."""
-    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (MEAN, STD))
     n = x0.shape[0]
-    img = model.encode_image((torch.cat([x0, xa]) - mean) / std, normalize=True)
+    img = _encode_renders(model, torch.cat([x0, xa]))
     txt = F.normalize(model.encode_text(tokenizer(said + wanted)), dim=-1)
     return (img[:n], img[n:]), text_direction(txt[n:], txt[:n])
 
@@ -321,8 +321,6 @@ def direction_loss(
     its recolour against the background's text shift: tinting the background toward a
     colour then does not read as the object taking it, which is what an edit's first
     gradient on the background's fill follows. A scalar."""
-    from open_clip.loss import ClipLoss
-
     (f0, fa), d_txt = _shifts(model, tokenizer, x0, xa, said, wanted)
     d_img, d_txt = F.normalize(fa - f0, dim=-1), F.normalize(d_txt, dim=-1)
     loss = ClipLoss()(d_img, d_txt, scale)
