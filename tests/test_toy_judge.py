@@ -45,3 +45,16 @@ def test_uint8_and_float_agree():
     a = judge(image)
     b = judge((image.numpy() * 255).round().astype(np.uint8))
     assert (a.color, a.shape, a.position) == (b.color, b.shape, b.position)
+
+
+def test_a_ragged_two_blob_mask_with_no_convexity_defects_has_features():
+    """A mask an edit left (found by a grid run): OpenCV returns an empty (0, 1, 4)
+    array of convexity defects, not None, for its outer contour."""
+    from clipvg.toy.judge import contour_features
+
+    mask = np.zeros((12, 12), np.uint8)
+    for y, x in [(0, 7), (0, 8), (1, 6), (1, 7), (1, 8), (2, 6), (2, 7)]:
+        mask[y, x] = 1
+    mask[8:10, 3:5] = 1
+    feats = contour_features(np.pad(mask, 1))
+    assert feats["concavity"] == 0.0 and feats["area"] > 0

@@ -104,7 +104,7 @@ def contour_features(mask: np.ndarray) -> dict:
             defects = cv2.convexityDefects(c, np.sort(hull_index, axis=0))
         except cv2.error:  # self-intersecting pixel contours
             defects = None
-        if defects is not None:
+        if defects is not None and defects.size:  # OpenCV gives None or (0, 1, 4) for none
             depth = float(defects.reshape(-1, 4)[:, 3].max()) / 256
     return {
         "concavity": depth / math.sqrt(area / math.pi),
