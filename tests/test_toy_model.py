@@ -71,3 +71,21 @@ def test_other_weights_are_checked_before_any_work(tmp_path):
         weights_file(str(tmp_path / "none.safetensors"))
     with pytest.raises(argparse.ArgumentTypeError, match="is a folder"):
         weights_file(str(tmp_path))
+
+
+def test_a_patch_view_of_the_whole_canvas_is_the_render_itself(toy):
+    """evaluate's ``view``: a crop of the whole canvas without perspective samples every
+    pixel at its own centre, so the features are the plain render's; the editor's
+    default view (crop 0.8, perspective 0.3) is another picture."""
+    import numpy as np
+    import torch
+
+    from clipvg.toy.scenes import sample_spec
+
+    rng = np.random.default_rng(5)
+    specs = [sample_spec(rng, count=1) for _ in range(6)]
+    plain = evaluate.image_features(toy, specs)
+    same = evaluate.image_features(toy, specs, view=(1.0, 0.0))
+    warped = evaluate.image_features(toy, specs, view=evaluate.EDIT_VIEW)
+    assert torch.allclose(plain, same, atol=1e-4)
+    assert ((plain * warped).sum(-1) < 0.9999).all()

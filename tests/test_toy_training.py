@@ -277,3 +277,23 @@ def test_the_binding_hinge_charges_only_an_encoder_that_cannot_tell_where_a_colo
             assert bound > plain + 0.1  # a tinted background reads as the object's change
         else:
             assert torch.allclose(bound, plain)  # the shifts are orthogonal: no charge
+
+
+def test_patch_views_warp_paired_rows_alike_and_keep_the_rest(train):
+    from clipvg.toy.scenes import render_specs
+
+    rng = np.random.default_rng(3)
+    x = render_specs([sample_spec(rng) for _ in range(16)], 32).permute(0, 3, 1, 2)
+    pale = 1 - 0.5 * (1 - x)  # a second render of each scene, halfway to white
+    a, b = train.patch_views([x, pale], 0.5, torch.Generator().manual_seed(0), 0.6, 0.3)
+    changed = (a != x).flatten(1).any(1)
+    assert 0 < int(changed.sum()) < 16  # about half seen through a patch
+    assert torch.equal(a[~changed], x[~changed]) and torch.equal(b[~changed], pale[~changed])
+    assert (b[changed] != pale[changed]).flatten(1).any(1).all()
+    # One warp per row for both: a view is 1 - (bilinear weights) @ (1 - pixels), with
+    # white outside the canvas, so 1 - view(pale) = (1 - view(x)) / 2 up to rounding;
+    # a warp of its own for each tensor would break this almost everywhere.
+    assert torch.allclose(1 - b, 0.5 * (1 - a), atol=1e-6)
+    assert a.min() >= 0 and a.max() <= 1
+    white = (a[changed] == 1).all(1).flatten(1).float().mean(1)
+    assert (white > 0).any()  # the perspective leaves white corners, as in an edit

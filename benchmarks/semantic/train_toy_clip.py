@@ -30,7 +30,11 @@ editor's own directional loss from N scenes a batch toward a recolour or (``--pa
 a morph, a short way along the path; ``--directions N``, a contrastive loss that tells
 apart N contrast sets' three changes (recolour, the background tinted instead, reshape)
 by their text shifts, and with ``--binding W`` a hinge that keeps a background tint
-off the recolour's text shift (log: ``benchmarks/semantic/directions-2026-12-02.log``). Deterministic from ``--seed`` (same data, same captions, same
+off the recolour's text shift (log: ``benchmarks/semantic/directions-2026-12-02.log``).
+``--views S``: a share S of the images, and of the direction sets' pairs (one warp for
+both ends), seen as the editor's patch augmentation shows them (clipvg.toy.training.patch_views:
+a random square crop, side down to ``--view-crop``, with a random perspective, white
+outside the canvas). Deterministic from ``--seed`` (same data, same captions, same
 batches, same initial weights; on one thread count the run repeats bit for bit). Writes
 fp16 safetensors weights (open_clip's state-dict layout, so ``open_clip.load_checkpoint`` and hence
 ``clipvg.clip.load_clip`` read them) and a JSON summary with the training log, the
@@ -90,6 +94,7 @@ from clipvg.toy.training import (  # noqa: E402
     direction_loss,
     direction_sets,
     edit_attack_triplets,
+    patch_views,
     path_loss,
     path_points,
     pixel_attack,
@@ -319,6 +324,15 @@ def main(argv: list[str] | None = None) -> int:
         help="with --directions: weight of the hinge that keeps background tints off objects' shifts",
     )
     ap.add_argument("--margin", type=float, default=0.0, help="the binding hinge's margin")
+    ap.add_argument(
+        "--views",
+        type=float,
+        default=0.0,
+        help="share of the images (and of the direction sets' pairs) seen as an edit's patch views",
+    )
+    ap.add_argument(
+        "--view-crop", type=float, default=0.6, help="smallest crop side of the patch views"
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--max-minutes",
@@ -415,7 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             idx = hard_batch(groups, args.batch, args.group, gen)
             texts = [caption(specs[i], rng) for i in idx.tolist()]
-        x = (images[idx].float() / 255 - mean) / std
+        x = images[idx].float() / 255
+        if args.views:
+            x = patch_views([x], args.views, gen, args.view_crop)[0]
+        x = (x - mean) / std
         if args.edit_attacks:
             picks = torch.randint(len(specs), (args.edit_attacks,), generator=gen).tolist()
             more, more_texts = edit_attack_triplets(
@@ -467,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
             x0, xa, said, wanted, kinds = direction_sets(
                 [specs[i] for i in picks], args.seed * 100003 + step + 1, size
             )
+            if args.views:
+                x0, xa = patch_views([x0, xa], args.views, gen, args.view_crop)
             told = direction_loss(
                 model, tokenizer, x0, xa, said, wanted, scale, kinds, args.binding, args.margin
             )
@@ -520,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         fuse_attention=False,
     )
     acc = evaluate.zero_shot(enc)
+    acc_views = evaluate.zero_shot(enc, view=evaluate.EDIT_VIEW)
     bound = evaluate.binding(enc)
     audit = evaluate.direction_audit(enc, TextFeatureCache(enc))
     path = evaluate.color_path(enc)
@@ -536,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         "open_clip": open_clip.__version__,
         "log": log,
         "zero_shot": acc,
+        "zero_shot_patch_views": acc_views,
         "binding": bound,
         "direction_audit": audit,
         "color_path_red_to_blue": [round(v, 4) for v in path],
@@ -545,6 +566,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     Path(args.summary).write_text(json.dumps(summary, indent=1) + "\n")
     print("zero-shot on 300 held-out scenes:", {k: f"{v:.1%}" for k, v in acc.items()})
+    print(
+        "the same seen as an edit's patches (crop 0.8, perspective 0.3):",
+        {k: f"{v:.1%}" for k, v in acc_views.items()},
+    )
     print(f"binding (object vs background colour words): {bound:.1%}")
     print("direction audit, cos(dI, dT):", {k: round(v, 3) for k, v in audit.items()})
     print(

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..augment import sample_patches
 from ..losses import text_direction
 from .edits import RECOLOURS, phrase
 from .palette import COLOR_TERMS, PROTOTYPES
@@ -22,10 +23,27 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x.float(), dim=-1)
 
 
+#: The editor's patch view (crop side as a fraction of the canvas, perspective
+#: strength): clipvg's defaults (``--crop-ratio 0.8``, distortion 0.3).
+EDIT_VIEW = (0.8, 0.3)
+
+
 @torch.no_grad()
-def image_features(encoder, specs: Sequence[SceneSpec], batch: int = 64) -> torch.Tensor:
-    """(N, D) unit image features of the specs rendered at the encoder's input size."""
-    images = render_specs(list(specs), encoder.image_size).permute(0, 3, 1, 2)
+def image_features(
+    encoder, specs: Sequence[SceneSpec], batch: int = 64, view: tuple[float, float] | None = None
+) -> torch.Tensor:
+    """(N, D) unit image features of the specs rendered at the encoder's input size;
+    with ``view`` (crop ratio, distortion), each seen through one random patch warp of
+    the editor's (:func:`clipvg.augment.sample_patches`, seed 0)."""
+    size = encoder.image_size
+    images = render_specs(list(specs), size)
+    if view is not None:
+        gen = torch.Generator().manual_seed(0)
+        images = torch.cat(
+            [sample_patches(im, (0, 0, size, size), 1, size, *view, gen) for im in images]
+        )
+    else:
+        images = images.permute(0, 3, 1, 2)
     return torch.cat(
         [_unit(encoder.encode_image(images[i : i + batch])) for i in range(0, len(images), batch)]
     )
@@ -38,18 +56,22 @@ def text_features(encoder, texts: Sequence[str]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def zero_shot(encoder, count: int = 300, seed: int = 1000) -> dict[str, float]:
+def zero_shot(
+    encoder, count: int = 300, seed: int = 1000, view: tuple[float, float] | None = None
+) -> dict[str, float]:
     """Zero-shot accuracy on held-out single-object scenes (drawn from ``seed``, which
     training does not use): the colour among 11 terms (captions with the true shape),
     the shape among 6 (with the true colour), the position among 5 (true colour and
-    shape), and the joint colour x shape among 66.
+    shape), and the joint colour x shape among 66. ``view``: each scene seen through
+    one of the editor's patch warps instead (:func:`image_features`; e.g.
+    :data:`EDIT_VIEW`), as the patch augmentation shows it to the encoder.
 
     Returns:
         ``{"color": ..., "shape": ..., "position": ..., "joint": ...}``, fractions in [0, 1].
     """
     rng = np.random.default_rng(seed)
     specs = [sample_spec(rng, count=1) for _ in range(count)]
-    feats = image_features(encoder, specs)
+    feats = image_features(encoder, specs, view=view)
     pairs = [(c, s) for c in COLOR_TERMS for s in SHAPES]
     pair_feats = text_features(encoder, [phrase(c, s) for c, s in pairs])
     pos_texts = [f"{phrase(c, s)} {POSITION_PHRASES[p]}" for c, s in pairs for p in POSITIONS]

@@ -14,7 +14,10 @@ experiments that are not in its recipe.
   a named change already read as that change;
 - :func:`direction_sets` and :func:`direction_loss`: a contrastive loss on directions,
   so that an image's change toward an object's new colour, toward the background's
-  new colour and toward an object's new shape are told apart by their text shifts.
+  new colour and toward an object's new shape are told apart by their text shifts;
+- :func:`patch_views`: renders seen as the editor's patch augmentation shows them (a
+  random square crop with a random perspective, white outside the image), so that the
+  toy reads a patch as it reads the scene, as CLIP, trained on random crops, does.
 
 Images here are normalized as open_clip normalizes them (:data:`MEAN`, :data:`STD`).
 """
@@ -30,6 +33,7 @@ from open_clip.constants import OPENAI_DATASET_MEAN as MEAN
 from open_clip.constants import OPENAI_DATASET_STD as STD
 from open_clip.loss import ClipLoss
 
+from ..augment import apply_grid, sample_warps, warp_grid
 from ..losses import directional_loss, text_direction
 from .attacks import attack, attack_directions, seen_spec
 from .pairs import contrast_set, rebackgrounded, recoloured
@@ -44,6 +48,7 @@ __all__ = [
     "direction_sets",
     "edit_attack_triplets",
     "path_loss",
+    "patch_views",
     "path_points",
     "pixel_attack",
     "soft_clip_loss",
@@ -79,6 +84,33 @@ def pixel_attack(
         (grad,) = torch.autograd.grad(loss, delta)
         delta = torch.maximum(torch.minimum(delta.detach() + step * grad.sign(), eps), -eps)
     return torch.maximum(torch.minimum(x + delta, hi), lo).detach()
+
+
+def patch_views(
+    images: list[torch.Tensor],
+    share: float,
+    gen: torch.Generator,
+    min_crop: float = 0.6,
+    distortion: float = 0.3,
+) -> list[torch.Tensor]:
+    """The editor's patch views of ``share`` of the rows of ``images`` (tensors of equal
+    shape (N, 3, S, S) in [0, 1]; row i of each is seen through one warp, as the
+    directional loss sees a render and its source through the same patch): a square
+    crop of side uniform in [``min_crop``, 1] of the canvas with a random perspective of
+    strength ``distortion`` (clipvg.augment, as in an edit), white outside the canvas.
+    The other rows are kept. Returns new tensors of the same shape."""
+    n, _, size, _ = images[0].shape
+    pick = torch.rand(n, generator=gen) < share
+    rows = pick.nonzero().flatten().tolist()
+    out = [x.clone() for x in images]
+    if not rows:
+        return out
+    warps = sample_warps((0, 0, size, size), len(rows), 1.0, distortion, gen, min_ratio=min_crop)
+    grid, inside = warp_grid(warps, size, (size, size))
+    for j, i in enumerate(rows):
+        for x, y in zip(images, out):
+            y[i] = apply_grid(x[i].permute(1, 2, 0), grid[j : j + 1], inside[j : j + 1])[0]
+    return out
 
 
 def _captions(specs: list, templates: list[int], named: list) -> list[str]:
