@@ -12,7 +12,12 @@ judged every 5 iterations and stops at the first success. Per group the table gi
 - guide: the toy CLIP's cosine to the target prompt (template-averaged, as the editor
   computes it) before -> after, mean over edits (regions: over both boxes);
 - reached: the guide prefers the target prompt over the source prompt afterwards;
-- fooled: reached, yet the judge says no (the adversarial rate);
+- fooled: reached, yet the judge says no (the adversarial rate as the guide's prompt
+  preference reads it: a recolour stopped halfway, a purple heart on the way from red
+  to blue, counts too);
+- past answer: failures the guide scores at least as high as the right answer (the
+  objective below): the guide prefers a wrong result to the right one, the strict
+  adversarial rate;
 - objective (answer): the edit's own objective as the guide sees it without
   augmentation, cos(dI, dT) over the judged regions, at the result and (in brackets) at
   the right answer drawn in prototype colours (clipvg.toy.edits.answer), means;
@@ -21,12 +26,13 @@ judged every 5 iterations and stops at the first success. Per group the table gi
   that prefers a wrong result).
 
 Groups: the three uses at 8 patches and 3x the default learning rates (:data:`LRS`),
-every recolour again at 0 patches (the adversarial rate without augmentation), every
+every recolour and reshape again at 0 patches and at 64 (the library's default; the
+adversarial rate without augmentation and with more of it), every
 recolour as the best of 3 seeds ranked by the editor (``--candidates 3``), the
 whole-image prompt alone vs per-region prompts, every recolour again with the
 background's fill put back after every iteration (a diagnosis: how many recolours fail
 only because the background drifts), a start from a picture (PNG -> vectorize -> edit),
-and ablations on a fixed subset: patches 0 vs 64,
+and ablations on a fixed subset:
 ``--source-features whole|paired`` (``pool`` is the default), crop ratio, the default
 learning rates, the old absolute direction floor (0.01) instead of the relative one, and
 prompts that do not name the background. Prompts name the background as the toy's
@@ -125,6 +131,14 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
         for r in RECOLOURS[: 20 // k]
     ]
     out += [("reshape", reshape_case(*r, **main), None) for r in RESHAPES[: 8 // k]]
+    # Augmentation off and at the library's default count, on every edit of two uses:
+    # the adversarial rate with and without it.
+    for n in (0, 64):
+        uses = (("reshape", reshape_case, RESHAPES[: 8 // k]),)
+        if n == 64:
+            uses = (("recolour", recolour_case, RECOLOURS[: 20 // k]), *uses)
+        for use, make, edits in uses:
+            out += [(f"{use}, patches {n}", make(*r, **{**main, "patches": n}), None) for r in edits]
     out += [
         ("regions, per-region prompts", regions_case(*r, **main), None) for r in REGIONS[: 6 // k]
     ]
@@ -151,8 +165,6 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
     if part == "ablations":
         out = []
     ablations = [  # (label, settings, recolours, reshapes, absolute floor)
-        ("patches 0", {**main, "patches": 0}, 0, 2, None),
-        ("patches 64", {**main, "patches": 64}, 1, 0, None),
         ("source-features whole", {**main, "source_features": "whole"}, 2, 0, None),
         ("source-features paired", {**main, "source_features": "paired"}, 2, 0, None),
         ("crop-ratio 0.5", {**main, "crop_ratio": 0.5}, 2, 0, None),
@@ -182,7 +194,8 @@ def summarize(rows: list[dict]) -> list[str]:
         groups[r["group"]].append(r)
     head = (
         f"{'group':40s} {'edits':>5s} {'success':>8s} {'iters':>6s} {'guide before->after':>20s} "
-        f"{'reached':>8s} {'fooled':>7s} {'objective (answer)':>18s} {'stuck':>6s} {'s/edit':>7s}"
+        f"{'reached':>8s} {'fooled':>7s} {'past answer':>11s} {'objective (answer)':>18s} "
+        f"{'stuck':>6s} {'s/edit':>7s}"
     )
     lines = [head, "-" * len(head)]
     for name, rs in groups.items():
@@ -194,6 +207,7 @@ def summarize(rows: list[dict]) -> list[str]:
         lines.append(
             f"{name:40s} {n:5d} {len(ok) / n:8.0%} {iters:6.1f} {before:9.3f} -> {after:7.3f} "
             f"{sum(r['guide_reached'] for r in rs) / n:8.0%} {sum(r['fooled'] for r in rs) / n:7.0%} "
+            f"{_mean(rs, 'past_answer'):11.0%} "
             f"{_mean(rs, 'objective'):9.3f} ({_mean(rs, 'objective_answer'):.3f}) "
             f"{_mean(rs, 'stuck'):6.0%} {sum(r['seconds'] for r in rs) / n:7.1f}"
         )

@@ -102,4 +102,6 @@ def test_ranked_candidates_run_to_the_end(toy, tmp_path):
     result = run_case(case, toy, tmp_path, iters=5, check_every=1)
     assert result["iterations"] == 5
     assert (tmp_path / "run" / "ranking.json").exists()
-    assert {"objective", "objective_answer", "stuck"} <= set(result)
+    assert {"objective", "objective_answer", "stuck", "past_answer"} <= set(result)
+    # A failure is either stuck below the answer or past it; a success is neither.
+    assert result["stuck"] + result["past_answer"] == (not result["success"])

@@ -405,7 +405,9 @@ def run_case(
         diagnosis of failures: ``objective`` and ``objective_answer``, the guide's
         :func:`guide_objective` at the result and at the :func:`answer`, and ``stuck`` (a
         failure the guide scores below the answer: the optimizer stopped in a worse
-        place, rather than the guide preferring a wrong result).
+        place, rather than the guide preferring a wrong result) and its complement
+        ``past_answer`` (a failure the guide scores at least as high as the answer:
+        the guide prefers a wrong result, the strict adversarial case).
     """
     from ..edit import run_edit
 
@@ -465,5 +467,6 @@ def run_case(
         "objective": objective,
         "objective_answer": objective_answer,
         "stuck": not judged["success"] and objective < objective_answer,
+        "past_answer": not judged["success"] and objective >= objective_answer,
         "seconds": seconds,
     }
