@@ -138,7 +138,9 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
         if n == 64:
             uses = (("recolour", recolour_case, RECOLOURS[: 20 // k]), *uses)
         for use, make, edits in uses:
-            out += [(f"{use}, patches {n}", make(*r, **{**main, "patches": n}), None) for r in edits]
+            out += [
+                (f"{use}, patches {n}", make(*r, **{**main, "patches": n}), None) for r in edits
+            ]
     out += [
         ("regions, per-region prompts", regions_case(*r, **main), None) for r in REGIONS[: 6 // k]
     ]
