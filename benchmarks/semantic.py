@@ -133,14 +133,13 @@ def plan(quick: bool, part: str = "all") -> list[tuple[str, EditCase, float | No
     out += [("reshape", reshape_case(*r, **main), None) for r in RESHAPES[: 8 // k]]
     # Augmentation off and at the library's default count, on every edit of two uses:
     # the adversarial rate with and without it.
-    for n in (0, 64):
-        uses = (("reshape", reshape_case, RESHAPES[: 8 // k]),)
-        if n == 64:
-            uses = (("recolour", recolour_case, RECOLOURS[: 20 // k]), *uses)
-        for use, make, edits in uses:
-            out += [
-                (f"{use}, patches {n}", make(*r, **{**main, "patches": n}), None) for r in edits
-            ]
+    recolours, reshapes = RECOLOURS[: 20 // k], RESHAPES[: 8 // k]
+    for n, use, make, edits in (
+        (0, "reshape", reshape_case, reshapes),  # recolours at 0 patches: above
+        (64, "recolour", recolour_case, recolours),
+        (64, "reshape", reshape_case, reshapes),
+    ):
+        out += [(f"{use}, patches {n}", make(*r, **{**main, "patches": n}), None) for r in edits]
     out += [
         ("regions, per-region prompts", regions_case(*r, **main), None) for r in REGIONS[: 6 // k]
     ]

@@ -566,8 +566,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     Path(args.summary).write_text(json.dumps(summary, indent=1) + "\n")
     print("zero-shot on 300 held-out scenes:", {k: f"{v:.1%}" for k, v in acc.items()})
+    crop, distortion = evaluate.EDIT_VIEW
     print(
-        "the same seen as an edit's patches (crop 0.8, perspective 0.3):",
+        f"the same seen as an edit's patches (crop {crop:g}, perspective {distortion:g}):",
         {k: f"{v:.1%}" for k, v in acc_views.items()},
     )
     print(f"binding (object vs background colour words): {bound:.1%}")

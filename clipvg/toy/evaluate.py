@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..augment import sample_patches
+from ..config import EditSettings
 from ..losses import text_direction
 from .edits import RECOLOURS, phrase
 from .palette import COLOR_TERMS, PROTOTYPES
@@ -24,8 +25,8 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 
 #: The editor's patch view (crop side as a fraction of the canvas, perspective
-#: strength): clipvg's defaults (``--crop-ratio 0.8``, distortion 0.3).
-EDIT_VIEW = (0.8, 0.3)
+#: strength): the edit settings' defaults (0.8 and 0.3).
+EDIT_VIEW = (EditSettings.crop_ratio, EditSettings.distortion)
 
 
 @torch.no_grad()
