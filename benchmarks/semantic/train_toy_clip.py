@@ -369,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     variety = variety if variety != Variety() else None
     if args.pairs and args.sets:
         ap.error("--pairs and --sets are two recipes; give one")
+    if not (0 <= args.views <= 1 and 0 < args.view_crop <= 1):
+        ap.error(
+            f"--views must be in [0, 1] and --view-crop in (0, 1], got {args.views:g} and {args.view_crop:g}"
+        )
     size_of = 2 if args.pairs else 4 if args.sets else 1
     if args.soft_colour and (size_of > 1 or args.edit_attacks):
         ap.error("--soft-colour takes the single-scene recipe (no --pairs, --sets, --edit-attacks)")
