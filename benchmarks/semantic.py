@@ -112,9 +112,9 @@ MARKS = (20, 40, 60, 80)
 #: the 128 px render cost).
 GRID_CANVAS = 64
 #: The grid's learning rates: 3x the defaults (tuned for ViT-B/32 over 150 iterations),
-#: so that a full recolour (red to blue moves a channel by ~0.8) fits in 40 iterations.
+#: so that a full recolour (red to blue moves a channel by ~0.8) fits in the cap (:data:`ITERS`).
 LRS = {"color_lr": 0.03, "shape_lr": 0.6}
-#: Patches of the main groups (augmentation on; 64 is one ablation, a few edits only).
+#: Patches of the main groups (augmentation on; every recolour and reshape also runs at 0 and 64).
 PATCHES = 8
 #: Seeds of the ranked-candidates group (``--candidates``: the editor runs them all and
 #: keeps the one its guide scores best; the judge sees only that one).
