@@ -21,7 +21,10 @@ from clipvg.edit import run_edit
 from clipvg.signals import TEST_HOOK_ENV, SignalStop, held_signals
 
 EDIT = ["--prompt", "green", "--patches", "2", "--iters", "10", "--save-every", "0"]
-EDIT += ["--seed", "3", "--device", "cpu", "--quiet"]
+# fp32: with ``--precision auto`` an AMX CPU takes bf16 autocast, and there a resumed run
+# came out a few digits off the straight one (loss 104.5472 vs 104.4854 after 10
+# iterations, Intel Xeon, 2026-12-02; an open defect). The exactness claimed here is fp32's.
+EDIT += ["--seed", "3", "--device", "cpu", "--quiet", "--precision", "fp32"]
 
 
 @pytest.fixture(scope="module")
