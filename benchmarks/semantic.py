@@ -197,10 +197,16 @@ def _mean(rows: list[dict], key: str) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def summarize(rows: list[dict]) -> list[str]:
+def by_group(rows: list[dict]) -> dict[str, list[dict]]:
+    """The rows of each group, groups in the order they first appear."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         groups[r["group"]].append(r)
+    return groups
+
+
+def summarize(rows: list[dict]) -> list[str]:
+    groups = by_group(rows)
     head = (
         f"{'group':40s} {'edits':>5s} {'success':>8s} {'iters':>6s} {'guide before->after':>20s} "
         f"{'reached':>8s} {'fooled':>7s} {'past answer':>11s} {'objective (answer)':>18s} "
@@ -231,10 +237,7 @@ def convergence(rows: list[dict], iters: int) -> list[str]:
     marks = sorted({m for m in MARKS if m < iters} | {iters})
     head = f"{'success within N iterations':40s} " + " ".join(f"{m:>5d}" for m in marks)
     lines = [head, "-" * len(head)]
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        groups[r["group"]].append(r)
-    for name, rs in groups.items():
+    for name, rs in by_group(rows).items():
         if "candidates" in name:
             continue
         shares = [sum(r["success"] and r["iterations"] <= m for r in rs) / len(rs) for m in marks]
@@ -245,22 +248,22 @@ def convergence(rows: list[dict], iters: int) -> list[str]:
 _WORKER: dict = {}
 
 
-def _start_worker(out: Path, threads: int, weights: str | None) -> None:
+def _start_worker(out: Path, threads: int, weights: str | None, iters: int) -> None:
     """Pool initializer: one encoder and text cache per worker process."""
     torch.set_num_threads(threads)
     warnings.simplefilter("ignore")
     encoder = load_clip(TOY_MODEL, weights=weights, device="cpu")
-    _WORKER.update(encoder=encoder, texts=TextFeatureCache(encoder), out=out)
+    _WORKER.update(encoder=encoder, texts=TextFeatureCache(encoder), out=out, iters=iters)
 
 
-def _run(job: tuple[int, str, EditCase, float | None, int]) -> tuple[int, dict]:
-    k, group, case, floor, iters = job
+def _run(job: tuple[int, str, EditCase, float | None]) -> tuple[int, dict]:
+    k, group, case, floor = job
     with fixed_floor(floor):
         rec = run_case(
             case,
             _WORKER["encoder"],
             _WORKER["out"] / f"edit-{k:03d}",
-            iters=iters,
+            iters=_WORKER["iters"],
             texts=_WORKER["texts"],
         )
     rec["group"] = group
@@ -297,10 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     grid = [p for p in plan(args.quick, args.part) if not args.only or args.only in p[0]]
-    jobs = [(k, group, case, floor, args.iters) for k, (group, case, floor) in enumerate(grid)]
+    jobs = [(k, group, case, floor) for k, (group, case, floor) in enumerate(grid)]
     rows: dict[int, dict] = {}
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(args.jobs, _start_worker, (out, args.threads, args.weights)) as pool:
+    with ctx.Pool(args.jobs, _start_worker, (out, args.threads, args.weights, args.iters)) as pool:
         for k, rec in pool.imap_unordered(_run, jobs):
             rows[k] = rec
             done = [rows[i] for i in sorted(rows)]
